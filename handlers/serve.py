@@ -1,0 +1,44 @@
+"""`intake serve`: the service in the foreground, as `make run` starts it."""
+
+from __future__ import annotations
+
+import logging
+
+from waitress import serve as waitress_serve
+
+from handlers.web import create_app
+from intake.desk import open_desk
+from intake.settings import Settings
+from intake.staff import ensure_first_admin
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> int:
+    """Open the desk, make sure an administrator exists, and serve the web until interrupted."""
+    desk = open_desk(settings)
+    password = ensure_first_admin(desk)
+    app = create_app(settings, desk=desk)
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    lines = [
+        "",
+        f"  巡察组受理服务已启动：{desk.round.name}",
+        f"  公众反映页面   {base}/",
+        f"  工作人员受理台 {base}/staff/",
+        f"  健康检查       {base}/healthz",
+        f"  数据目录       {settings.data_dir.resolve()}",
+    ]
+    if password:
+        lines += [
+            "",
+            f"  已创建首个管理员：用户名 admin，一次性密码 {password}",
+            "  （只显示这一次；首次登录须修改密码。再建账号：intake users add NAME --role ROLE）",
+        ]
+    print("\n".join(lines) + "\n", flush=True)
+    try:
+        waitress_serve(app, host=settings.http_host, port=settings.http_port,
+                       threads=settings.http_threads, ident="intake",
+                       max_request_body_size=settings.max_request_bytes + 1024 * 1024)
+    finally:
+        desk.close()
+    return 0

@@ -1,0 +1,121 @@
+"""The web edge: `create_app()` builds the Flask application around one Desk.
+
+Blueprints, one per audience: `public` (report, receipt, status pages), `api` (the JSON API of
+the service contract, for a "码上巡察" mini-program), `staff` (login, triage queue, item pages,
+accounts). Views parse input, call one core function, and translate its domain errors.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from handlers.web import display
+from handlers.web.extensions import csrf, limiter
+from intake.desk import Desk, open_desk
+from intake.settings import Settings, load_settings
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, *, desk: Desk | None = None) -> Flask:
+    """The application for `settings` (default: from the environment), on `desk` if given."""
+    settings = settings or load_settings()
+    desk = desk or open_desk(settings)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=desk.keyring.session_secret,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        SESSION_COOKIE_NAME="xcz_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_session_hours),
+        # A villager may take an hour over a report; the token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_STRATEGY="moving-window",
+        INTAKE_REPORT_LIMIT=settings.report_rate_limit,
+        INTAKE_STATUS_FAILURE_LIMIT=settings.status_failure_limit,
+        INTAKE_CODE_FAILURE_LIMIT=settings.code_failure_limit,
+    )
+    app.extensions["desk"] = desk
+    if settings.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from handlers.web.api import bp as api_bp
+    from handlers.web.public import bp as public_bp
+    from handlers.web.staff import bp as staff_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+    csrf.exempt(api_bp)  # the API carries no cookies; CSRF cannot ride on it
+
+    app.jinja_env.globals.update(labels=display, round=desk.round, settings=settings)
+    app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[dict[str, str], int]:
+        return {"status": "ok"}, 200
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if getattr(g, "no_store", False) or request.path.startswith(("/staff", "/status", "/api")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    _register_errors(app)
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    def fail(status: int, code: str, message: str) -> Any:
+        if wants_json():
+            return jsonify(error={"code": code, "message": message, "field": None}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> Any:
+        mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return fail(413, "too_large", f"提交的内容超过 {mb} MB 的上限，请减少或压缩附件后再试。")
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(_exc: RateLimitExceeded) -> Any:
+        return fail(429, "rate_limited", "操作过于频繁，请稍后再试。")
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_exc: CSRFError) -> Any:
+        return fail(400, "csrf", "页面已过期或来源不明，请返回刷新页面后重新提交（已填写的内容可能需要重填）。")
+
+    @app.errorhandler(404)
+    def not_found(_exc: HTTPException) -> Any:
+        return fail(404, "not_found", "没有找到这个页面。")
+
+    @app.errorhandler(405)
+    def not_allowed(_exc: HTTPException) -> Any:
+        return fail(405, "method_not_allowed", "不支持这种请求方式。")
+
+    @app.errorhandler(500)
+    def internal(_exc: Exception) -> Any:
+        return fail(500, "internal", "服务出现内部错误，您的内容未能保存，请稍后重试。")

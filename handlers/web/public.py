@@ -1,0 +1,128 @@
+"""Public pages: what the team accepts, the report form, the receipt, the status page."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.orm import selectinload
+
+from handlers.web.extensions import (
+    code_failure_limit,
+    code_key,
+    failed_lookup,
+    limiter,
+    report_limit,
+    status_failure_limit,
+)
+from handlers.web.reports import submission_from_request
+from intake.attachments import ACCEPT_HINT
+from intake.pipeline import add_reporter_message_to, case_status, find_case, ingest
+from intake.store import models as m
+from intake.submission import CaseNotFoundError, InvalidSubmissionError
+
+bp = Blueprint("public", __name__)
+
+CASE_VISIT_SECONDS = 20 * 60
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("public/index.html")
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@limiter.limit(report_limit, methods=["POST"])
+def report() -> Any:
+    desk = current_app.extensions["desk"]
+    if request.method == "GET":
+        return _report_form({})
+    try:
+        receipt = ingest(desk, submission_from_request("web"))
+    except InvalidSubmissionError as exc:
+        return _report_form(request.form, error=exc), 400
+    g.no_store = True  # the code appears on this page only, and must not sit in a cache
+    return render_template("public/receipt.html", receipt=receipt)
+
+
+def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> str:
+    settings = current_app.extensions["desk"].settings
+    return render_template(
+        "public/report.html", values=values, error=error, accept_hint=ACCEPT_HINT,
+        max_files=settings.max_attachments,
+        max_mb=settings.max_attachment_bytes // (1024 * 1024),
+        max_chars=settings.max_text_chars,
+    )
+
+
+@bp.route("/status", methods=["GET", "POST"])
+@limiter.limit(status_failure_limit, methods=["POST"], deduct_when=failed_lookup)
+@limiter.limit(code_failure_limit, methods=["POST"], key_func=code_key, deduct_when=failed_lookup)
+def status() -> Any:
+    if request.method == "GET":
+        return render_template("public/status.html")
+    desk = current_app.extensions["desk"]
+    try:
+        with desk.sessions() as db:
+            row = find_case(desk, db, request.form.get("code", ""), request.form.get("password", ""))
+    except CaseNotFoundError:
+        return render_template("public/status.html", failed=True), 404
+    session["case"] = {"id": row.id, "until": time.time() + CASE_VISIT_SECONDS}
+    return redirect(url_for("public.case"))
+
+
+def _visited_case_id() -> int | None:
+    visit = session.get("case")
+    if not isinstance(visit, dict) or visit.get("until", 0) < time.time():
+        session.pop("case", None)
+        return None
+    return int(visit["id"])
+
+
+@bp.get("/status/case")
+def case() -> Any:
+    case_id = _visited_case_id()
+    if case_id is None:
+        flash("查询已超时，请重新输入查询码和密码。")
+        return redirect(url_for("public.status"))
+    desk = current_app.extensions["desk"]
+    with desk.sessions() as db:
+        row = db.get(m.Submission, case_id, options=[selectinload(m.Submission.messages)])
+        if row is None:
+            session.pop("case", None)
+            return redirect(url_for("public.status"))
+        return render_template("public/case.html", case=case_status(row))
+
+
+@bp.post("/status/case/message")
+def case_message() -> Any:
+    case_id = _visited_case_id()
+    if case_id is None:
+        flash("查询已超时，补充内容未能提交，请重新查询后再提交。")
+        return redirect(url_for("public.status"))
+    desk = current_app.extensions["desk"]
+    try:
+        add_reporter_message_to(desk, case_id, request.form.get("text", ""))
+    except InvalidSubmissionError as exc:
+        flash(exc.message)
+    else:
+        flash("补充内容已提交。")
+    return redirect(url_for("public.case"))
+
+
+@bp.post("/status/leave")
+def leave() -> Any:
+    session.pop("case", None)
+    flash("已退出查询。")
+    return redirect(url_for("public.index"))

@@ -1,0 +1,64 @@
+"""Turning a web or API request into a Submission: one parser for the form and the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import request
+
+from intake.protect import Identity
+from intake.submission import IncomingFile, InvalidSubmissionError, Submission
+
+TEXT_FIELDS = ("text", "title", "subject_name", "subject_unit", "subject_post", "category")
+IDENTITY_FIELDS = ("name", "phone", "id_number", "address")
+HONEYPOT = "website"
+
+
+def submission_from_request(channel: str) -> Submission:
+    """Read a report from a multipart form or a JSON body; raise InvalidSubmissionError."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidSubmissionError("body", "请求内容不是有效的 JSON 对象。")
+        values: dict[str, Any] = body
+        files: list[IncomingFile] = []
+    else:
+        values = request.form.to_dict()
+        files = [
+            IncomingFile(f.filename or "附件", f.stream)
+            for f in request.files.getlist("attachments")
+            if f.filename or f.content_length
+        ]
+    for name in (*TEXT_FIELDS, "password", *(f"reporter_{f}" for f in IDENTITY_FIELDS)):
+        if name in values and not isinstance(values[name], str):
+            raise InvalidSubmissionError(name, "此项应为文字。")
+    anonymous = parse_bool(values.get("anonymous", True), "anonymous")
+    identity = Identity(**{f: values.get(f"reporter_{f}", "") for f in IDENTITY_FIELDS})
+    if anonymous and not identity.is_empty():
+        raise InvalidSubmissionError(
+            "anonymous", "选择匿名反映时请不要填写本人信息；如愿实名，请选择“实名反映”。")
+    if not anonymous and not (identity.name.strip() and identity.phone.strip()):
+        field = "reporter_name" if not identity.name.strip() else "reporter_phone"
+        raise InvalidSubmissionError(field, "实名反映请填写姓名和联系电话，以便我们联系您。")
+    return Submission(
+        channel=channel,
+        received_at=datetime.now(UTC),
+        password=values.get("password", ""),
+        anonymous=anonymous,
+        identity=identity,
+        attachments=tuple(files),
+        suspected_bot=bool(str(values.get(HONEYPOT, "")).strip()),
+        **{name: values.get(name, "") for name in TEXT_FIELDS},
+    )
+
+
+def parse_bool(value: object, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidSubmissionError(field, "应为 true 或 false。")

@@ -1,0 +1,277 @@
+"""Staff pages: login, the triage queue, the item page and its decisions, accounts, audit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from handlers.web import display
+from handlers.web.extensions import limiter
+from intake.audit import db_record
+from intake.classify import DISCIPLINES
+from intake.pipeline import add_team_message
+from intake.staff import ROLE_NAMES, StaffError, authenticate, change_password, create_user, may
+from intake.store import models as m
+from intake.store.db import begin_write
+from intake.submission import InvalidSubmissionError
+from intake.triage import (
+    Actor,
+    Correction,
+    QueueFilters,
+    db_audit_trail,
+    db_queue_page,
+    decide,
+    masked_identity,
+    reveal_identity,
+)
+
+bp = Blueprint("staff", __name__)
+OPEN_ENDPOINTS = {"staff.login"}
+PASSWORD_ENDPOINTS = {"staff.password", "staff.logout"}
+
+
+def desk() -> Any:
+    return current_app.extensions["desk"]
+
+
+@bp.before_request
+def require_login() -> Any:
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    info = session.get("staff")
+    hours = desk().settings.staff_session_hours
+    if not isinstance(info, dict) or time.time() - info.get("since", 0) > hours * 3600:
+        session.pop("staff", None)
+        return redirect(url_for("staff.login", next=request.full_path))
+    with desk().sessions() as db:
+        user = db.get(m.StaffUser, info.get("id"))
+        if user is None or not user.active or user.session_epoch != info.get("epoch"):
+            session.pop("staff", None)
+            return redirect(url_for("staff.login"))
+        g.staff = Actor(user.id, user.username, user.role)
+        g.staff_name = user.display_name
+        if user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
+            flash("请先修改一次性密码。")
+            return redirect(url_for("staff.password"))
+    return None
+
+
+@bp.context_processor
+def staff_context() -> dict[str, Any]:
+    return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES}
+
+
+def require(permission: str) -> None:
+    if not may(g.staff.role, permission):
+        abort(403)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("staff/login.html")
+    user = authenticate(desk(), request.form.get("username", ""), request.form.get("password", ""))
+    if user is None:
+        return render_template("staff/login.html", failed=True), 401
+    session.clear()
+    session.permanent = True
+    session["staff"] = {"id": user.id, "epoch": user.session_epoch, "since": time.time()}
+    target = request.args.get("next", "")
+    if not target.startswith("/staff") or target.startswith("//"):
+        target = url_for("staff.queue")
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    flash("已退出。")
+    return redirect(url_for("staff.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> Any:
+    if request.method == "GET":
+        return render_template("staff/password.html")
+    new = request.form.get("new", "")
+    if new != request.form.get("repeat", ""):
+        return render_template("staff/password.html", error="两次输入的新密码不一致。"), 400
+    try:
+        change_password(desk(), g.staff.id, request.form.get("old", ""), new)
+    except StaffError as exc:
+        return render_template("staff/password.html", error=exc.message), 400
+    with desk().sessions() as db:
+        user = db.get(m.StaffUser, g.staff.id)
+        session["staff"] = {"id": user.id, "epoch": user.session_epoch, "since": time.time()}
+    flash("密码已修改。")
+    return redirect(url_for("staff.queue"))
+
+
+@bp.get("/")
+def queue() -> str:
+    require("view_queue")
+    args = request.args
+    review = args.get("needs_review", "")
+    filters = QueueFilters(
+        channel=args.get("channel", "") if args.get("channel") in display.CHANNELS else "",
+        status=args.get("status", "") if args.get("status") in display.STATUSES else "",
+        scope=args.get("scope", "") if args.get("scope") in ("in", "out", "unknown") else "",
+        discipline=args.get("discipline", "") if args.get("discipline") in DISCIPLINES else "",
+        route=args.get("route", "") if args.get("route") in desk().rules.departments else "",
+        needs_review={"yes": True, "no": False}.get(review),
+    )
+    with desk().sessions() as db:
+        page = db_queue_page(db, filters, args.get("cursor"))
+        rows = [(row, row.current) for row in page.rows]
+        return render_template(
+            "staff/queue.html", rows=rows, next_cursor=page.next_cursor, filters=filters,
+            review=review, departments=desk().rules.departments,
+            next_args={**args.to_dict(), "cursor": page.next_cursor},
+        )
+
+
+def _load_item(db: Any, item_id: int) -> m.Submission:
+    row = db.get(m.Submission, item_id, options=[
+        selectinload(m.Submission.attachments), selectinload(m.Submission.messages)])
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.get("/items/<int:item_id>")
+def item(item_id: int) -> str:
+    require("view_queue")
+    return _render_item(item_id)
+
+
+def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status: int = 200) -> Any:
+    with desk().sessions() as db:
+        row = _load_item(db, item_id)
+        history = list(db.scalars(
+            select(m.Classification).where(m.Classification.submission_id == row.id)
+            .order_by(m.Classification.version.desc())))
+        decisions = {d.result_id: d for d in db.scalars(
+            select(m.Decision).where(m.Decision.submission_id == row.id))}
+        staff_names = {u.id: u.display_name for u in db.scalars(select(m.StaffUser))}
+        current = row.current
+        body = render_template(
+            "staff/item.html", row=row, current=current, history=history, decisions=decisions,
+            staff_names=staff_names,
+            runs=display.highlight(row.text, current.evidence if current else []),
+            masked=masked_identity(desk(), row), revealed=revealed, error=error,
+            audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
+            departments=desk().rules.departments, disciplines=DISCIPLINES,
+        )
+        return body, status
+
+
+@bp.post("/items/<int:item_id>/decision")
+def decision(item_id: int) -> Any:
+    require("decide")
+    form = request.form
+    reviewed = form.get("reviewed_id", "")
+    reviewed_id = int(reviewed) if reviewed.isdigit() else None
+    correction = None
+    if form.get("action") == "correct":
+        correction = Correction(
+            in_scope=form.get("in_scope") == "true",
+            subject_role=form.get("subject_role", "unknown"),
+            disciplines=tuple(form.getlist("disciplines")),
+            routes=tuple(r for r in form.getlist("routes") if r),
+        )
+    try:
+        decide(desk(), g.staff, item_id, reviewed_id=reviewed_id, correction=correction,
+               note=form.get("note", ""))
+    except StaffError as exc:
+        return _render_item(item_id, error=exc.message, status=409)
+    flash("已确认研判建议。" if correction is None else "已保存更正。")
+    return redirect(url_for("staff.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/reply")
+def reply(item_id: int) -> Any:
+    require("reply")
+    try:
+        add_team_message(desk(), item_id, g.staff.id, request.form.get("text", ""))
+    except InvalidSubmissionError as exc:
+        return _render_item(item_id, error=exc.message, status=400)
+    flash("已回复，举报人凭查询码可以看到。")
+    return redirect(url_for("staff.item", item_id=item_id))
+
+
+@bp.post("/items/<int:item_id>/reveal")
+def reveal(item_id: int) -> Any:
+    require("reveal_identity")
+    try:
+        identity = reveal_identity(desk(), g.staff, item_id, request.form.get("reason", ""))
+    except StaffError as exc:
+        return _render_item(item_id, error=exc.message, status=400)
+    g.no_store = True
+    return _render_item(item_id, revealed=identity)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment(attachment_id: int) -> Response:
+    require("view_queue")
+    with desk().sessions() as db:
+        att = db.get(m.Attachment, attachment_id)
+        if att is None:
+            abort(404)
+        begin_write(db)
+        db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
+                  submission_id=att.submission_id, attachment_id=att.id)
+        db.commit()
+    # Always a download, never rendered by the browser: a PDF or an Office file can carry
+    # active content, and the sandbox keeps even an image from running anything.
+    response = Response(desk().files.read(att.storage_name), mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(att.original_name)}")
+    response.headers["Content-Length"] = str(att.size)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users() -> Any:
+    require("manage_users")
+    created = None
+    error = ""
+    if request.method == "POST":
+        try:
+            user, password = create_user(
+                desk(), request.form.get("username", ""), request.form.get("role", ""),
+                display_name=request.form.get("display_name", ""), actor_label=g.staff.username)
+            created = (user.username, password)
+            g.no_store = True
+        except StaffError as exc:
+            error = exc.message
+    with desk().sessions() as db:
+        accounts = list(db.scalars(select(m.StaffUser).order_by(m.StaffUser.id)))
+        return render_template("staff/users.html", accounts=accounts, created=created,
+                               error=error)
+
+
+@bp.get("/audit")
+def audit() -> str:
+    require("view_audit")
+    with desk().sessions() as db:
+        events = list(db.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(200)))
+        return render_template("staff/audit.html", events=events)

@@ -1,0 +1,155 @@
+"""The keyword classifier: subjects, disciplines, scope and routes for one item.
+
+Everything is compiled once in `Classifier.__init__`; `classify()` only runs precompiled
+patterns, so one core handles thousands of items a second.
+"""
+
+from __future__ import annotations
+
+from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
+from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
+from intake.classify.routing import Router
+from intake.classify.subjects import Mention, SubjectFinder
+from intake.classify.text import Prepared, prepare
+from intake.round import Round
+from intake.rules import RuleSet
+
+MODEL_VERSION = "keywords-1"
+# How close (in characters) a conduct phrase must be to a person to count as alleged of them.
+NEAR = 80
+ROLE_RANK = {"leadership": 6, "subordinate_head": 5, "key_post": 4, "outside_official": 3,
+             "staff": 2, "non_official": 1, "unknown": 0}
+OFFICIAL_ROLES = frozenset({"leadership", "subordinate_head", "key_post", "staff",
+                            "outside_official"})
+CATEGORY_WORDS = {"政治": "political", "组织": "organizational", "廉洁": "integrity",
+                  "群众": "mass", "工作": "work", "生活": "life"}
+
+
+class Classifier:
+    """Suggests subjects, disciplines, scope and routes for items of one round."""
+
+    def __init__(self, round: Round, rules: RuleSet) -> None:
+        self.round = round
+        self.rules = rules
+        self._scope = frozenset(round.scope_roles)
+        self._evidence = EvidenceFinder(rules)
+        self._subjects = SubjectFinder(round, rules)
+        self._router = Router(rules)
+
+    def classify(self, text: str, *, channel: str | None = None,
+                 hints: dict[str, str] | None = None) -> Suggestion:
+        """Classify one item. `hints` may hold subject_name, subject_unit, subject_post and
+        category as typed into a report form; they count as strong evidence."""
+        prep = prepare(text or "")
+        hits = self._evidence.find(prep)
+        counted = [h for h in hits if h.status != "negated"]
+        mentions = self._subjects.find(prep)
+        hinted = self._subjects.from_hints(hints) if hints else None
+        category = _category_label(hints.get("category", "") if hints else "")
+
+        labels = {h.label for h in counted}
+        extra_evidence: tuple[Evidence, ...] = ()
+        if category and category not in labels:
+            labels.add(category)
+            extra_evidence = (Evidence(hints["category"], category, "asserted"),)  # type: ignore[index]
+        disciplines = tuple(d for d in DISCIPLINES if d in labels)
+
+        ranked = self._rank(prep, mentions, counted, hinted, bool(labels))
+        main = ranked[0][1] if ranked else None
+        alleged_main = ranked[0][0] if ranked else False
+        in_scope = bool(main and alleged_main and main.role in self._scope and labels)
+        subject_role = main.role if main else "unknown"
+
+        matches = self._router.matches(prep.norm)
+        alleged_role = (main.role if main and alleged_main and labels
+                        and main.role in OFFICIAL_ROLES else None)
+        routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
+                                    matches=matches)
+
+        confidence = _confidence(in_scope, main, counted, routes, matches)
+        hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
+        needs_review = confidence < 0.6 or (in_scope and hedged_only)
+        subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
+        return Suggestion(
+            in_scope=in_scope,
+            subject_role=subject_role,
+            subjects=subjects,
+            disciplines=disciplines,
+            routes=routes,
+            confidence=confidence,
+            needs_review=needs_review,
+            evidence=to_evidence(prep, hits) + extra_evidence,
+            model_version=MODEL_VERSION,
+        )
+
+    def _rank(self, prep: Prepared, mentions: list[Mention], counted: list[Hit],
+              hinted: Mention | None, alleged: bool) -> list[tuple[bool, Mention]]:
+        """Subjects, main one first: in-scope and alleged, then nearest to a charge, gravest."""
+        officials = [m for m in mentions if m.role in OFFICIAL_ROLES]
+        merged: dict[tuple, tuple[bool, Mention]] = {}
+        if hinted is not None:
+            merged[(hinted.name or hinted.text, hinted.role)] = (alleged, hinted)
+        for m in mentions:
+            near = any(_near(prep, m, h) for h in counted) or (
+                bool(counted) and len(officials) == 1 and m.role in OFFICIAL_ROLES)
+            key = (m.name or m.text, m.role)
+            if key in merged:
+                was_near, kept = merged[key]
+                merged[key] = (was_near or near, kept if kept.score >= m.score else m)
+            else:
+                merged[key] = (near, m)
+
+        def order(item: tuple[bool, Mention]) -> tuple:
+            near, m = item
+            return (not (near and m.role in self._scope), not near,
+                    m.role not in OFFICIAL_ROLES, -ROLE_RANK.get(m.role, 0), -m.score,
+                    m.start)
+
+        return sorted(merged.values(), key=order)
+
+    def _subject(self, prep: Prepared, m: Mention) -> Subject:
+        if m.start < 0:
+            return Subject(m.text, m.name, m.post, m.role, m.score)
+        start, end = prep.span(m.start, m.end)
+        return Subject(prep.original[start:end], m.name, m.post, m.role, m.score, start, end)
+
+
+def classify(text: str, round: Round, rules: RuleSet, **kw: object) -> Suggestion:
+    """One-off convenience: build a Classifier and classify one text (slow for many items)."""
+    return Classifier(round, rules).classify(text, **kw)  # type: ignore[arg-type]
+
+
+def _near(prep: Prepared, m: Mention, h: Hit) -> bool:
+    if prep.sentence_index(m.start) == prep.sentence_index(h.start):
+        return True
+    gap = h.start - m.end if h.start >= m.end else m.start - h.end
+    return gap <= NEAR
+
+
+def _category_label(category: str) -> str | None:
+    category = category.strip()
+    if category in DISCIPLINES:
+        return category
+    for word, code in CATEGORY_WORDS.items():
+        if category.startswith(word):
+            return code
+    return None
+
+
+def _confidence(in_scope: bool, main: Mention | None, counted: list[Hit],
+                routes: tuple[str, ...], matches: list) -> float:
+    asserted = sum(1 for h in counted if h.status == "asserted")
+    hedged = len(counted) - asserted
+    evidence = min(1.0, 0.4 * asserted + 0.2 * hedged)
+    subject = main.score if main else 0.0
+    if in_scope:
+        value = 0.3 + 0.35 * evidence + 0.35 * subject
+    elif routes == ("none",):
+        value = 0.85
+    elif counted and main is not None:
+        value = 0.35 + 0.25 * evidence + 0.25 * subject
+    elif matches:
+        value = 0.55 + 0.1 * min(3, len(matches)) - (0.1 if counted else 0.0)
+    else:
+        value = 0.35
+    return max(0.0, min(1.0, round(value, 3)))

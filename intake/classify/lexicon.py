@@ -1,0 +1,78 @@
+"""Discipline evidence: lexicon matches with negation and hearsay marking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from intake.classify import DISCIPLINES, Evidence
+from intake.classify.text import Prepared
+from intake.rules import RuleSet
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One lexicon match, positions in the prepared (normalised) text."""
+
+    label: str
+    status: str
+    start: int
+    end: int
+
+
+class EvidenceFinder:
+    """Finds conduct phrases of the six disciplines; built once from a RuleSet."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._patterns = tuple(
+            (code, re.compile("|".join(f"(?:{p})" for p in rules.disciplines[code].patterns)))
+            for code in DISCIPLINES
+            if code in rules.disciplines
+        )
+        # Longest cue first so "并没有" wins over "没".
+        neg = sorted(rules.negation_cues, key=len, reverse=True)
+        self._negation = re.compile("(?:" + "|".join(map(re.escape, neg)) + ")")
+        hedge = sorted(rules.hedge_cues, key=len, reverse=True)
+        self._hedge = re.compile("(?:" + "|".join(map(re.escape, hedge)) + ")")
+        self._window = rules.negation_window
+        rhetorical = "|".join(map(re.escape, rules.rhetorical_cues))
+        self._rhetorical = re.compile(f"(?:{rhetorical})") if rhetorical else None
+
+    def find(self, prep: Prepared) -> list[Hit]:
+        """Every lexicon match, overlapping matches of one label merged, in text order."""
+        text = prep.norm
+        hits: list[Hit] = []
+        for code, pattern in self._patterns:
+            last_end = -1
+            for m in pattern.finditer(text):
+                if m.end() <= m.start():
+                    continue
+                if m.start() < last_end:  # same label overlapping: keep the first
+                    continue
+                last_end = m.end()
+                hits.append(Hit(code, self._status(prep, m.start(), m.end()), m.start(), m.end()))
+        hits.sort(key=lambda h: (h.start, h.label))
+        return hits
+
+    def _status(self, prep: Prepared, start: int, end: int) -> str:
+        text = prep.norm
+        # Negation: a cue right before the phrase, inside its clause ("并未收受", "没有拉票").
+        lo = max(prep.clause_start(start), start - self._window)
+        s_start, s_end = prep.sentence_bounds(start)
+        if self._negation.search(text, lo, start) and not (
+            self._rhetorical and self._rhetorical.search(text, end, s_end)
+        ):
+            return "negated"
+        # Hearsay: a cue anywhere in the sentence ("听说…收了礼金", "…据说送了二十来户").
+        if self._hedge.search(text, s_start, s_end):
+            return "hedged"
+        return "asserted"
+
+
+def to_evidence(prep: Prepared, hits: list[Hit]) -> tuple[Evidence, ...]:
+    """Evidence records with text and offsets of the original text."""
+    out = []
+    for h in hits:
+        start, end = prep.span(h.start, h.end)
+        out.append(Evidence(prep.original[start:end], h.label, h.status, start, end))
+    return tuple(out)

@@ -1,0 +1,71 @@
+"""Where an item goes: `accept` for in-scope items, departments for the rest (domain.md §5)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from intake.rules import RouteRule, RuleSet
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """One route rule that matched, with how strongly (priority, then hit count)."""
+
+    rule: RouteRule
+    hits: int
+    first: int
+
+
+class Router:
+    """Evaluates routes.yaml against a text; one compiled alternation per rule."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rules = tuple(
+            (r, re.compile("|".join(f"(?:{p})" for p in r.patterns)),
+             re.compile("|".join(f"(?:{p})" for p in r.unless)) if r.unless else None)
+            for r in rules.routes
+        )
+        self._discipline_routes = rules.discipline_routes
+        self._fallback = rules.fallback
+        self._empty = rules.empty
+        self._min_chars = rules.min_chars
+
+    def matches(self, text: str) -> list[RouteMatch]:
+        """Rules that match, strongest first."""
+        out = []
+        for rule, pattern, unless in self._rules:
+            found = pattern.findall(text)
+            if not found or (unless is not None and unless.search(text)):
+                continue
+            first = pattern.search(text)
+            out.append(RouteMatch(rule, len(found), first.start() if first else 0))
+        # Priority decides; a rule hit many times gains a little (capped) over a stray word.
+        out.sort(key=lambda m: (-(m.rule.priority + 4 * min(m.hits - 1, 3)), m.first))
+        return out
+
+    def route(self, text: str, *, in_scope: bool, alleged_role: str | None,
+              matches: list[RouteMatch]) -> tuple[str, ...]:
+        """Ordered route codes for an item.
+
+        `alleged_role` is the role of the main subject when a discipline breach is alleged
+        against an official, else None.
+        """
+        if len(text.strip()) < self._min_chars:
+            return (self._empty,)
+        routes: list[str] = []
+        archive = [m for m in matches if m.rule.kind == "archive"]
+        topical = [m for m in matches if m.rule.kind != "archive"]
+        if in_scope:
+            routes.append("accept")
+            routes.extend(m.rule.department for m in topical if m.rule.also_in_scope)
+        elif alleged_role is not None and alleged_role in self._discipline_routes:
+            routes.extend(self._discipline_routes[alleged_role])
+            routes.extend(m.rule.department for m in topical)
+        else:
+            if archive:
+                routes.append(archive[0].rule.department)
+            routes.extend(m.rule.department for m in topical)
+            if not routes:
+                routes.append(self._fallback)
+        return tuple(dict.fromkeys(routes))

@@ -1,0 +1,254 @@
+"""Who is complained about: roster names and forms of address, post words, places.
+
+A township or village post with no place named is read as the round's own; a post right
+after another named township, village or county is an outside official; so are county,
+city and higher posts. Roster forms ("李书记", "老王主任", "东岭村支书", "建国书记") resolve
+to a named member.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from intake.classify.text import Prepared
+from intake.round import RosterMember, Round
+from intake.rules import RuleSet
+
+_PUNCT = "，,。；;！？!?\n"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person or post found in the text; positions in the prepared text."""
+
+    start: int
+    end: int
+    text: str
+    name: str
+    post: str
+    role: str
+    score: float
+    roster: bool = False
+
+
+class SubjectFinder:
+    """Finds subjects in text under one round; everything compiled once."""
+
+    def __init__(self, round: Round, rules: RuleSet) -> None:
+        self._roster = round.roster
+        self._round_places = tuple(sorted(
+            {*round.unit.places, *round.unit.subordinates}, key=len, reverse=True))
+        self._subordinates = frozenset(round.unit.subordinates)
+        self._county = round.unit.county
+        suffixes = sorted(rules.place_suffixes, key=len, reverse=True)
+        stop = re.escape(rules.not_name_end)
+        self._place = re.compile(
+            r"(?:[A-Z][0-9]{0,2}|[\u4e00-\u9fff]{2,4}?)"
+            + (f"(?<![{stop}])" if stop else "")
+            + "(?:" + "|".join(map(re.escape, suffixes)) + ")"
+        )
+        self._suffixes = tuple(suffixes)
+        self._not_names = tuple(rules.not_place_names)
+        self._posts = tuple((re.compile(p.pattern), p.role, p.level) for p in rules.posts)
+        self._variants = self._roster_variants(round, rules)
+        names = sorted(self._variants, key=len, reverse=True)
+        self._roster_re = re.compile("|".join(map(re.escape, names))) if names else None
+        self._not_before = tuple(rules.not_subject_before)
+        self._not_after = tuple(rules.not_subject_after)
+
+    # --- building --------------------------------------------------------------------
+
+    def _roster_variants(self, round: Round, rules: RuleSet) -> dict[str, list[tuple]]:
+        """Every written form of each roster member → [(member, score, is_full_name)]."""
+        variants: dict[str, list[tuple]] = {}
+
+        def add(form: str, member: RosterMember, score: float, full: bool = False) -> None:
+            entries = variants.setdefault(form, [])
+            if all(m is not member for m, _, _ in entries):
+                entries.append((member, score, full))
+
+        for member in round.roster:
+            add(member.name, member, 1.0, True)
+            titles = [t.title for t in rules.titles if any(w in member.post for w in t.found_in)]
+            surname, given = member.name[:1], member.name[1:]
+            for title in titles:
+                for prefix in (surname, "老" + surname, "小" + surname):
+                    add(prefix + title, member, 0.85)
+                if len(given) >= 2:
+                    add(given + title, member, 0.85)
+                if member.place:
+                    add(member.place + title, member, 0.9)
+                    add(member.place + "的" + title, member, 0.9)
+                    add(member.place + surname + title, member, 0.95)
+            for part in re.split(r"[、，,/]", member.post):
+                if member.place and part.startswith(member.place) and len(part) > len(member.place):
+                    add(part, member, 0.9)
+        return variants
+
+    # --- finding ---------------------------------------------------------------------
+
+    def find(self, prep: Prepared) -> list[Mention]:
+        """Subjects in text order, overlapping mentions resolved, excluded mentions dropped."""
+        text = prep.norm
+        doc_foreign = self._doc_is_elsewhere(text)
+        found: list[Mention] = []
+        if self._roster_re is not None:
+            for m in self._roster_re.finditer(text):
+                mention = self._roster_mention(text, m.start(), m.end(), doc_foreign)
+                if mention is not None:
+                    found.append(mention)
+        for pattern, role, level in self._posts:
+            for m in pattern.finditer(text):
+                if m.end() > m.start():
+                    found.append(self._post_mention(text, m.start(), m.end(), role, level,
+                                                    doc_foreign))
+        found = [f for f in found if not self._excluded(prep, f)]
+        return _resolve_overlaps(found)
+
+    def from_hints(self, hints: dict[str, str]) -> Mention | None:
+        """A subject from what a web reporter typed into the form's separate fields."""
+        name = (hints.get("subject_name") or "").strip()
+        unit = (hints.get("subject_unit") or "").strip()
+        post = (hints.get("subject_post") or "").strip()
+        for member in self._roster:
+            if name and name == member.name:
+                return Mention(-1, -1, name, member.name, member.post, member.role, 1.0, True)
+        if not (unit or post):
+            return None
+        described = unit + post
+        mentions = _resolve_overlaps(
+            [self._post_mention(described, m.start(), m.end(), role, level, False)
+             for pattern, role, level in self._posts for m in pattern.finditer(described)
+             if m.end() > m.start()])
+        if not mentions:
+            return None
+        best = max(mentions, key=lambda m: (m.role != "non_official", m.end - m.start))
+        return Mention(-1, -1, name or described, best.name, best.post or post, best.role,
+                       max(best.score, 0.8), best.roster)
+
+    def _roster_mention(self, text: str, start: int, end: int,
+                        doc_foreign: bool) -> Mention | None:
+        form = text[start:end]
+        entries = self._variants[form]
+        member, score, full = entries[0]
+        if len(entries) > 1:
+            # Two members answer to the same form: the place named just before decides.
+            place = self._nearest_place(text, start, end)
+            chosen = [e for e in entries if place and e[0].place == place]
+            member, score, full = chosen[0] if chosen else (entries[0][0], 0.6, entries[0][2])
+        if full and not _is_name_boundary(text, start, end):
+            return None
+        if not full:
+            place = self._nearest_place(text, start, end)
+            if place == "" or (place is None and doc_foreign):
+                return Mention(start, end, form, "", "", "outside_official", 0.6)
+        return Mention(start, end, form, member.name, member.post, member.role, score, True)
+
+    def _post_mention(self, text: str, start: int, end: int, role: str, level: str,
+                      doc_foreign: bool) -> Mention:
+        form = text[start:end]
+        if level == "outside":
+            return Mention(start, end, form, "", form, role, 0.7)
+        if level == "private":
+            return Mention(start, end, form, "", "", role, 0.5)
+        place = self._nearest_place(text, start, end)
+        if place == "" or (place is None and doc_foreign):
+            return Mention(start, end, form, "", form, "outside_official", 0.6)
+        member = self._member_for_post(form, role, place)
+        if member is not None:
+            return Mention(start, end, form, member.name, member.post, member.role, 0.8, True)
+        return Mention(start, end, form, "", form, role, 0.6)
+
+    def _member_for_post(self, form: str, role: str, place: str | None) -> RosterMember | None:
+        """The one roster member holding this post (at this place), if exactly one does."""
+        core = form.replace("原", "")
+        hits = []
+        for member in self._roster:
+            if member.role != role:
+                continue
+            if place and place in self._subordinates and member.place != place:
+                continue
+            for part in re.split(r"[、，,/]", member.post):
+                i = part.rfind(core)
+                if i >= 0 and i + len(core) == len(part) and not part[:i].endswith("副"):
+                    hits.append(member)
+                    break
+        return hits[0] if len(hits) == 1 else None
+
+    def _nearest_place(self, text: str, start: int, end: int) -> str | None:
+        """The place named right before a mention: a round place, "" if foreign, None if none.
+
+        The window reaches into the mention itself so "东岭村党支部书记" finds 东岭村.
+        """
+        lo = max(0, start - 12)
+        window = text[lo:min(end, start + 3)]
+        cut = max(window.rfind(p) for p in _PUNCT)
+        if cut >= 0:
+            window = window[cut + 1:]
+        last: str | None = None
+        for token in self._place_tokens(window):
+            if self._county and token.endswith(self._county):
+                continue
+            last = token
+        if last is None:
+            return None
+        for place in self._round_places:
+            if last.endswith(place):
+                return place
+        return ""
+
+    def _doc_is_elsewhere(self, text: str) -> bool:
+        """True when the text names other places and none of the round's own."""
+        if any(p in text for p in self._round_places):
+            return False
+        for token in self._place_tokens(text):
+            if self._county and token.endswith(self._county):
+                continue
+            return True
+        return False
+
+    def _place_tokens(self, text: str) -> list[str]:
+        """Place-like words ("白石镇", "K8县"), leaving out "反映村" and the like."""
+        out = []
+        for m in self._place.finditer(text):
+            token = m.group()
+            stem = token
+            for suffix in self._suffixes:
+                if token.endswith(suffix):
+                    stem = token[: -len(suffix)]
+                    break
+            if not any(stem.endswith(w) for w in self._not_names):
+                out.append(token)
+        return out
+
+    def _excluded(self, prep: Prepared, m: Mention) -> bool:
+        """Addressees ("尊敬的李书记", "王县长您好"), denials ("不是李书记"), namesakes."""
+        text = prep.norm
+        before = text[max(0, m.start - 6):m.start]
+        if any(cue in before for cue in self._not_before):
+            return True
+        after = text[m.end:m.end + 6]
+        if any(after.startswith(cue) or cue in after for cue in self._not_after):
+            return True
+        if m.roster and m.text == m.name:
+            s_start, s_end = prep.sentence_bounds(m.start)
+            if "同名" in text[s_start:s_end]:
+                return True
+        return False
+
+
+def _is_name_boundary(text: str, start: int, end: int) -> bool:
+    # A two-character name inside a longer word ("周伟大") is not that person.
+    return not (end - start <= 2 and end < len(text) and text[end] in "大的们")
+
+
+def _resolve_overlaps(found: list[Mention]) -> list[Mention]:
+    """Keep roster mentions over post words and longer mentions over shorter ones."""
+    found.sort(key=lambda f: (-f.roster, -(f.end - f.start), f.start))
+    kept: list[Mention] = []
+    for f in found:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    kept.sort(key=lambda f: f.start)
+    return kept

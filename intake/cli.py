@@ -1,0 +1,133 @@
+"""The `intake` command: serve, classify, export, rules check, users."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from intake.round import RoundFileError
+from intake.settings import SettingsError, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intake", description="巡察组信访举报受理服务")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web service (and later channels) in the foreground")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+
+    p = sub.add_parser("classify", help="classify JSON Lines items (contract: classify.md)")
+    p.add_argument("--round", required=True)
+    p.add_argument("--in", dest="in_path")
+    p.add_argument("--out", dest="out_path")
+
+    p = sub.add_parser("export", help="export every stored item as JSON Lines")
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("--since", help="ISO date or time; items received from then on")
+    p.add_argument("--with-identity", action="store_true",
+                   help="include reporter identity (recorded in the audit log)")
+    p.add_argument("--out", dest="out_path")
+
+    p = sub.add_parser("rules", help="routing rules")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True)
+    check = rules_sub.add_parser("check", help="validate routing rules")
+    check.add_argument("directory", nargs="?")
+
+    p = sub.add_parser("users", help="staff accounts")
+    users_sub = p.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a staff account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True,
+                     choices=["duty_officer", "triager", "team_leader", "admin"])
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of generating one")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return _dispatch(args)
+    except (SettingsError, RoundFileError) as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "classify":
+        from intake.classify.command import run_classify
+
+        return run_classify(args.round, args.in_path, args.out_path)
+    if args.command == "rules":
+        from intake.classify.command import run_rules_check
+
+        return run_rules_check(args.directory)
+    if args.command == "serve":
+        from handlers.serve import serve
+
+        overrides = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
+        return serve(load_settings(**overrides))
+    if args.command == "export":
+        return _export(args)
+    if args.command == "users":
+        return _users_add(args)
+    raise AssertionError(args.command)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from intake.desk import open_desk
+    from intake.export import iter_export
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            print(f"intake export: --since {args.since!r} is not an ISO date", file=sys.stderr)
+            return 2
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    desk = open_desk(load_settings())
+    out = Path(args.out_path).open("w", encoding="utf-8") if args.out_path else sys.stdout
+    try:
+        actor = f"cli:{getpass.getuser()}@{os.uname().nodename}"
+        for record in iter_export(desk, since=since, with_identity=args.with_identity,
+                                  actor_label=actor):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        desk.close()
+    return 0
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from intake.desk import open_desk
+    from intake.staff import StaffError, create_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    desk = open_desk(load_settings())
+    try:
+        user, password = create_user(desk, args.username, args.role, display_name=args.name,
+                                     password=password, actor_label=f"cli:{getpass.getuser()}")
+    except StaffError as exc:
+        print(f"intake users add: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        desk.close()
+    if not args.password_stdin:
+        print(f"已创建 {user.username}（{user.role}）。一次性密码：{password}")
+        print("首次登录后须修改密码。")
+    else:
+        print(f"已创建 {user.username}（{user.role}）。")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

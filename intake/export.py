@@ -1,0 +1,79 @@
+"""`intake export`: every stored item as a JSON line, identity only when asked (and audited)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from intake.audit import db_record
+from intake.desk import Desk
+from intake.store import models as m
+from intake.store.db import begin_write
+
+BATCH = 500
+
+
+def iter_export(
+    desk: Desk, *, since: datetime | None = None, with_identity: bool = False,
+    actor_label: str = "cli",
+) -> Iterator[dict[str, Any]]:
+    """Yield one dict per item, oldest first. An identity export is audited before it starts."""
+    with desk.sessions() as session:
+        if with_identity:
+            begin_write(session)
+            db_record(session, "export.with_identity", actor_label=actor_label,
+                      since=since.isoformat() if since else None)
+            session.commit()
+        stmt = (
+            select(m.Submission)
+            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current))
+            .order_by(m.Submission.received_at, m.Submission.id)
+            .execution_options(yield_per=BATCH)
+        )
+        if since is not None:
+            stmt = stmt.where(m.Submission.received_at >= since)
+        for row in session.scalars(stmt):
+            yield export_record(desk, row, with_identity=with_identity)
+
+
+def export_record(desk: Desk, row: m.Submission, *, with_identity: bool) -> dict[str, Any]:
+    cls = row.current
+    record: dict[str, Any] = {
+        "id": row.id,
+        "channel": row.channel,
+        "received_at": row.received_at.isoformat(),
+        "title": row.title,
+        "text": row.text,
+        "subject": {"name": row.subject_name, "unit": row.subject_unit, "post": row.subject_post},
+        "category": row.category,
+        "anonymous": row.anonymous,
+        "late": row.late,
+        "status": row.status,
+        "attachments": [
+            {"name": a.original_name, "size": a.size, "sha256": a.sha256,
+             "content_type": a.content_type}
+            for a in row.attachments
+        ],
+        "classification": None if cls is None else {
+            "version": cls.version,
+            "source": cls.source,
+            "model_version": cls.model_version,
+            "in_scope": cls.in_scope,
+            "subject_role": cls.subject_role,
+            "subjects": cls.subjects,
+            "disciplines": cls.disciplines,
+            "routes": cls.routes,
+            "confidence": cls.confidence,
+            "needs_review": cls.needs_review,
+            "evidence": cls.evidence,
+        },
+    }
+    if with_identity and row.identity_sealed is not None:
+        identity = desk.keyring.open_identity(row.identity_sealed)
+        record["reporter"] = {k: v for k, v in asdict(identity).items() if v}
+    return record

@@ -1,0 +1,296 @@
+"""ingest(): normalise → store → classify → route → queue, committed in one transaction.
+
+The only orchestrator of intake. Slow and fallible work that needs no database (the password
+hash, encrypting attachments, classification) happens before the transaction opens, so the
+write lock is held for milliseconds. The receipt exists only once the commit has succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from functools import cache
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from intake.attachments import StoredFile
+from intake.classify import Suggestion
+from intake.desk import Desk
+from intake.protect import Identity, hash_secret, new_query_code, normalise_code, verify_secret
+from intake.store import models as m
+from intake.store.db import begin_write
+from intake.submission import (
+    CATEGORIES,
+    AttachmentRejectedError,
+    CaseNotFoundError,
+    InvalidSubmissionError,
+    Receipt,
+    Submission,
+    check_channel,
+    clean_text,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC_STATUS = {
+    "received": "已收到，正在研判",
+    "triaged": "已研判，正在办理",
+    "accepted": "已受理，正在办理",
+    "transferred": "已按规定转交有关部门办理",
+    "closed": "已办结",
+    "spam": "已收到，正在研判",  # never tell a bot it was caught
+}
+FIELD_LIMITS = {"title": 200, "subject_name": 100, "subject_unit": 200, "subject_post": 100}
+IDENTITY_LIMITS = {"name": 50, "phone": 30, "id_number": 30, "address": 200, "email": 254,
+                   "display_name": 100}
+PASSWORD_MIN, PASSWORD_MAX = 6, 128
+MESSAGE_MAX = 5000
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    """What a reporter may see of their case."""
+
+    submission_id: int
+    status: str
+    status_text: str
+    received_at: datetime
+    messages: tuple[m.Message, ...]
+
+
+def ingest(desk: Desk, submission: Submission) -> Receipt:
+    """Take in one item from any channel; return its receipt after the commit.
+
+    Raises InvalidSubmissionError (or AttachmentRejectedError) with a Chinese message naming
+    the field when the item cannot be accepted as given; nothing is stored in that case.
+    """
+    sub = normalise(desk, submission)
+    code = new_query_code()
+    secret_hash = hash_secret(code, sub.password)
+    stored = [
+        desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes) for f in sub.attachments
+    ]
+    suggestion = _suggest(desk, sub)
+    late = desk.round.is_late(sub.received_at)
+
+    with desk.sessions() as session:
+        begin_write(session)
+        row = m.Submission(
+            round_id=desk.round_id,
+            channel=sub.channel,
+            received_at=sub.received_at,
+            title=sub.title,
+            text=sub.text,
+            subject_name=sub.subject_name,
+            subject_unit=sub.subject_unit,
+            subject_post=sub.subject_post,
+            category=sub.category,
+            anonymous=sub.anonymous,
+            identity_sealed=None if sub.identity.is_empty() else desk.keyring.seal_identity(
+                sub.identity),
+            identity_key_id=None if sub.identity.is_empty() else desk.keyring.key_id,
+            late=late,
+            spam=sub.suspected_bot,
+            status="spam" if sub.suspected_bot else "received",
+            code_lookup=desk.keyring.code_lookup(code),
+            secret_hash=secret_hash,
+        )
+        session.add(row)
+        session.flush()
+        for f in stored:
+            session.add(_attachment_row(row.id, f))
+        if suggestion is not None:
+            db_set_classification(session, row, suggestion, source="service")
+        session.commit()
+        log.info("ingested item %s via %s (late=%s)", row.id, row.channel, late)
+        return Receipt(row.id, code, row.received_at, late)
+
+
+def normalise(desk: Desk, sub: Submission) -> Submission:
+    """Clean and validate every field; raise InvalidSubmissionError naming the first bad one."""
+    check_channel(sub.channel)
+    settings = desk.settings
+    if sub.received_at.tzinfo is None:
+        raise InvalidSubmissionError("received_at", "收件时间缺少时区")
+    text = clean_text(sub.text)
+    if not text:
+        raise InvalidSubmissionError("text", "请填写反映的主要问题。")
+    if len(text) > settings.max_text_chars:
+        raise InvalidSubmissionError(
+            "text", f"主要问题最多 {settings.max_text_chars} 字，当前 {len(text)} 字；"
+                    "可分条提交，或把详细材料作为附件上传。")
+    if not PASSWORD_MIN <= len(sub.password) <= PASSWORD_MAX:
+        raise InvalidSubmissionError(
+            "password", f"查询密码需 {PASSWORD_MIN} 到 {PASSWORD_MAX} 个字符。")
+    fields = {}
+    for name, limit in FIELD_LIMITS.items():
+        value = clean_text(getattr(sub, name)).replace("\n", " ")
+        if len(value) > limit:
+            raise InvalidSubmissionError(name, f"此项最多 {limit} 字。")
+        fields[name] = value
+    category = sub.category.strip()
+    if category and category not in CATEGORIES:
+        raise InvalidSubmissionError("category", "问题类别不在可选范围内。")
+    identity = Identity(**{
+        k: clean_text(getattr(sub.identity, k)).replace("\n", " ") for k in IDENTITY_LIMITS
+    })
+    for name, limit in IDENTITY_LIMITS.items():
+        if len(getattr(identity, name)) > limit:
+            raise InvalidSubmissionError(f"reporter_{name}", f"此项最多 {limit} 字。")
+    if not sub.anonymous and identity.is_empty():
+        raise InvalidSubmissionError("reporter_name", "实名反映请填写姓名和联系方式。")
+    if len(sub.attachments) > settings.max_attachments:
+        raise AttachmentRejectedError(
+            "attachments", f"最多上传 {settings.max_attachments} 个附件。")
+    return replace(sub, text=text, category=category, identity=identity, **fields)
+
+
+def _suggest(desk: Desk, sub: Submission) -> Suggestion | None:
+    """The classifier's suggestion; a failure there must never cost us the item."""
+    try:
+        return desk.classifier.classify(sub.text, channel=sub.channel, hints=sub.hints())
+    except Exception:
+        log.exception("classifier failed; item stored without a suggestion")
+        return None
+
+
+def _attachment_row(submission_id: int, f: StoredFile) -> m.Attachment:
+    return m.Attachment(
+        submission_id=submission_id,
+        sha256=f.sha256,
+        size=f.size,
+        original_name=f.original_name,
+        content_type=f.content_type,
+        storage_name=f.storage_name,
+    )
+
+
+def db_set_classification(
+    session: Session,
+    row: m.Submission,
+    s: Suggestion,
+    *,
+    source: str,
+    staff_id: int | None = None,
+) -> m.Classification:
+    """Add a new classification version, make it current, and refresh the queue's copies."""
+    latest = session.scalar(
+        select(m.Classification.version)
+        .where(m.Classification.submission_id == row.id)
+        .order_by(m.Classification.version.desc())
+        .limit(1)
+    )
+    record = s.to_record()
+    cls = m.Classification(
+        submission_id=row.id,
+        version=(latest or 0) + 1,
+        source=source,
+        model_version=s.model_version,
+        in_scope=s.in_scope,
+        subject_role=s.subject_role,
+        subjects=record["subjects"],
+        candidates=record["candidates"],
+        disciplines=list(s.disciplines),
+        routes=list(s.routes),
+        evidence=record["evidence"],
+        confidence=s.confidence,
+        needs_review=s.needs_review,
+        created_by=staff_id,
+    )
+    session.add(cls)
+    session.flush()
+    row.current_classification_id = cls.id
+    row.in_scope = s.in_scope
+    row.needs_review = s.needs_review
+    row.subject_role = s.subject_role
+    row.first_route = next((r for r in s.routes if r != "accept"), None)
+    session.execute(delete(m.SubmissionLabel).where(m.SubmissionLabel.submission_id == row.id))
+    labels = {("discipline", d) for d in s.disciplines} | {("route", r) for r in s.routes}
+    session.add_all(
+        m.SubmissionLabel(submission_id=row.id, kind=k, value=v, received_at=row.received_at)
+        for k, v in sorted(labels)
+    )
+    return cls
+
+
+def find_case(desk: Desk, session: Session, code: str, password: str) -> m.Submission:
+    """The case for a query code and password; CaseNotFoundError for either being wrong."""
+    code = normalise_code(code)
+    row = None
+    if code:
+        row = session.scalar(
+            select(m.Submission).where(m.Submission.code_lookup == desk.keyring.code_lookup(code))
+        )
+    if row is None:
+        # Spend the same time as a real check, so timing does not tell codes apart.
+        verify_secret(_dummy_hash(), code, password)
+        raise CaseNotFoundError()
+    if not verify_secret(row.secret_hash, code, password):
+        raise CaseNotFoundError()
+    return row
+
+
+def check_status(desk: Desk, code: str, password: str) -> CaseStatus:
+    """What a reporter sees on the status page or through the API."""
+    with desk.sessions() as session:
+        row = find_case(desk, session, code, password)
+        return case_status(row)
+
+
+def case_status(row: m.Submission) -> CaseStatus:
+    return CaseStatus(
+        submission_id=row.id,
+        status=row.status,
+        status_text=PUBLIC_STATUS[row.status],
+        received_at=row.received_at,
+        messages=tuple(row.messages),
+    )
+
+
+def add_reporter_message(desk: Desk, code: str, password: str, text: str) -> m.Message:
+    """A follow-up from the reporter joins their case as a message."""
+    text = _message_text(text)
+    with desk.sessions() as session:
+        row = find_case(desk, session, code, password)
+        return _add_message(session, row.id, "reporter", text)
+
+
+def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Message:
+    """The same, for a reporter whose code and password were checked earlier in this visit."""
+    text = _message_text(text)
+    with desk.sessions() as session:
+        return _add_message(session, submission_id, "reporter", text)
+
+
+def add_team_message(desk: Desk, submission_id: int, staff_id: int, text: str) -> m.Message:
+    """A reply from the team, shown to the reporter on the status page."""
+    text = _message_text(text)
+    with desk.sessions() as session:
+        return _add_message(session, submission_id, "team", text, staff_id)
+
+
+def _message_text(text: str) -> str:
+    text = clean_text(text)
+    if not text:
+        raise InvalidSubmissionError("text", "请填写内容。")
+    if len(text) > MESSAGE_MAX:
+        raise InvalidSubmissionError("text", f"内容最多 {MESSAGE_MAX} 字。")
+    return text
+
+
+def _add_message(
+    session: Session, submission_id: int, author: str, text: str, staff_id: int | None = None
+) -> m.Message:
+    begin_write(session)
+    msg = m.Message(submission_id=submission_id, author=author, text=text, staff_id=staff_id)
+    session.add(msg)
+    session.commit()
+    log.info("message %s on item %s from %s", msg.id, submission_id, author)
+    return msg
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_secret("0" * 16, "timing-equaliser")

@@ -1,0 +1,108 @@
+"""Service settings: defaults, then a YAML file named by INTAKE_SETTINGS, then INTAKE_* variables.
+
+One frozen object; nothing reads configuration at import time. Tests build settings explicitly
+with `Settings(...)` or `load_settings(env={...})`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ROUND = REPO_ROOT / "config" / "round.example.yaml"
+RULES_DIR = REPO_ROOT / "routing_rules"
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("instance")
+    database_url: str = ""  # empty: SQLite in data_dir
+    round_file: Path = EXAMPLE_ROUND
+    rules_dir: Path = RULES_DIR
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    smtp_port: int = 8025
+    http_threads: int = 8
+    # Public reporting limits.
+    max_attachments: int = 10
+    max_attachment_bytes: int = 20 * MiB
+    max_text_chars: int = 5000
+    # Rate limits (flask-limiter syntax); storage is memory:// unless a Redis URL is given.
+    ratelimit_storage_uri: str = "memory://"
+    report_rate_limit: str = "20 per hour;60 per day"
+    status_failure_limit: str = "10 per 10 minutes;30 per day"
+    code_failure_limit: str = "10 per day"
+    # Staff sessions.
+    staff_session_hours: float = 8.0
+    # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.
+    master_key: str = ""
+    trust_proxy: bool = False
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Largest request body accepted: all attachments plus room for the form fields."""
+        return self.max_attachments * self.max_attachment_bytes + 1 * MiB
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'intake.db').resolve()}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from defaults, the INTAKE_SETTINGS file, INTAKE_* variables, overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if path := env.get("INTAKE_SETTINGS"):
+        try:
+            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise SettingsError(f"settings file {path} must be a mapping")
+        values.update(doc)
+    for name in _FIELDS:
+        if (value := env.get(f"INTAKE_{name.upper()}")) is not None:
+            values[name] = value
+    # Conventional names used by the test setup and by operators.
+    if "REDIS_URL" in env and "ratelimit_storage_uri" not in values:
+        values["ratelimit_storage_uri"] = env["REDIS_URL"]
+    if env.get("INTAKE_ROUND"):
+        values["round_file"] = env["INTAKE_ROUND"]
+    values.update(overrides)
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, Path):
+            return Path(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: {value!r} is not a {type(default).__name__}") from exc
+    return str(value)

@@ -1,0 +1,293 @@
+"""SQLAlchemy 2.0 models: the data model that outlives everything else.
+
+Every channel produces one `Submission`. What the service suggests is a versioned
+`Classification`; a triager's confirmation or correction is a `Decision` that makes a new
+classification current. The current classification's queue-relevant facts are copied onto the
+submission (and multi-valued ones into `submission_labels`) so the triage queue filters and
+pages on indexes alone, at a million rows as at ten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+CHANNELS = ("web", "api", "email", "hotline", "letter", "box", "visit")
+STATUSES = ("received", "triaged", "accepted", "transferred", "closed", "spam")
+STAFF_ROLES = ("duty_officer", "triager", "team_leader", "admin")
+SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside_official",
+                 "non_official", "unknown")
+LABEL_KINDS = ("discipline", "route")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Round(Base):
+    """An inspection round as loaded from its round file (kept verbatim in source_text)."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(200), default="")
+    unit_name: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    scope_roles: Mapped[list[Any]]
+    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source_text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    roster: Mapped[list[RosterEntry]] = relationship(back_populates="round", order_by="RosterEntry.id")
+
+
+class RosterEntry(Base):
+    """A named member of the round's roster (花名册)."""
+
+    __tablename__ = "roster_entries"
+    __table_args__ = (CheckConstraint(_in("role", SUBJECT_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    post: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    place: Mapped[str] = mapped_column(String(100), default="")
+
+    round: Mapped[Round] = relationship(back_populates="roster")
+
+
+class Submission(Base):
+    """One item from any channel, normalised. Identity is sealed; the code is never stored."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint("anonymous OR identity_sealed IS NOT NULL", name="named_has_identity"),
+        Index("ix_submissions_queue", "received_at", "id"),
+        Index("ix_submissions_status_queue", "status", "received_at", "id"),
+        Index("ix_submissions_channel_queue", "channel", "received_at", "id"),
+        Index("ix_submissions_review_queue", "needs_review", "received_at", "id"),
+        Index("ix_submissions_scope_queue", "in_scope", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    subject_name: Mapped[str] = mapped_column(String(100), default="")
+    subject_unit: Mapped[str] = mapped_column(String(200), default="")
+    subject_post: Mapped[str] = mapped_column(String(100), default="")
+    category: Mapped[str] = mapped_column(String(32), default="")
+    anonymous: Mapped[bool] = mapped_column(default=True)
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_key_id: Mapped[str | None] = mapped_column(String(16))
+    late: Mapped[bool] = mapped_column(default=False)
+    spam: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    code_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    # Copied from the current classification for the queue's indexes.
+    current_classification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("classifications.id", use_alter=True, name="fk_submissions_current_cls")
+    )
+    in_scope: Mapped[bool | None] = mapped_column(Boolean)
+    needs_review: Mapped[bool] = mapped_column(default=True)
+    subject_role: Mapped[str | None] = mapped_column(String(20))
+    first_route: Mapped[str | None] = mapped_column(String(32))
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="submission", order_by="Attachment.id"
+    )
+    current: Mapped[Classification | None] = relationship(
+        foreign_keys=[current_classification_id], post_update=True
+    )
+    messages: Mapped[list[Message]] = relationship(order_by="Message.id", back_populates="submission")
+
+
+class SubmissionLabel(Base):
+    """Multi-valued facts of the current classification (disciplines, routes) for filtering."""
+
+    __tablename__ = "submission_labels"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LABEL_KINDS), name="kind"),
+        Index("ix_submission_labels_queue", "kind", "value", "received_at", "submission_id"),
+    )
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A file received with a submission, encrypted at rest under a keyed storage name."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    storage_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+
+class Classification(Base):
+    """One version of what is suggested or decided about a submission."""
+
+    __tablename__ = "classifications"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "version"),
+        CheckConstraint("source IN ('service', 'staff')", name="source"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    version: Mapped[int]
+    source: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[str] = mapped_column(String(50), default="")
+    in_scope: Mapped[bool]
+    subject_role: Mapped[str] = mapped_column(String(20))
+    subjects: Mapped[list[Any]]
+    candidates: Mapped[list[Any]] = mapped_column(default=list)
+    disciplines: Mapped[list[Any]]
+    routes: Mapped[list[Any]]
+    evidence: Mapped[list[Any]]
+    confidence: Mapped[float] = mapped_column(Float)
+    needs_review: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class Decision(Base):
+    """A triager's confirmation or correction of the classification they were shown."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint("action IN ('confirm', 'correct')", name="action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    reviewed_id: Mapped[int] = mapped_column(ForeignKey("classifications.id"))
+    result_id: Mapped[int] = mapped_column(ForeignKey("classifications.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    """A message on a case between the team and the reporter."""
+
+    __tablename__ = "messages"
+    __table_args__ = (CheckConstraint("author IN ('team', 'reporter')", name="author"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    author: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    submission: Mapped[Submission] = relationship(back_populates="messages")
+
+
+class StaffUser(Base):
+    """A member of the team's staff. `session_epoch` bumps to end every open session."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """An append-only record of who did what: reveals, exports, decisions, logins."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_submission", "submission_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor_label: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,233 @@
+"""The triage queue and what triagers do with an item: confirm, correct, reply, reveal.
+
+The queue pages by keyset (received_at, id), never by offset, so page 5,000 costs what page 1
+costs. A discipline or route filter drives the scan from the labels index instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from intake.audit import db_record
+from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
+from intake.desk import Desk
+from intake.pipeline import db_set_classification
+from intake.protect import Identity
+from intake.staff import StaffError, may
+from intake.store import models as m
+from intake.store.db import begin_write
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    channel: str = ""
+    status: str = ""  # empty: everything but spam
+    scope: str = ""  # "in", "out", "unknown" or empty
+    discipline: str = ""
+    route: str = ""
+    needs_review: bool | None = None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[m.Submission]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Correction:
+    in_scope: bool
+    subject_role: str
+    disciplines: tuple[str, ...]
+    routes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The member of staff acting, as the core needs to know them."""
+
+    id: int
+    username: str
+    role: str
+
+
+def encode_cursor(received_at: datetime, item_id: int) -> str:
+    micros = (received_at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{item_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        micros, item_id = cursor.split(".")
+        return EPOCH + timedelta(microseconds=int(micros)), int(item_id)
+    except ValueError:
+        return None
+
+
+def db_queue_page(
+    session: Session, filters: QueueFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> QueuePage:
+    """One page of the queue, newest first, and the cursor of the next page (None at the end)."""
+    sub = m.Submission
+    order_at, order_id = sub.received_at, sub.id
+    stmt: Select = select(sub)
+    for kind, value in (("discipline", filters.discipline), ("route", filters.route)):
+        if value:
+            label = aliased(m.SubmissionLabel)
+            stmt = stmt.join(label, and_(label.submission_id == sub.id, label.kind == kind,
+                                         label.value == value))
+            if order_id is sub.id:  # the first label filter drives the index scan
+                order_at, order_id = label.received_at, label.submission_id
+    if filters.channel:
+        stmt = stmt.where(sub.channel == filters.channel)
+    stmt = stmt.where(sub.status == filters.status if filters.status else sub.status != "spam")
+    if filters.scope == "in":
+        stmt = stmt.where(sub.in_scope.is_(True))
+    elif filters.scope == "out":
+        stmt = stmt.where(sub.in_scope.is_(False))
+    elif filters.scope == "unknown":
+        stmt = stmt.where(sub.in_scope.is_(None))
+    if filters.needs_review is not None:
+        stmt = stmt.where(sub.needs_review.is_(filters.needs_review))
+    if cursor and (position := decode_cursor(cursor)):
+        stmt = stmt.where(tuple_(order_at, order_id) < tuple_(*position))
+    stmt = stmt.order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
+    stmt = stmt.options(selectinload(sub.current))
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
+    return QueuePage(rows, next_cursor)
+
+
+def decide(
+    desk: Desk,
+    actor: Actor,
+    submission_id: int,
+    *,
+    reviewed_id: int | None,
+    correction: Correction | None = None,
+    note: str = "",
+) -> m.Classification:
+    """Confirm the current classification, or store a correction that becomes current.
+
+    `reviewed_id` is the classification the triager looked at; if someone else decided in the
+    meantime the decision is refused rather than silently overwriting theirs.
+    """
+    if not may(actor.role, "decide"):
+        raise StaffError("您的角色不能作出研判决定。")
+    with desk.sessions() as session:
+        begin_write(session)
+        row = session.get(m.Submission, submission_id)
+        if row is None:
+            raise StaffError("没有这件。")
+        if row.current_classification_id != reviewed_id:
+            raise StaffError("此件已被他人更新，请刷新页面后再研判。")
+        current = row.current
+        if correction is None:
+            if current is None:
+                raise StaffError("此件尚无建议，请直接填写研判结果。")
+            suggestion = _as_staff_suggestion(current)
+            action = "confirm"
+        else:
+            suggestion = _apply_correction(desk, current, correction)
+            action = "correct"
+        cls = db_set_classification(session, row, suggestion, source="staff", staff_id=actor.id)
+        session.add(m.Decision(
+            submission_id=row.id, staff_id=actor.id, action=action,
+            reviewed_id=reviewed_id if reviewed_id is not None else cls.id, result_id=cls.id,
+            note=note.strip(),
+        ))
+        if row.status in ("received", "spam"):
+            row.status = "triaged"
+        row.spam = False
+        db_record(session, f"decision.{action}", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=row.id, in_scope=suggestion.in_scope,
+                  disciplines=list(suggestion.disciplines), routes=list(suggestion.routes))
+        session.commit()
+        return cls
+
+
+def _as_staff_suggestion(cls: m.Classification) -> Suggestion:
+    return Suggestion(
+        in_scope=cls.in_scope,
+        subject_role=cls.subject_role,
+        subjects=tuple(Subject(**s) for s in cls.subjects),
+        disciplines=tuple(cls.disciplines),
+        routes=tuple(cls.routes),
+        confidence=1.0,
+        needs_review=False,
+        evidence=tuple(Evidence(**e) for e in cls.evidence),
+        model_version="staff",
+        candidates=tuple(Subject(**s) for s in cls.candidates),
+    )
+
+
+def _apply_correction(
+    desk: Desk, current: m.Classification | None, c: Correction
+) -> Suggestion:
+    if c.subject_role not in m.SUBJECT_ROLES:
+        raise StaffError("被反映人类别不正确。")
+    unknown = [d for d in c.disciplines if d not in DISCIPLINES]
+    if unknown:
+        raise StaffError(f"未知纪律类别：{', '.join(unknown)}。")
+    routes = [r for r in dict.fromkeys(c.routes) if r != "accept"]
+    bad = [r for r in routes if r not in desk.rules.departments]
+    if bad:
+        raise StaffError(f"未知去向：{', '.join(bad)}。")
+    if c.in_scope:
+        routes.insert(0, "accept")
+    elif not routes:
+        raise StaffError("不属于本轮受理范围的，请至少选择一个转交去向。")
+    base = _as_staff_suggestion(current) if current is not None else None
+    return Suggestion(
+        in_scope=c.in_scope,
+        subject_role=c.subject_role,
+        subjects=base.subjects if base else (),
+        disciplines=tuple(d for d in DISCIPLINES if d in c.disciplines),
+        routes=tuple(routes),
+        confidence=1.0,
+        needs_review=False,
+        evidence=base.evidence if base else (),
+        model_version="staff",
+        candidates=base.candidates if base else (),
+    )
+
+
+def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
+    """The reporter's identity, masked for staff pages (empty when anonymous)."""
+    if row.identity_sealed is None:
+        return {}
+    return desk.keyring.open_identity(row.identity_sealed).masked()
+
+
+def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:
+    """The reporter's identity in clear, for a team leader with a stated reason (audited first)."""
+    if not may(actor.role, "reveal_identity"):
+        raise StaffError("只有组长可以查看举报人身份。")
+    reason = reason.strip()
+    if len(reason) < 4:
+        raise StaffError("请写明查看举报人身份的理由（至少 4 个字）。")
+    with desk.sessions() as session:
+        begin_write(session)
+        row = session.get(m.Submission, submission_id)
+        if row is None or row.identity_sealed is None:
+            raise StaffError("此件没有举报人身份信息。")
+        db_record(session, "identity.reveal", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=row.id, reason=reason)
+        session.commit()  # the view is on record before anything is shown
+        return desk.keyring.open_identity(row.identity_sealed)
+
+
+def db_audit_trail(session: Session, submission_id: int) -> list[m.AuditEvent]:
+    return list(session.scalars(
+        select(m.AuditEvent).where(m.AuditEvent.submission_id == submission_id)
+        .order_by(m.AuditEvent.at.desc())
+    ))
