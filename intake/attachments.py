@@ -105,6 +105,13 @@ class AttachmentStore:
             yield from self.keyring.decrypt_stream(f)
 
 
+def human_size(n: int) -> str:
+    """2 MB, 300 KB: how limits are told to people."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.3g} MB"
+    return f"{max(1, n // 1024)} KB"
+
+
 def safe_filename(name: str) -> str:
     """The base name only, without control characters, at most 120 characters."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name
@@ -150,6 +157,6 @@ class _Capped(io.RawIOBase):
         data = self._inner.read(size)
         self._left -= len(data)
         if self._left < 0:
-            mb = self._limit // (1024 * 1024)
-            raise AttachmentRejectedError("attachments", f"附件“{self._name}”超过 {mb} MB 的上限。")
+            raise AttachmentRejectedError(
+                "attachments", f"附件“{self._name}”超过 {human_size(self._limit)} 的上限。")
         return data

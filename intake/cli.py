@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
@@ -94,15 +95,15 @@ def _export(args: argparse.Namespace) -> int:
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
     desk = open_desk(load_settings())
-    out = Path(args.out_path).open("w", encoding="utf-8") if args.out_path else sys.stdout
+    actor = f"cli:{getpass.getuser()}@{os.uname().nodename}"
     try:
-        actor = f"cli:{getpass.getuser()}@{os.uname().nodename}"
-        for record in iter_export(desk, since=since, with_identity=args.with_identity,
-                                  actor_label=actor):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with contextlib.ExitStack() as stack:
+            out = (stack.enter_context(Path(args.out_path).open("w", encoding="utf-8"))
+                   if args.out_path else sys.stdout)
+            for record in iter_export(desk, since=since, with_identity=args.with_identity,
+                                      actor_label=actor):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
-        if out is not sys.stdout:
-            out.close()
         desk.close()
     return 0
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import cache
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -253,6 +253,7 @@ def add_reporter_message(desk: Desk, code: str, password: str, text: str) -> m.M
     """A follow-up from the reporter joins their case as a message."""
     text = _message_text(text)
     with desk.sessions() as session:
+        begin_write(session)
         row = find_case(desk, session, code, password)
         return _add_message(session, row.id, "reporter", text)
 
@@ -261,6 +262,7 @@ def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Mess
     """The same, for a reporter whose code and password were checked earlier in this visit."""
     text = _message_text(text)
     with desk.sessions() as session:
+        begin_write(session)
         return _add_message(session, submission_id, "reporter", text)
 
 
@@ -268,6 +270,7 @@ def add_team_message(desk: Desk, submission_id: int, staff_id: int, text: str) -
     """A reply from the team, shown to the reporter on the status page."""
     text = _message_text(text)
     with desk.sessions() as session:
+        begin_write(session)
         return _add_message(session, submission_id, "team", text, staff_id)
 
 
@@ -283,7 +286,7 @@ def _message_text(text: str) -> str:
 def _add_message(
     session: Session, submission_id: int, author: str, text: str, staff_id: int | None = None
 ) -> m.Message:
-    begin_write(session)
+    """Add a message and commit; the caller began the session as a writer."""
     msg = m.Message(submission_id=submission_id, author=author, text=text, staff_id=staff_id)
     session.add(msg)
     session.commit()

@@ -89,6 +89,7 @@ class RuleSet:
     unit_place_suffixes: tuple[str, ...]
     not_name_end: str
     not_place_names: tuple[str, ...]
+    place_boundary: str
     not_subject_before: tuple[str, ...]
     not_subject_after: tuple[str, ...]
     routes: tuple[RouteRule, ...]
@@ -198,6 +199,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         unit_place_suffixes=tuple(places["unit_suffixes"]),
         not_name_end=places["not_name_end"],
         not_place_names=tuple(places.get("not_names", [])),
+        place_boundary=places.get("boundary", ""),
         not_subject_before=tuple(posts_doc.get("not_subject_before", [])),
         not_subject_after=tuple(posts_doc.get("not_subject_after", [])),
         routes=tuple(routes),

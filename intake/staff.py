@@ -6,7 +6,7 @@ import secrets
 from functools import cache
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from intake.audit import db_record
 from intake.desk import Desk
@@ -103,18 +103,20 @@ def authenticate(desk: Desk, username: str, password: str) -> m.StaffUser | None
     """The active account with this username and password, else None (same time either way)."""
     with desk.sessions() as session:
         user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == username.strip()))
-        stored = user.password_hash if user is not None and user.active else _dummy_hash()
-        try:
-            password_hasher().verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        if user is None or not user.active:
-            return None
+    stored = user.password_hash if user is not None and user.active else _dummy_hash()
+    try:
+        password_hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    with desk.sessions() as session:
         begin_write(session)
-        user.last_login_at = m.utcnow()
+        session.execute(update(m.StaffUser).where(m.StaffUser.id == user.id)
+                        .values(last_login_at=m.utcnow()))
         db_record(session, "staff.login", actor_id=user.id, actor_label=user.username)
         session.commit()
-        return user
+    return user
 
 
 def change_password(desk: Desk, user_id: int, old: str, new: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-
 from typing import BinaryIO
 
 from intake.protect import Identity

@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers.web import display
 from handlers.web.extensions import csrf, limiter
+from intake.attachments import human_size
 from intake.desk import Desk, open_desk
 from intake.settings import Settings, load_settings
 
@@ -97,8 +98,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> Any:
-        mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        return fail(413, "too_large", f"提交的内容超过 {mb} MB 的上限，请减少或压缩附件后再试。")
+        limit = human_size(app.config["MAX_CONTENT_LENGTH"])
+        return fail(413, "too_large", f"提交的内容超过 {limit} 的上限，请减少或压缩附件后再试。")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(_exc: RateLimitExceeded) -> Any:
@@ -106,7 +107,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(_exc: CSRFError) -> Any:
-        return fail(400, "csrf", "页面已过期或来源不明，请返回刷新页面后重新提交（已填写的内容可能需要重填）。")
+        return fail(400, "csrf",
+                    "页面已过期或来源不明，请返回刷新页面后重新提交（已填写的内容可能需要重填）。")
 
     @app.errorhandler(404)
     def not_found(_exc: HTTPException) -> Any:

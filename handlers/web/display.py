@@ -13,17 +13,35 @@ CHANNELS = {"web": "网络举报", "api": "码上巡察", "email": "电子邮箱
             "letter": "来信", "box": "意见箱", "visit": "来访"}
 DISCIPLINES = {"political": "政治纪律", "organizational": "组织纪律", "integrity": "廉洁纪律",
                "mass": "群众纪律", "work": "工作纪律", "life": "生活纪律"}
-ROLES = {"leadership": "被巡察党组织领导班子成员", "subordinate_head": "下一级党组织主要负责人",
-         "key_post": "重要岗位领导干部", "staff": "一般干部或工作人员",
-         "outside_official": "非本单位公职人员", "non_official": "非公职人员", "unknown": "无法确定"}
-ROLE_SHORT = {"leadership": "班子成员", "subordinate_head": "下级主要负责人", "key_post": "重要岗位",
-              "staff": "一般干部", "outside_official": "外单位公职人员", "non_official": "非公职人员",
-              "unknown": "不明"}
+ROLES = {
+    "leadership": "被巡察党组织领导班子成员",
+    "subordinate_head": "下一级党组织主要负责人",
+    "key_post": "重要岗位领导干部",
+    "staff": "一般干部或工作人员",
+    "outside_official": "非本单位公职人员",
+    "non_official": "非公职人员",
+    "unknown": "无法确定",
+}
+ROLE_SHORT = {
+    "leadership": "班子成员",
+    "subordinate_head": "下级主要负责人",
+    "key_post": "重要岗位",
+    "staff": "一般干部",
+    "outside_official": "外单位公职人员",
+    "non_official": "非公职人员",
+    "unknown": "不明",
+}
 STATUSES = {"received": "待研判", "triaged": "已研判", "accepted": "已受理",
             "transferred": "已转交", "closed": "已办结", "spam": "疑似垃圾"}
 EVIDENCE_STATUS = {"asserted": "明确反映", "hedged": "传闻/推测", "negated": "否定"}
-IDENTITY_FIELDS = {"name": "姓名", "phone": "联系电话", "id_number": "身份证号", "address": "住址/单位",
-                   "email": "电子邮箱", "display_name": "发件人名称"}
+IDENTITY_FIELDS = {
+    "name": "姓名",
+    "phone": "联系电话",
+    "id_number": "身份证号",
+    "address": "住址/单位",
+    "email": "电子邮箱",
+    "display_name": "发件人名称",
+}
 CATEGORIES = {**DISCIPLINES, "other": "其他"}
 
 
@@ -37,10 +55,9 @@ def code_groups(code: str) -> str:
 
 def highlight(text: str, evidence: list[dict]) -> list[tuple[str, Evidence | None]]:
     """Split text into runs, each with the evidence that covers it (first one wins)."""
-    spans = sorted(
-        (Evidence(**e) for e in evidence if 0 <= e.get("start", -1) < e.get("end", -1) <= len(text)),
-        key=lambda e: (e.start, -e.end),
-    )
+    placed = (Evidence(**e) for e in evidence
+              if 0 <= e.get("start", -1) < e.get("end", -1) <= len(text))
+    spans = sorted(placed, key=lambda e: (e.start, -e.end))
     runs: list[tuple[str, Evidence | None]] = []
     pos = 0
     for e in spans:

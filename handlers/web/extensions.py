@@ -25,7 +25,7 @@ def status_failure_limit() -> str:
     return current_app.config["INTAKE_STATUS_FAILURE_LIMIT"]
 
 
-def failed_lookup(response) -> bool:  # noqa: ANN001 - flask Response
+def failed_lookup(response) -> bool:
     """Count only failed code/password checks (answered 404) towards the failure limit."""
     return response.status_code == 404
 

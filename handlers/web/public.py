@@ -75,7 +75,8 @@ def status() -> Any:
     desk = current_app.extensions["desk"]
     try:
         with desk.sessions() as db:
-            row = find_case(desk, db, request.form.get("code", ""), request.form.get("password", ""))
+            row = find_case(desk, db, request.form.get("code", ""),
+                            request.form.get("password", ""))
     except CaseNotFoundError:
         return render_template("public/status.html", failed=True), 404
     session["case"] = {"id": row.id, "until": time.time() + CASE_VISIT_SECONDS}

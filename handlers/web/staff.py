@@ -232,10 +232,10 @@ def reveal(item_id: int) -> Any:
 def attachment(attachment_id: int) -> Response:
     require("view_queue")
     with desk().sessions() as db:
+        begin_write(db)
         att = db.get(m.Attachment, attachment_id)
         if att is None:
             abort(404)
-        begin_write(db)
         db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   submission_id=att.submission_id, attachment_id=att.id)
         db.commit()

@@ -45,13 +45,14 @@ class Classifier:
         counted = [h for h in hits if h.status != "negated"]
         mentions = self._subjects.find(prep)
         hinted = self._subjects.from_hints(hints) if hints else None
-        category = _category_label(hints.get("category", "") if hints else "")
+        category_text = (hints or {}).get("category", "")
+        category = _category_label(category_text)
 
         labels = {h.label for h in counted}
         extra_evidence: tuple[Evidence, ...] = ()
         if category and category not in labels:
             labels.add(category)
-            extra_evidence = (Evidence(hints["category"], category, "asserted"),)  # type: ignore[index]
+            extra_evidence = (Evidence(category_text, category, "asserted"),)
         disciplines = tuple(d for d in DISCIPLINES if d in labels)
 
         ranked = self._rank(prep, mentions, counted, hinted, bool(labels))
@@ -61,8 +62,11 @@ class Classifier:
         subject_role = main.role if main else "unknown"
 
         matches = self._router.matches(prep.norm)
-        alleged_role = (main.role if main and alleged_main and labels
-                        and main.role in OFFICIAL_ROLES else None)
+        alleged_role = None
+        if labels and main and alleged_main and main.role in OFFICIAL_ROLES:
+            alleged_role = main.role
+        elif labels and (main is None or main.role == "unknown"):
+            alleged_role = "unknown"  # a charge against someone unnamed
         routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
                                     matches=matches)
 

@@ -64,8 +64,10 @@ class EvidenceFinder:
         ):
             return "negated"
         # Hearsay: a cue anywhere in the sentence ("听说…收了礼金", "…据说送了二十来户").
-        if self._hedge.search(text, s_start, s_end):
-            return "hedged"
+        for cue in self._hedge.finditer(text, s_start, s_end):
+            # "没听说招标" denies hearsay rather than reporting it.
+            if cue.start() == 0 or text[cue.start() - 1] not in "没未不":
+                return "hedged"
         return "asserted"
 
 

@@ -43,11 +43,16 @@ class SubjectFinder:
         self._county = round.unit.county
         suffixes = sorted(rules.place_suffixes, key=len, reverse=True)
         stop = re.escape(rules.not_name_end)
+        boundary = re.escape(rules.place_boundary)
+        suffix_alt = "(?:" + "|".join(map(re.escape, suffixes)) + ")"
+        # Another place: a 2–3 character name right after a boundary (start, punctuation,
+        # a higher place, a function word: "在白石镇", "临川县白石镇石门村"), or a code ("K8县").
         self._place = re.compile(
-            r"(?:[A-Z][0-9]{0,2}|[\u4e00-\u9fff]{2,4}?)"
-            + (f"(?<![{stop}])" if stop else "")
-            + "(?:" + "|".join(map(re.escape, suffixes)) + ")"
+            rf"(?:(?<=[{boundary}])|(?<![\u4e00-\u9fff]))"
+            rf"(?:[A-Z][0-9]{{0,2}}|[\u4e00-\u9fff]{{2,3}}?(?<![{stop}]))"
+            + suffix_alt + "(?![民里级务场域城])"
         )
+        self._round_re = re.compile("|".join(map(re.escape, self._round_places)))
         self._suffixes = tuple(suffixes)
         self._not_names = tuple(rules.not_place_names)
         self._posts = tuple((re.compile(p.pattern), p.role, p.level) for p in rules.posts)
@@ -186,40 +191,35 @@ class SubjectFinder:
         cut = max(window.rfind(p) for p in _PUNCT)
         if cut >= 0:
             window = window[cut + 1:]
-        last: str | None = None
-        for token in self._place_tokens(window):
-            if self._county and token.endswith(self._county):
-                continue
-            last = token
-        if last is None:
+        found: list[tuple[int, str]] = [(m.end(), m.group())
+                                        for m in self._round_re.finditer(window)]
+        found += [(end, "") for end, _ in self._place_tokens(window)]
+        if not found:
             return None
-        for place in self._round_places:
-            if last.endswith(place):
-                return place
-        return ""
+        return max(found)[1]
 
     def _doc_is_elsewhere(self, text: str) -> bool:
         """True when the text names other places and none of the round's own."""
-        if any(p in text for p in self._round_places):
+        if self._round_re.search(text):
             return False
-        for token in self._place_tokens(text):
-            if self._county and token.endswith(self._county):
-                continue
-            return True
-        return False
+        return bool(self._place_tokens(text))
 
-    def _place_tokens(self, text: str) -> list[str]:
-        """Place-like words ("白石镇", "K8县"), leaving out "反映村" and the like."""
+    def _place_tokens(self, text: str) -> list[tuple[int, str]]:
+        """Other places named in text, as (end, word); the round's county is left out."""
         out = []
         for m in self._place.finditer(text):
             token = m.group()
+            if self._county and token.endswith(self._county):
+                continue
+            if self._round_re.search(token):
+                continue
             stem = token
             for suffix in self._suffixes:
                 if token.endswith(suffix):
                     stem = token[: -len(suffix)]
                     break
             if not any(stem.endswith(w) for w in self._not_names):
-                out.append(token)
+                out.append((m.end(), token))
         return out
 
     def _excluded(self, prep: Prepared, m: Mention) -> bool:

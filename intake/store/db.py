@@ -35,7 +35,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None  # let the "begin" listener control transactions
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -45,7 +45,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001 - SQLAlchemy connection
+def _sqlite_begin(conn) -> None:
     # A transaction that will write takes the write lock at BEGIN: in WAL mode a deferred
     # transaction that read first cannot upgrade once another writer committed.
     immediate = conn.get_execution_options().get("for_write", False)

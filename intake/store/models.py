@@ -10,7 +10,7 @@ pages on indexes alone, at a million rows as at ten.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -74,7 +74,9 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON
+    }
 
 
 class Round(Base):
@@ -94,7 +96,9 @@ class Round(Base):
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(default=True)
 
-    roster: Mapped[list[RosterEntry]] = relationship(back_populates="round", order_by="RosterEntry.id")
+    roster: Mapped[list[RosterEntry]] = relationship(
+        back_populates="round", order_by="RosterEntry.id"
+    )
 
 
 class RosterEntry(Base):
@@ -162,7 +166,9 @@ class Submission(Base):
     current: Mapped[Classification | None] = relationship(
         foreign_keys=[current_classification_id], post_update=True
     )
-    messages: Mapped[list[Message]] = relationship(order_by="Message.id", back_populates="submission")
+    messages: Mapped[list[Message]] = relationship(
+        order_by="Message.id", back_populates="submission"
+    )
 
 
 class SubmissionLabel(Base):

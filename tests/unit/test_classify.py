@@ -1,0 +1,284 @@
+"""The keyword classifier, table-driven, and the `intake classify` contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from intake.classify import Classifier, classify
+from intake.classify.command import run_classify
+from intake.classify.metrics import balanced_accuracy, f1_scores, first_route_ok
+from intake.round import parse_round
+from intake.rules import load_rules
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+# A round of our own (names unlike any development file) so tests depend on nothing outside.
+ROUND_YAML = """
+round:
+  name: 测试轮次
+  team: 县委第二巡察组
+  opens: 2026-05-06T08:00+08:00
+  closes: 2026-06-12T17:30+08:00
+inspected_unit:
+  name: 中共柳河镇委员会
+  short: 柳河镇党委
+  level: township
+  places: [柳河镇, 柳河]
+  county: 安平县
+  subordinates: [上湾村, 下湾村, 桥头社区]
+scope:
+  roles: [leadership, subordinate_head, key_post]
+roster:
+  - {name: 李明远, post: 镇党委书记, role: leadership}
+  - {name: 高文静, post: 镇党委副书记、镇长, role: leadership}
+  - {name: 唐志诚, post: 镇纪委书记, role: leadership}
+  - {name: 邓宏, post: 镇财政所所长, role: key_post}
+  - {name: 王守义, post: 上湾村党支部书记、村委会主任, role: subordinate_head, place: 上湾村}
+  - {name: 冯春燕, post: 下湾村村委会主任, role: subordinate_head, place: 下湾村}
+  - {name: 罗小军, post: 桥头社区党委书记, role: subordinate_head, place: 桥头社区}
+  - {name: 曹丽, post: 上湾村会计, role: staff, place: 上湾村}
+"""
+ROUND = parse_round(ROUND_YAML)
+RULES = load_rules()
+CLF = Classifier(ROUND, RULES)
+
+
+def run(text: str, **kw):
+    return CLF.classify(text, **kw)
+
+
+# --- one case per discipline -----------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "discipline"), [
+    ("柳河镇李书记在巡察组来之前让人把镇里几年的账本连夜拉走了，还让大家统一口径", "political"),
+    ("上湾村王守义换届前挨家给党员送了两百块钱，让大家投他一票", "organizational"),
+    ("镇长高文静过年收了好几个老板送的购物卡和礼金", "integrity"),
+    ("下湾村冯春燕主任发放征地补偿款时每户克扣了三百元", "mass"),
+    ("柳河镇李明远书记搞形式主义，要求各村每天填表留痕，层层加码", "work"),
+    ("桥头社区罗小军书记和一名有夫之妇长期保持不正当关系", "life"),
+], ids=["political", "organizational", "integrity", "mass", "work", "life"])
+def test_each_discipline(text: str, discipline: str) -> None:
+    s = run(text)
+    assert discipline in s.disciplines
+    assert s.in_scope
+    assert s.routes[0] == "accept"
+    ev = [e for e in s.evidence if e.label == discipline]
+    assert ev and all(text[e.start:e.end] == e.text for e in ev)
+
+
+# --- negation and hearsay ------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "上湾村王书记从来没有收受过别人的礼金，大家都知道",
+    "镇财政所邓所长并未收受红包，这点要说清楚",
+])
+def test_negated_evidence_does_not_count(text: str) -> None:
+    s = run(text)
+    assert s.disciplines == ()
+    assert not s.in_scope
+    assert any(e.status == "negated" for e in s.evidence)
+
+
+@pytest.mark.parametrize("text", [
+    "听说柳河镇李书记春节收了好多购物卡",
+    "据说下湾村冯主任把低保给了她亲戚",
+])
+def test_hearsay_is_hedged_but_counts(text: str) -> None:
+    s = run(text)
+    assert s.in_scope
+    assert s.disciplines
+    assert {e.status for e in s.evidence} == {"hedged"}
+    assert s.needs_review
+
+
+# --- roster variants, outside officials, non-officials -------------------------------
+
+@pytest.mark.parametrize(("text", "name", "role"), [
+    ("李书记上个月收了老板两万元红包", "李明远", "leadership"),
+    ("老王主任把村里的集体鱼塘低价包给了他儿子", "王守义", "subordinate_head"),
+    ("上湾村支书把低保名额给了自己亲戚", "王守义", "subordinate_head"),
+    ("举报高文静利用职权为她弟弟承揽镇里的工程", "高文静", "leadership"),
+    ("镇纪委书记把举报信的复印件给了被举报人", "唐志诚", "leadership"),
+    ("邓所长办事要请吃饭才给盖章", "邓宏", "key_post"),
+], ids=["surname-title", "lao-surname-title", "place-title", "full-name", "post-only",
+        "key-post"])
+def test_roster_variants(text: str, name: str, role: str) -> None:
+    s = run(text)
+    assert s.subject_role == role
+    assert s.subjects[0].name == name
+    assert s.in_scope
+
+
+def test_outside_official_is_not_in_scope() -> None:
+    s = run("安平县住建局局长收受开发商送的现金和购物卡")
+    assert s.subject_role == "outside_official"
+    assert not s.in_scope
+    assert s.routes[0] in ("discipline_commission", "higher_commission")
+
+
+def test_other_township_is_outside() -> None:
+    s = run("我是石桥镇的，石桥镇党委书记给儿子办婚礼大操大办收礼金")
+    assert s.subject_role == "outside_official"
+    assert not s.in_scope
+
+
+def test_staff_outside_scope_goes_to_commission() -> None:
+    s = run("上湾村会计曹丽发补贴时给每户少发了两百元")
+    assert s.subject_role == "staff"
+    assert not s.in_scope
+    assert s.routes[0] == "discipline_commission"
+
+
+def test_non_official_wage_claim() -> None:
+    s = run("来电人反映：柳河镇一家纸箱厂的老板欠我们工资四个月了，要求帮忙讨薪")
+    assert s.subject_role == "non_official"
+    assert not s.in_scope
+    assert s.routes[0] == "human_resources"
+
+
+def test_addressed_leader_is_not_a_subject() -> None:
+    s = run("尊敬的李书记您好，我想问一下孩子上小学怎么报名")
+    assert s.subject_role == "unknown"
+    assert s.routes[0] == "education"
+
+
+def test_mixed_letter_accepted_and_copied() -> None:
+    s = run("桥头社区罗书记把改造工程直接交给他表哥的施工队，没有招标，现在还欠工人工资")
+    assert s.in_scope
+    assert s.routes[0] == "accept"
+    assert "human_resources" in s.routes
+
+
+def test_ocr_spacing_is_tolerated() -> None:
+    text = "下 湾 村 冯 主 任 克 扣 青 苗 补 偿 款"
+    s = run(text)
+    assert s.in_scope and "mass" in s.disciplines
+    e = s.evidence[0]
+    assert text[e.start:e.end] == e.text
+
+
+def test_hints_identify_subject() -> None:
+    s = run("他把村里的低保给了自己家亲戚", hints={"subject_name": "冯春燕"})
+    assert s.subjects[0].name == "冯春燕"
+    assert s.in_scope
+    s = run("经常在工作时间打牌", hints={"subject_unit": "柳河镇人民政府",
+                                        "subject_post": "副镇长", "category": "工作纪律"})
+    assert s.subject_role == "leadership"
+    assert "work" in s.disciplines
+
+
+# --- out-of-scope service requests, one per department -------------------------------
+
+@pytest.mark.parametrize(("text", "department"), [
+    ("邻居家的狗把我孩子咬伤了，对方还动手打人", "public_security"),
+    ("我们在工地干了半年，包工头欠工资不给", "human_resources"),
+    ("借钱给亲戚打官司赢了，可法院判决一直执行不到", "political_legal"),
+    ("有人在基本农田上违法用地盖仓库", "natural_resources"),
+    ("两家为宅基地的地界吵了好几年", "agriculture_rural"),
+    ("新买的商品房墙体开裂，开发商不管", "housing"),
+    ("养鸭场的粪水直接排进水渠，污染严重", "ecology_environment"),
+    ("超市卖的牛奶过期了还不给退", "market_regulation"),
+    ("老人独居没人照顾，想申请临时救助", "civil_affairs"),
+    ("孩子转学回来，学校说满员不让插班", "education"),
+    ("镇卫生院的医生态度差，看病排队两个小时", "health"),
+    ("住院费用医保报销不了，想问原因", "medical_insurance"),
+    ("村道被大车压坏了，坑坑洼洼没人修", "transport"),
+    ("夏天供水不足，楼上经常停水", "water_resources"),
+    ("请问便民服务中心周末上班吗", "hotline_12345"),
+])
+def test_service_requests_route_by_department(text: str, department: str) -> None:
+    s = run(text)
+    assert not s.in_scope
+    assert s.routes[0] == department
+
+
+@pytest.mark.parametrize("text", ["", "   ", "测试一下", "代开发票 加V 88888"])
+def test_empty_and_spam_go_nowhere(text: str) -> None:
+    s = run(text)
+    assert s.routes == ("none",)
+    assert not s.in_scope
+
+
+def test_module_level_classify_and_contract_shape() -> None:
+    s = classify("李书记收了购物卡", ROUND, RULES)
+    assert s.model_version == "keywords-1"
+    out = s.to_contract()
+    assert set(out) == {"in_scope", "subject_role", "subjects", "disciplines", "routes",
+                        "confidence", "needs_review", "evidence"}
+    assert 0.0 <= out["confidence"] <= 1.0
+
+
+# --- the command --------------------------------------------------------------------
+
+@pytest.fixture
+def round_file(tmp_path: Path) -> Path:
+    path = tmp_path / "round.yaml"
+    path.write_text(ROUND_YAML, "utf-8")
+    return path
+
+
+def test_run_classify_contract(tmp_path: Path, round_file: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "1", "text": "下湾村冯主任克扣补偿款", "channel": "web"},
+                   ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": "3"}),
+        json.dumps({"id": "4", "text": "请问社保卡在哪里补办"}, ensure_ascii=False),
+    ]) + "\n", "utf-8")
+    out = tmp_path / "out.jsonl"
+    assert run_classify(str(round_file), str(src), str(out)) == 0
+    lines = [json.loads(x) for x in out.read_text("utf-8").splitlines()]
+    assert [x.get("id") for x in lines] == ["1", None, "3", "4"]
+    assert lines[0]["in_scope"] is True and lines[0]["routes"][0] == "accept"
+    assert "error" in lines[1] and "error" in lines[2]
+    assert lines[3]["in_scope"] is False and lines[3]["routes"]
+    assert "冯主任" in out.read_text("utf-8")  # ensure_ascii=False
+
+
+def test_run_classify_stdin_stdout(round_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"id": "x", "text": "李书记收红包"}\n'))
+    assert run_classify(str(round_file), None, None) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["id"] == "x" and line["subject_role"] == "leadership"
+
+
+def test_run_classify_invalid_round(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ROUND_YAML.replace("roles: [leadership, subordinate_head, key_post]",
+                                      "roles: [mayor]"), "utf-8")
+    assert run_classify(str(bad), None, None) == 2
+    assert "scope.roles[0]" in capsys.readouterr().err
+
+
+# --- metrics ------------------------------------------------------------------------
+
+def test_metrics() -> None:
+    assert balanced_accuracy([True, False, False], [True, False, True]) == pytest.approx(0.75)
+    micro, macro = f1_scores([["mass"], ["work"]], [["mass"], []])
+    assert micro == pytest.approx(2 / 3) and macro == pytest.approx(0.5)
+    assert first_route_ok(["accept", "human_resources"], ["human_resources"])
+    assert not first_route_ok(["accept"], ["human_resources"])
+
+
+# --- development data (skipped when ../shared is absent) -----------------------------
+
+@pytest.mark.skipif(not (SHARED / "data" / "complaints_dev.jsonl").exists(),
+                    reason=f"development data not present at {SHARED}/data")
+def test_dev_complaints_floor() -> None:
+    from intake.classify.metrics import score
+    from intake.round import load_round
+
+    clf = Classifier(load_round(SHARED / "contracts" / "round.example.yaml"), RULES)
+    rows = [json.loads(x) for x in
+            (SHARED / "data" / "complaints_dev.jsonl").read_text("utf-8").splitlines() if x]
+    s = score(rows, [clf.classify(r["text"]).to_contract() for r in rows])
+    # Floors well under today's figures: they catch a broken lexicon, not small drift.
+    assert s["in_scope_balanced_accuracy"] >= 0.8
+    assert s["discipline_micro_f1"] >= 0.75
