@@ -1,0 +1,209 @@
+"""Staff side: accounts and sessions, the triage queue, decisions, replies."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from handlers.web import create_app
+from intake.desk import Desk
+from intake.pipeline import check_status, ingest
+from intake.staff import create_user, ensure_first_admin
+from intake.store import models as m
+from intake.triage import Actor, Correction, QueueFilters, db_queue_page, decide
+from tests.support import csrf_token, make_submission, staff_client
+
+IN_SCOPE = "东岭村党支部书记刘德福把低保名额给了自己的亲戚。"
+OUT_OF_SCOPE = "我在县城工地干了三个月，老板拖欠工资两万元不给，请帮忙讨薪。"
+
+
+def login(client: FlaskClient, username: str, password: str) -> FlaskClient:
+    token = csrf_token(client, "/staff/login")
+    client.post("/staff/login", data={"username": username, "password": password,
+                                      "csrf_token": token})
+    return client
+
+
+def test_first_admin_must_change_the_one_time_password(app: Flask, desk: Desk) -> None:
+    password = ensure_first_admin(desk)
+    assert password and len(password) == 16
+    assert ensure_first_admin(desk) is None
+    client = login(app.test_client(), "admin", password)
+    r = client.get("/staff/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/staff/password")
+    token = csrf_token(client, "/staff/password")
+    r = client.post("/staff/password", data={"csrf_token": token, "old": password,
+                                             "new": "a-new-long-password",
+                                             "repeat": "a-new-long-password"})
+    assert r.status_code == 302
+    assert client.get("/staff/").status_code == 200
+    again = login(app.test_client(), "admin", "a-new-long-password")
+    assert again.get("/staff/").status_code == 200
+
+
+def test_wrong_password_and_anonymous_visitors(app: Flask, desk: Desk) -> None:
+    create_user(desk, "t1", "triager", password="right-password")
+    client = app.test_client()
+    token = csrf_token(client, "/staff/login")
+    r = client.post("/staff/login", data={"username": "t1", "password": "wrong-password",
+                                          "csrf_token": token})
+    assert r.status_code == 401 and "用户名或密码不正确" in r.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302
+    r = client.post("/staff/login", data={"username": "t1", "password": "right-password"})
+    assert r.status_code == 400  # no CSRF token
+
+
+def test_sessions_expire_and_end_on_password_change(desk: Desk) -> None:
+    settings = replace(desk.settings, staff_session_hours=0.0003)  # about one second
+    app = create_app(settings, desk=replace(desk, settings=settings))
+    client = staff_client(app, desk, "t1", "triager")
+    assert client.get("/staff/").status_code == 200
+    time.sleep(1.2)
+    assert client.get("/staff/").status_code == 302
+
+
+def test_password_change_ends_other_sessions(app: Flask, desk: Desk) -> None:
+    from tests.support import STAFF_PASSWORD
+
+    first = staff_client(app, desk, "t1", "triager")
+    second = login(app.test_client(), "t1", STAFF_PASSWORD)
+    assert second.get("/staff/").status_code == 200
+    token = csrf_token(second, "/staff/password")
+    second.post("/staff/password", data={"csrf_token": token, "old": STAFF_PASSWORD,
+                                         "new": "another-password", "repeat": "another-password"})
+    assert second.get("/staff/").status_code == 200  # the one that changed it stays in
+    assert first.get("/staff/").status_code == 302
+
+
+def test_duty_officer_cannot_decide(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission())
+    officer = staff_client(app, desk, "d1", "duty_officer")
+    assert officer.get("/staff/items/1").status_code == 200
+    token = csrf_token(officer, "/staff/items/1")
+    r = officer.post("/staff/items/1/decision", data={"csrf_token": token, "action": "confirm",
+                                                      "reviewed_id": "1"})
+    assert r.status_code == 403
+    assert officer.get("/staff/users").status_code == 403
+
+
+def test_queue_filters_and_keyset_paging(desk: Desk) -> None:
+    start = datetime(2026, 3, 5, tzinfo=UTC)
+    for i in range(7):
+        ingest(desk, make_submission(text=IN_SCOPE if i % 2 else OUT_OF_SCOPE,
+                                     channel="web" if i < 5 else "api",
+                                     received_at=start + timedelta(hours=i)))
+    with desk.sessions() as s:
+        ids, cursor = [], None
+        while True:
+            page = db_queue_page(s, QueueFilters(), cursor, limit=3)
+            ids += [r.id for r in page.rows]
+            if not (cursor := page.next_cursor):
+                break
+        assert ids == [7, 6, 5, 4, 3, 2, 1]
+        assert [r.id for r in db_queue_page(s, QueueFilters(channel="api")).rows] == [7, 6]
+        in_scope = [r.id for r in db_queue_page(s, QueueFilters(scope="in")).rows]
+        assert in_scope == [6, 4, 2]
+        assert [r.id for r in db_queue_page(s, QueueFilters(discipline="mass")).rows] == in_scope
+        out = [r.id for r in db_queue_page(s, QueueFilters(route="human_resources")).rows]
+        assert out == [7, 5, 3, 1]
+        page = db_queue_page(s, QueueFilters(route="human_resources"), limit=2)
+        assert [r.id for r in page.rows] == [7, 5]
+        rest = db_queue_page(s, QueueFilters(route="human_resources"), page.next_cursor, limit=2)
+        assert [r.id for r in rest.rows] == [3, 1] and rest.next_cursor is None
+        both = QueueFilters(discipline="mass", channel="api")
+        assert [r.id for r in db_queue_page(s, both).rows] == [6]
+
+
+def test_queue_page_renders_and_filters(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission(text=IN_SCOPE))
+    ingest(desk, make_submission(text=OUT_OF_SCOPE))
+    triager = staff_client(app, desk, "t1", "triager")
+    page = triager.get("/staff/").get_data(as_text=True)
+    assert "#1" in page and "#2" in page and "受理" in page and "人社" in page
+    page = triager.get("/staff/?scope=in&discipline=mass").get_data(as_text=True)
+    assert "#1" in page and "#2" not in page
+    assert triager.get("/staff/?discipline=bogus&cursor=junk").status_code == 200
+
+
+def test_confirm_and_correct_become_current(app: Flask, desk: Desk) -> None:
+    receipt = ingest(desk, make_submission(text=OUT_OF_SCOPE))
+    triager = staff_client(app, desk, "t1", "triager")
+    token = csrf_token(triager, "/staff/items/1")
+    r = triager.post("/staff/items/1/decision", data={
+        "csrf_token": token, "action": "correct", "reviewed_id": "1", "in_scope": "false",
+        "subject_role": "non_official", "routes": ["human_resources", "public_security"],
+        "note": "老板恶意欠薪，另涉嫌拒不支付劳动报酬"})
+    assert r.status_code == 302
+    with desk.sessions() as s:
+        row = s.get(m.Submission, 1)
+        assert row.current.version == 2 and row.current.source == "staff"
+        assert row.current.routes == ["human_resources", "public_security"]
+        assert row.status == "triaged" and not row.needs_review
+        assert row.first_route == "human_resources"
+        decision = s.scalar(select(m.Decision))
+        assert (decision.action, decision.reviewed_id, decision.result_id) == ("correct", 1, 2)
+    assert check_status(desk, receipt.code, "secret-pass").status_text == "已研判，正在办理"
+    page = triager.get("/staff/items/1").get_data(as_text=True)
+    assert "老板恶意欠薪" in page and "v2" in page
+
+    # someone still looking at version 1 cannot overwrite version 2
+    r = triager.post("/staff/items/1/decision", data={"csrf_token": token, "action": "confirm",
+                                                      "reviewed_id": "1"})
+    assert r.status_code == 409 and "已被他人更新" in r.get_data(as_text=True)
+    r = triager.post("/staff/items/1/decision", data={"csrf_token": token, "action": "confirm",
+                                                      "reviewed_id": "2"})
+    assert r.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("correction", "message"),
+    [
+        (Correction(False, "unknown", (), ()), "至少选择一个转交去向"),
+        (Correction(True, "boss", ("mass",), ()), "类别不正确"),
+        (Correction(True, "leadership", ("gossip",), ()), "未知纪律"),
+        (Correction(False, "unknown", (), ("mars",)), "未知去向"),
+    ],
+)
+def test_bad_corrections_are_refused(desk: Desk, correction: Correction, message: str) -> None:
+    from intake.staff import StaffError
+
+    ingest(desk, make_submission())
+    user, _ = create_user(desk, "t1", "triager", password="long-enough-1")
+    with pytest.raises(StaffError, match=message):
+        decide(desk, Actor(user.id, "t1", "triager"), 1, reviewed_id=1, correction=correction)
+
+
+def test_team_reply_reaches_the_reporter(app: Flask, desk: Desk) -> None:
+    receipt = ingest(desk, make_submission())
+    triager = staff_client(app, desk, "t1", "triager")
+    token = csrf_token(triager, "/staff/items/1")
+    r = triager.post("/staff/items/1/reply", data={"csrf_token": token,
+                                                   "text": "您反映的问题已收到，正在核实。"})
+    assert r.status_code == 302
+    public = app.test_client()
+    response = public.post(f"/api/v1/reports/{receipt.code}/status",
+                           json={"password": "secret-pass"}).get_json()
+    assert [(x["from"], x["text"]) for x in response["messages"]] == [
+        ("team", "您反映的问题已收到，正在核实。")]
+
+
+def test_admin_creates_accounts_with_one_time_passwords(app: Flask, desk: Desk) -> None:
+    admin = staff_client(app, desk, "a1", "admin")
+    token = csrf_token(admin, "/staff/users")
+    r = admin.post("/staff/users", data={"csrf_token": token, "username": "zhang",
+                                         "display_name": "张干事", "role": "duty_officer"})
+    page = r.get_data(as_text=True)
+    assert "一次性密码" in page
+    password = re.search(r"<code>([^<]+)</code>", page).group(1)
+    fresh = login(app.test_client(), "zhang", password)
+    assert fresh.get("/staff/").headers["Location"].endswith("/staff/password")
+    r = admin.post("/staff/users", data={"csrf_token": token, "username": "zhang",
+                                         "role": "triager"})
+    assert "已存在" in r.get_data(as_text=True)
