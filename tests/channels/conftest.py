@@ -35,7 +35,7 @@ class LiveServer:
     def __init__(self, app: Flask) -> None:
         from waitress import create_server
 
-        self.server: Any = create_server(app, host="127.0.0.1", port=0, threads=4,
+        self.server: Any = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.1,
                                          ident="intake-test")
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = False
