@@ -1,6 +1,7 @@
 """Reports per second through the public API, against a bare endpoint doing only the must-do work.
 
-    .venv/bin/python bench/api_throughput.py [--requests 600] [--concurrency 8] [--warmup 40]
+    .venv/bin/python bench/api_throughput.py [--requests 600] [--concurrency 8]
+                                             [--warmup 40] [--rounds 4]
 
 Two servers run side by side, each in its own subprocess, served the way `make run` serves:
 waitress on 127.0.0.1 (a free port) with `Settings().http_threads` threads, in a fresh
@@ -16,10 +17,11 @@ temporary data folder.
 
 The load generator is a pool of threads in this process, each holding one keep-alive
 `http.client` connection, sending JSON reports with realistic Chinese complaint texts. After a
-warm-up, a fixed number of requests is timed per server. Every response must be 201; failures
-are counted and shown. It prints throughput, latency percentiles, the servers' CPU time per
-request, and the ratio service/bare. Note the load generator shares the machine's cores with
-the server under test, equally for both. Only loopback traffic is sent.
+warm-up, a fixed number of requests is timed per server, split into rounds that alternate
+between the two servers so that other load on the machine affects both alike. Every response
+must be 201; failures are counted and shown. It prints throughput, latency percentiles, the
+servers' CPU time per request, and the ratio service/bare. The load generator shares the
+machine's cores with the server under test, equally for both. Only loopback traffic is sent.
 """
 
 from __future__ import annotations
@@ -123,6 +125,16 @@ class RunResult:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     server_cpu: float | None = None
+
+    def add(self, other: RunResult) -> None:
+        """Fold another timed batch against the same server into this one."""
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        self.statuses += other.statuses
+        self.failures += other.failures
+        if other.server_cpu is not None:
+            self.server_cpu = (self.server_cpu or 0.0) + other.server_cpu
 
     @property
     def per_second(self) -> float:
@@ -414,12 +426,21 @@ def argon2_single_ms(rounds: int = 10) -> float:
     return (time.perf_counter() - start) / rounds * 1000
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=600, help="timed requests per server")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel connections")
     parser.add_argument("--warmup", type=int, default=40, help="untimed requests per server")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="split the timed requests into this many alternating rounds")
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -428,8 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_bare:
         serve_bare(args.port, Path(args.data_dir), args.threads)
         return 0
-    if args.requests < 1 or args.concurrency < 1:
-        parser.error("--requests and --concurrency must be positive")
+    if min(args.requests, args.concurrency, args.rounds) < 1 or args.warmup < 0:
+        parser.error("--requests, --concurrency and --rounds must be positive")
+    args.rounds = min(args.rounds, args.requests)
 
     threads = Settings().http_threads
     bodies = make_bodies()
@@ -441,18 +463,27 @@ def main(argv: list[str] | None = None) -> int:
           f"SQLite {sqlite3.sqlite_version}")
     ph = password_hasher()
     print(f"  Argon2id t={ph.time_cost} m={ph.memory_cost} KiB p={ph.parallelism}: "
-          f"{argon2_single_ms():.1f} ms per hash, one thread, idle machine")
+          f"{argon2_single_ms():.1f} ms per hash, one thread in this process")
+
+    print(f"  timed in {args.rounds} rounds per server, alternating service and bare")
+    print(f"  load average before: {load_average()}")
 
     failed = False
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, \
             running(Path(tmp), threads) as servers:
-        results: dict[str, RunResult] = {}
         for server in servers:
             if args.warmup:
                 warm = load(server, bodies, args.warmup, args.concurrency)
                 if warm.failures:
                     print(f"  {server.name} warm-up failures: {Counter(warm.failures)}")
-            results[server.name] = load(server, bodies, args.requests, args.concurrency)
+        results = {server.name: RunResult(server.name, 0, args.concurrency, 0.0)
+                   for server in servers}
+        for i in range(args.rounds):
+            share = args.requests // args.rounds + (i < args.requests % args.rounds)
+            for server in servers if i % 2 == 0 else servers[::-1]:
+                results[server.name].add(load(server, bodies, share, args.concurrency))
+        print(f"  load average after: {load_average()}")
+        for server in servers:
             stored = server.stored_rows()
             expected = args.warmup + args.requests
             if stored != expected:

@@ -72,8 +72,11 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
     stored = [
         desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes) for f in sub.attachments
     ]
-    suggestion = _suggest(desk, sub)
     late = desk.round.is_late(sub.received_at)
+    suggestion = _suggest(desk, sub)
+    if late and suggestion is not None:
+        # After the round closed, whether the team still takes an item in is a person's call.
+        suggestion = replace(suggestion, needs_review=True)
 
     with desk.sessions() as session:
         begin_write(session)

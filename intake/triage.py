@@ -75,6 +75,8 @@ def db_queue_page(
     session: Session, filters: QueueFilters, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> QueuePage:
     """One page of the queue, newest first, and the cursor of the next page (None at the end)."""
+    if _contradictory(filters):
+        return QueuePage([], None)
     sub = m.Submission
     order_at, order_id = sub.received_at, sub.id
     stmt: Select = select(sub)
@@ -105,6 +107,15 @@ def db_queue_page(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
     return QueuePage(rows, next_cursor)
+
+
+def _contradictory(f: QueueFilters) -> bool:
+    """Filters no item can meet: labels exist only on classified items, `accept` only in scope.
+
+    Answered at once, because the label index would otherwise be walked to its end.
+    """
+    labelled = bool(f.discipline or f.route)
+    return (labelled and f.scope == "unknown") or (f.route == "accept" and f.scope == "out")
 
 
 def decide(

@@ -178,6 +178,7 @@ class SubmissionLabel(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", LABEL_KINDS), name="kind"),
         Index("ix_submission_labels_queue", "kind", "value", "received_at", "submission_id"),
+        {"sqlite_with_rowid": False},  # the composite key is the table; no hidden rowid index
     )
 
     submission_id: Mapped[int] = mapped_column(
@@ -216,7 +217,8 @@ class Classification(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    # Indexed through the (submission_id, version) unique constraint.
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     version: Mapped[int]
     source: Mapped[str] = mapped_column(String(16))
     model_version: Mapped[str] = mapped_column(String(50), default="")

@@ -46,7 +46,8 @@ def test_item_after_close_is_kept_and_marked_late(desk: Desk) -> None:
     on_time = ingest(desk, make_submission(received_at=desk.round.closes))
     assert late.late and not on_time.late
     with desk.sessions() as s:
-        assert s.get(m.Submission, late.submission_id).late
+        row = s.get(m.Submission, late.submission_id)
+        assert row.late and row.needs_review and row.current.needs_review
 
 
 class BrokenClassifier:

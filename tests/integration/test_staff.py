@@ -119,6 +119,9 @@ def test_queue_filters_and_keyset_paging(desk: Desk) -> None:
         assert [r.id for r in rest.rows] == [3, 1] and rest.next_cursor is None
         both = QueueFilters(discipline="mass", channel="api")
         assert [r.id for r in db_queue_page(s, both).rows] == [6]
+        # combinations no item can meet are answered without walking the label index
+        assert db_queue_page(s, QueueFilters(discipline="mass", scope="unknown")).rows == []
+        assert db_queue_page(s, QueueFilters(route="accept", scope="out")).rows == []
 
 
 def test_queue_page_renders_and_filters(app: Flask, desk: Desk) -> None:

@@ -164,8 +164,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_classifications')),
     sa.UniqueConstraint('submission_id', 'version', name=op.f('uq_classifications_submission_id'))
     )
-    with op.batch_alter_table('classifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_classifications_submission_id'), ['submission_id'], unique=False)
 
     # The current-classification link closes a cycle, so it is added once both tables exist.
     with op.batch_alter_table('submissions', schema=None) as batch_op:
@@ -195,7 +193,8 @@ def upgrade() -> None:
     sa.Column('received_at', intake.store.models.UTCDateTime(), nullable=False),
     sa.CheckConstraint("kind IN ('discipline', 'route')", name=op.f('ck_submission_labels_kind')),
     sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], name=op.f('fk_submission_labels_submission_id_submissions'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('submission_id', 'kind', 'value', name=op.f('pk_submission_labels'))
+    sa.PrimaryKeyConstraint('submission_id', 'kind', 'value', name=op.f('pk_submission_labels')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('submission_labels', schema=None) as batch_op:
         batch_op.create_index('ix_submission_labels_queue', ['kind', 'value', 'received_at', 'submission_id'], unique=False)
@@ -239,9 +238,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_messages_submission_id'))
 
     op.drop_table('messages')
-    with op.batch_alter_table('classifications', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_classifications_submission_id'))
-
     op.drop_table('classifications')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_submission')
