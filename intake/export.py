@@ -31,7 +31,8 @@ def iter_export(
             session.commit()
         stmt = (
             select(m.Submission)
-            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current))
+            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current),
+                     selectinload(m.Submission.messages))
             .order_by(m.Submission.received_at, m.Submission.id)
             .execution_options(yield_per=BATCH)
         )
@@ -59,6 +60,8 @@ def export_record(desk: Desk, row: m.Submission, *, with_identity: bool) -> dict
              "content_type": a.content_type}
             for a in row.attachments
         ],
+        "messages": [{"from": msg.author, "at": msg.at.isoformat(), "text": msg.text}
+                     for msg in row.messages],
         "classification": None if cls is None else {
             "version": cls.version,
             "source": cls.source,

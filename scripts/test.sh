@@ -31,7 +31,7 @@ work=$(mktemp -d)
 if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); else as_pg=(); fi
 cleanup() {
   [ -n "${PGBIN:-}" ] && [ -f "$work/pg/postmaster.pid" ] && \
-    "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+    (cd "$work" && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1) || true
   [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -50,10 +50,13 @@ fi
 pg_port=$(( 20000 + RANDOM % 20000 )); redis_port=$(( pg_port + 1 ))
 chmod 755 "$work"
 [ "$(id -u)" = 0 ] && chown postgres "$work"
-"${as_pg[@]}" "$PGBIN/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$work -c fsync=off" \
-  start >/dev/null
+(
+  cd "$work"  # the postgres user may not enter the checkout (e.g. under /root)
+  "${as_pg[@]}" "$PGBIN/initdb" -D "$work/pg" -U postgres -A trust -E UTF8 --no-locale >/dev/null
+  "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$work -c fsync=off" \
+    start >/dev/null
+)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
   --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 

@@ -88,8 +88,15 @@ class Round(Base):
     name: Mapped[str] = mapped_column(String(200))
     team: Mapped[str] = mapped_column(String(200), default="")
     unit_name: Mapped[str] = mapped_column(String(200))
+    unit_level: Mapped[str] = mapped_column(String(30))
+    unit: Mapped[dict[str, Any]]  # short name, places, county, subordinates
     opens_at: Mapped[datetime]
     closes_at: Mapped[datetime]
+    hotline_number: Mapped[str] = mapped_column(String(50), default="")
+    hotline_hours: Mapped[list[Any]] = mapped_column(default=list)  # ["08:00-12:00", ...]
+    mailbox: Mapped[str] = mapped_column(String(254), default="")
+    postal_box: Mapped[str] = mapped_column(String(200), default="")
+    suggestion_boxes: Mapped[list[Any]] = mapped_column(default=list)
     scope_roles: Mapped[list[Any]]
     source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     source_text: Mapped[str] = mapped_column(Text)

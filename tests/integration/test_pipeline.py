@@ -104,5 +104,8 @@ def test_round_is_loaded_once_and_reopening_keeps_it(desk: Desk) -> None:
             rounds = list(s.scalars(select(m.Round)))
             assert len(rounds) == 1 and rounds[0].active
             assert len(rounds[0].roster) == 15
+            assert rounds[0].hotline_hours == ["08:00-12:00", "14:30-17:30"]
+            assert rounds[0].mailbox == "xcz1@intake.example.cn"
+            assert rounds[0].unit["subordinates"] == ["东岭村", "西坡村", "南河村", "北山社区"]
     finally:
         again.close()
