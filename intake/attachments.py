@@ -18,7 +18,12 @@ from typing import BinaryIO
 import filetype
 
 from intake.protect import Keyring
-from intake.submission import AttachmentRejectedError, IncomingFile, clean_text
+from intake.submission import (
+    AttachmentRejectedError,
+    AttachmentTooLargeError,
+    IncomingFile,
+    clean_text,
+)
 
 # Sniffed MIME type → (kind, human label). Nothing that a browser would run is on the list.
 ALLOWED_TYPES: dict[str, tuple[str, str]] = {
@@ -58,7 +63,7 @@ class StoredFile:
     original_name: str
     content_type: str
     storage_name: str
-
+    created: bool  # False when the same content was already stored
 
 class AttachmentStore:
     """Encrypted files under data_dir/attachments, named by a keyed digest of their sha256."""
@@ -90,11 +95,18 @@ class AttachmentStore:
             storage_name = self.keyring.file_name(sha256)
             final = self.path_of(storage_name)
             final.parent.mkdir(parents=True, exist_ok=True)
+            created = not final.exists()
             os.replace(tmp_name, final)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return StoredFile(sha256, size, name, kind.mime, storage_name)
+        return StoredFile(sha256, size, name, kind.mime, storage_name, created)
+
+    def discard(self, files: list[StoredFile]) -> None:
+        """Remove files a failed intake wrote (never ones that were already stored)."""
+        for f in files:
+            if f.created:
+                self.path_of(f.storage_name).unlink(missing_ok=True)
 
     def path_of(self, storage_name: str) -> Path:
         return self.root / storage_name[:2] / storage_name[2:4] / storage_name
@@ -157,6 +169,6 @@ class _Capped(io.RawIOBase):
         data = self._inner.read(size)
         self._left -= len(data)
         if self._left < 0:
-            raise AttachmentRejectedError(
+            raise AttachmentTooLargeError(
                 "attachments", f"附件“{self._name}”超过 {human_size(self._limit)} 的上限。")
         return data

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from intake.attachments import StoredFile
 from intake.classify import Suggestion
 from intake.desk import Desk
-from intake.protect import Identity, hash_secret, new_query_code, normalise_code, verify_secret
+from intake.protect import (
+    QUERY_CODE_DIGITS,
+    Identity,
+    hash_secret,
+    new_query_code,
+    normalise_code,
+    verify_secret,
+)
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
@@ -69,15 +76,28 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
     sub = normalise(desk, submission)
     code = new_query_code()
     secret_hash = hash_secret(code, sub.password)
-    stored = [
-        desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes) for f in sub.attachments
-    ]
     late = desk.round.is_late(sub.received_at)
     suggestion = _suggest(desk, sub)
     if late and suggestion is not None:
         # After the round closed, whether the team still takes an item in is a person's call.
         suggestion = replace(suggestion, needs_review=True)
+    stored: list[StoredFile] = []
+    try:
+        for f in sub.attachments:
+            stored.append(desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes))
+        receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion)
+    except BaseException:
+        desk.files.discard(stored)  # nothing half-stored: no file without its item
+        raise
+    log.info("ingested item %s via %s (late=%s)", receipt.submission_id, sub.channel, late)
+    return receipt
 
+
+def _commit(
+    desk: Desk, sub: Submission, code: str, secret_hash: str, late: bool,
+    stored: list[StoredFile], suggestion: Suggestion | None,
+) -> Receipt:
+    sealed = None if sub.identity.is_empty() else desk.keyring.seal_identity(sub.identity)
     with desk.sessions() as session:
         begin_write(session)
         row = m.Submission(
@@ -91,9 +111,8 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
             subject_post=sub.subject_post,
             category=sub.category,
             anonymous=sub.anonymous,
-            identity_sealed=None if sub.identity.is_empty() else desk.keyring.seal_identity(
-                sub.identity),
-            identity_key_id=None if sub.identity.is_empty() else desk.keyring.key_id,
+            identity_sealed=sealed,
+            identity_key_id=None if sealed is None else desk.keyring.key_id,
             late=late,
             spam=sub.suspected_bot,
             status="spam" if sub.suspected_bot else "received",
@@ -107,7 +126,6 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
         if suggestion is not None:
             db_set_classification(session, row, suggestion, source="service")
         session.commit()
-        log.info("ingested item %s via %s (late=%s)", row.id, row.channel, late)
         return Receipt(row.id, code, row.received_at, late)
 
 
@@ -127,6 +145,10 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
     if not PASSWORD_MIN <= len(sub.password) <= PASSWORD_MAX:
         raise InvalidSubmissionError(
             "password", f"查询密码需 {PASSWORD_MIN} 到 {PASSWORD_MAX} 个字符。")
+    try:
+        sub.password.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidSubmissionError("password", "查询密码含有无法识别的字符。") from exc
     fields = {}
     for name, limit in FIELD_LIMITS.items():
         value = clean_text(getattr(sub, name)).replace("\n", " ")
@@ -222,7 +244,7 @@ def find_case(desk: Desk, session: Session, code: str, password: str) -> m.Submi
     """The case for a query code and password; CaseNotFoundError for either being wrong."""
     code = normalise_code(code)
     row = None
-    if code:
+    if len(code) == QUERY_CODE_DIGITS:
         row = session.scalar(
             select(m.Submission).where(m.Submission.code_lookup == desk.keyring.code_lookup(code))
         )
@@ -255,10 +277,9 @@ def case_status(row: m.Submission) -> CaseStatus:
 def add_reporter_message(desk: Desk, code: str, password: str, text: str) -> m.Message:
     """A follow-up from the reporter joins their case as a message."""
     text = _message_text(text)
-    with desk.sessions() as session:
-        begin_write(session)
-        row = find_case(desk, session, code, password)
-        return _add_message(session, row.id, "reporter", text)
+    with desk.sessions() as session:  # the slow password check holds no write lock
+        case_id = find_case(desk, session, code, password).id
+    return add_reporter_message_to(desk, case_id, text)
 
 
 def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Message:
@@ -266,6 +287,8 @@ def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Mess
     text = _message_text(text)
     with desk.sessions() as session:
         begin_write(session)
+        if session.get(m.Submission, submission_id) is None:
+            raise CaseNotFoundError()
         return _add_message(session, submission_id, "reporter", text)
 
 
@@ -274,6 +297,8 @@ def add_team_message(desk: Desk, submission_id: int, staff_id: int, text: str) -
     text = _message_text(text)
     with desk.sessions() as session:
         begin_write(session)
+        if session.get(m.Submission, submission_id) is None:
+            raise CaseNotFoundError()
         return _add_message(session, submission_id, "team", text, staff_id)
 
 

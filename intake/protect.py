@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import struct
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -168,8 +169,8 @@ def new_query_code() -> str:
 
 
 def normalise_code(text: str) -> str:
-    """Digits only, so '1234 5678-…' typed from a note still matches."""
-    return "".join(ch for ch in text if ch.isdigit())
+    """ASCII digits only, so '1234 5678-…' or full-width '１２３４…' typed from a note matches."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch in "0123456789")
 
 
 def format_code(code: str) -> str:
@@ -184,7 +185,7 @@ def hash_secret(code: str, password: str) -> str:
 def verify_secret(stored: str, code: str, password: str) -> bool:
     try:
         return password_hasher().verify(stored, f"{code}\x00{password}")
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
 
 

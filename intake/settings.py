@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,13 @@ class Settings:
     # Rate limits (flask-limiter syntax); storage is memory:// unless a Redis URL is given.
     ratelimit_storage_uri: str = "memory://"
     report_rate_limit: str = "20 per hour;60 per day"
-    status_failure_limit: str = "10 per 10 minutes;30 per day"
-    code_failure_limit: str = "10 per day"
+    status_failure_limit: str = "10 per 10 minutes;30 per day"  # failed look-ups per address
+    code_attempt_limit: str = "20 per day"  # every look-up of one code, right or wrong
+    message_rate_limit: str = "20 per hour"  # follow-up messages per address
     # Staff sessions.
     staff_session_hours: float = 8.0
     # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.
-    master_key: str = ""
+    master_key: str = field(default="", repr=False)
     trust_proxy: bool = False
 
     @property

@@ -42,6 +42,10 @@ class AttachmentRejectedError(InvalidSubmissionError):
     """An attachment is too large, too many, or not of an allowed type."""
 
 
+class AttachmentTooLargeError(AttachmentRejectedError):
+    """An attachment is over the size limit (told apart: HTTP answers it with 413)."""
+
+
 class CaseNotFoundError(IntakeError):
     """No case matches this query code and password (the two are never told apart)."""
 

@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
     try:
         micros, item_id = cursor.split(".")
         return EPOCH + timedelta(microseconds=int(micros)), int(item_id)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -136,7 +136,7 @@ def decide(
         raise StaffError("您的角色不能作出研判决定。")
     with desk.sessions() as session:
         begin_write(session)
-        row = session.get(m.Submission, submission_id)
+        row = session.get(m.Submission, submission_id, with_for_update=True)
         if row is None:
             raise StaffError("没有这件。")
         if row.current_classification_id != reviewed_id:
@@ -217,6 +217,14 @@ def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
     if row.identity_sealed is None:
         return {}
     return desk.keyring.open_identity(row.identity_sealed).masked()
+
+
+def provided_identity_fields(desk: Desk, row: m.Submission) -> list[str]:
+    """Which identity fields a named reporter gave, without any of their content."""
+    if row.identity_sealed is None:
+        return []
+    identity = desk.keyring.open_identity(row.identity_sealed)
+    return [name for name in Identity.__dataclass_fields__ if getattr(identity, name)]
 
 
 def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:

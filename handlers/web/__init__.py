@@ -12,12 +12,12 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handlers.web import display
-from handlers.web.extensions import csrf, limiter
+from handlers.web.limits import install_limits
 from intake.attachments import human_size
 from intake.desk import Desk, open_desk
 from intake.settings import Settings, load_settings
@@ -43,18 +43,10 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_session_hours),
         # A villager may take an hour over a report; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_STRATEGY="moving-window",
-        INTAKE_REPORT_LIMIT=settings.report_rate_limit,
-        INTAKE_STATUS_FAILURE_LIMIT=settings.status_failure_limit,
-        INTAKE_CODE_FAILURE_LIMIT=settings.code_failure_limit,
     )
     app.extensions["desk"] = desk
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    csrf.init_app(app)
-    limiter.init_app(app)
 
     from handlers.web.api import bp as api_bp
     from handlers.web.public import bp as public_bp
@@ -63,9 +55,11 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(staff_bp, url_prefix="/staff")
+    csrf = CSRFProtect(app)
     csrf.exempt(api_bp)  # the API carries no cookies; CSRF cannot ride on it
+    install_limits(app, settings)
 
-    app.jinja_env.globals.update(labels=display, round=desk.round, settings=settings)
+    app.jinja_env.globals.update(labels=display, round=desk.round)
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
 
     @app.get("/healthz")
@@ -79,7 +73,8 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if getattr(g, "no_store", False) or request.path.startswith(("/staff", "/status", "/api")):
+        private = ("/staff", "/status", "/api", "/report")  # may carry codes or identities
+        if getattr(g, "no_store", False) or request.path.startswith(private):
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -120,4 +115,5 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def internal(_exc: Exception) -> Any:
-        return fail(500, "internal", "服务出现内部错误，您的内容未能保存，请稍后重试。")
+        return fail(500, "internal", "服务出现内部错误，请稍后重试。正在提交反映的，"
+                                     "如果没有看到查询码，说明未能保存，请重新提交。")

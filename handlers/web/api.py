@@ -6,17 +6,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from handlers.web.extensions import (
-    code_failure_limit,
-    code_key,
-    failed_lookup,
-    limiter,
-    report_limit,
-    status_failure_limit,
-)
 from handlers.web.reports import submission_from_request
 from intake.pipeline import add_reporter_message, check_status, ingest
-from intake.submission import CaseNotFoundError, InvalidSubmissionError
+from intake.submission import (
+    AttachmentTooLargeError,
+    CaseNotFoundError,
+    InvalidSubmissionError,
+)
 
 bp = Blueprint("api", __name__)
 
@@ -28,11 +24,12 @@ def error(status: int, code: str, message: str, field: str | None = None) -> Any
 
 
 @bp.post("/reports")
-@limiter.limit(report_limit)
 def create_report() -> Any:
     desk = current_app.extensions["desk"]
     try:
         receipt = ingest(desk, submission_from_request("api"))
+    except AttachmentTooLargeError as exc:
+        return error(413, "too_large", exc.message, exc.field)
     except InvalidSubmissionError as exc:
         return error(400, "invalid", exc.message, exc.field)
     return jsonify(code=receipt.code, received_at=receipt.received_at.isoformat()), 201
@@ -46,8 +43,6 @@ def _password() -> str:
 
 
 @bp.post("/reports/<code>/status")
-@limiter.limit(status_failure_limit, deduct_when=failed_lookup)
-@limiter.limit(code_failure_limit, key_func=code_key, deduct_when=failed_lookup)
 def report_status(code: str) -> Any:
     desk = current_app.extensions["desk"]
     try:
@@ -67,8 +62,6 @@ def report_status(code: str) -> Any:
 
 
 @bp.post("/reports/<code>/messages")
-@limiter.limit(status_failure_limit, deduct_when=failed_lookup)
-@limiter.limit(code_failure_limit, key_func=code_key, deduct_when=failed_lookup)
 def report_message(code: str) -> Any:
     desk = current_app.extensions["desk"]
     body = request.get_json(silent=True)

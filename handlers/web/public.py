@@ -18,19 +18,11 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-from handlers.web.extensions import (
-    code_failure_limit,
-    code_key,
-    failed_lookup,
-    limiter,
-    report_limit,
-    status_failure_limit,
-)
 from handlers.web.reports import submission_from_request
 from intake.attachments import ACCEPT_HINT
 from intake.pipeline import add_reporter_message_to, case_status, find_case, ingest
 from intake.store import models as m
-from intake.submission import CaseNotFoundError, InvalidSubmissionError
+from intake.submission import AttachmentTooLargeError, CaseNotFoundError, InvalidSubmissionError
 
 bp = Blueprint("public", __name__)
 
@@ -43,7 +35,6 @@ def index() -> str:
 
 
 @bp.route("/report", methods=["GET", "POST"])
-@limiter.limit(report_limit, methods=["POST"])
 def report() -> Any:
     desk = current_app.extensions["desk"]
     if request.method == "GET":
@@ -51,7 +42,8 @@ def report() -> Any:
     try:
         receipt = ingest(desk, submission_from_request("web"))
     except InvalidSubmissionError as exc:
-        return _report_form(request.form, error=exc), 400
+        status = 413 if isinstance(exc, AttachmentTooLargeError) else 400
+        return _report_form(request.form, error=exc), status
     g.no_store = True  # the code appears on this page only, and must not sit in a cache
     return render_template("public/receipt.html", receipt=receipt)
 
@@ -67,8 +59,6 @@ def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> st
 
 
 @bp.route("/status", methods=["GET", "POST"])
-@limiter.limit(status_failure_limit, methods=["POST"], deduct_when=failed_lookup)
-@limiter.limit(code_failure_limit, methods=["POST"], key_func=code_key, deduct_when=failed_lookup)
 def status() -> Any:
     if request.method == "GET":
         return render_template("public/status.html")
@@ -115,6 +105,9 @@ def case_message() -> Any:
     desk = current_app.extensions["desk"]
     try:
         add_reporter_message_to(desk, case_id, request.form.get("text", ""))
+    except CaseNotFoundError:
+        session.pop("case", None)
+        return redirect(url_for("public.status"))
     except InvalidSubmissionError as exc:
         flash(exc.message)
     else:

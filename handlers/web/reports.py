@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from intake.protect import Identity
 from intake.submission import IncomingFile, InvalidSubmissionError, Submission
@@ -13,17 +14,25 @@ from intake.submission import IncomingFile, InvalidSubmissionError, Submission
 TEXT_FIELDS = ("text", "title", "subject_name", "subject_unit", "subject_post", "category")
 IDENTITY_FIELDS = ("name", "phone", "id_number", "address")
 HONEYPOT = "website"
+MAX_JSON_BYTES = 256 * 1024  # a report without files; the text itself is capped far lower
 
 
 def submission_from_request(channel: str) -> Submission:
     """Read a report from a multipart form or a JSON body; raise InvalidSubmissionError."""
     if request.is_json:
+        if (request.content_length or 0) > MAX_JSON_BYTES:
+            raise RequestEntityTooLarge()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidSubmissionError("body", "请求内容不是有效的 JSON 对象。")
-        values: dict[str, Any] = body
+        values: dict[str, Any] = {k: v for k, v in body.items() if v is not None}
         files: list[IncomingFile] = []
     else:
+        unexpected = set(request.files) - {"attachments"}
+        if unexpected:
+            names = ", ".join(sorted(unexpected))
+            raise InvalidSubmissionError(
+                "attachments", f"附件请用 attachments 字段上传（收到了 {names}）。")
         values = request.form.to_dict()
         files = [
             IncomingFile(f.filename or "附件", f.stream)

@@ -23,14 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from handlers.web import display
-from handlers.web.extensions import limiter
 from intake.audit import db_record
 from intake.classify import DISCIPLINES
 from intake.pipeline import add_team_message
 from intake.staff import ROLE_NAMES, StaffError, authenticate, change_password, create_user, may
 from intake.store import models as m
 from intake.store.db import begin_write
-from intake.submission import InvalidSubmissionError
+from intake.submission import CaseNotFoundError, InvalidSubmissionError
 from intake.triage import (
     Actor,
     Correction,
@@ -39,10 +38,12 @@ from intake.triage import (
     db_queue_page,
     decide,
     masked_identity,
+    provided_identity_fields,
     reveal_identity,
 )
 
 bp = Blueprint("staff", __name__)
+WEB_CREATABLE_ROLES = ("duty_officer", "triager")
 OPEN_ENDPOINTS = {"staff.login"}
 PASSWORD_ENDPOINTS = {"staff.password", "staff.logout"}
 
@@ -84,7 +85,6 @@ def require(permission: str) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute;50 per hour", methods=["POST"])
 def login() -> Any:
     if request.method == "GET":
         return render_template("staff/login.html")
@@ -157,8 +157,15 @@ def _load_item(db: Any, item_id: int) -> m.Submission:
 
 
 @bp.get("/items/<int:item_id>")
-def item(item_id: int) -> str:
+def item(item_id: int) -> Any:
     require("view_queue")
+    with desk().sessions() as db:  # an access record of who read which item (domain §4)
+        begin_write(db)
+        if db.get(m.Submission, item_id) is None:
+            abort(404)
+        db_record(db, "item.view", actor_id=g.staff.id, actor_label=g.staff.username,
+                  submission_id=item_id)
+        db.commit()
     return _render_item(item_id)
 
 
@@ -176,7 +183,8 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             "staff/item.html", row=row, current=current, history=history, decisions=decisions,
             staff_names=staff_names,
             runs=display.highlight(row.text, current.evidence if current else []),
-            masked=masked_identity(desk(), row), revealed=revealed, error=error,
+            masked=masked_identity(desk(), row) if may(g.staff.role, "reveal_identity") else {},
+            provided=provided_identity_fields(desk(), row), revealed=revealed, error=error,
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
             departments=desk().rules.departments, disciplines=DISCIPLINES,
         )
@@ -188,7 +196,7 @@ def decision(item_id: int) -> Any:
     require("decide")
     form = request.form
     reviewed = form.get("reviewed_id", "")
-    reviewed_id = int(reviewed) if reviewed.isdigit() else None
+    reviewed_id = int(reviewed) if reviewed.isascii() and reviewed.isdigit() else None
     correction = None
     if form.get("action") == "correct":
         correction = Correction(
@@ -211,6 +219,8 @@ def reply(item_id: int) -> Any:
     require("reply")
     try:
         add_team_message(desk(), item_id, g.staff.id, request.form.get("text", ""))
+    except CaseNotFoundError:
+        abort(404)
     except InvalidSubmissionError as exc:
         return _render_item(item_id, error=exc.message, status=400)
     flash("已回复，举报人凭查询码可以看到。")
@@ -254,7 +264,7 @@ def users() -> Any:
     require("manage_users")
     created = None
     error = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("role") in WEB_CREATABLE_ROLES:
         try:
             user, password = create_user(
                 desk(), request.form.get("username", ""), request.form.get("role", ""),
@@ -263,10 +273,14 @@ def users() -> Any:
             g.no_store = True
         except StaffError as exc:
             error = exc.message
+    elif request.method == "POST":
+        # An administrator must not be able to mint an account that may reveal reporters.
+        error = ("组长和管理员账号只能在服务器上用命令行创建："
+                 "intake users add 用户名 --role team_leader")
     with desk().sessions() as db:
         accounts = list(db.scalars(select(m.StaffUser).order_by(m.StaffUser.id)))
         return render_template("staff/users.html", accounts=accounts, created=created,
-                               error=error)
+                               error=error, creatable=WEB_CREATABLE_ROLES)
 
 
 @bp.get("/audit")

@@ -162,7 +162,8 @@ def test_oversized_attachment_and_body(desk: Desk) -> None:
     big = PNG + b"\0" * (300 * 1024)
     r = client.post("/api/v1/reports", data={**REPORT, "attachments": [(io.BytesIO(big), "a.png")]},
                     content_type="multipart/form-data")
-    assert r.status_code == 400 and "超过 300 KB" in r.get_json()["error"]["message"]
+    assert r.status_code == 413 and "超过 300 KB" in r.get_json()["error"]["message"]
+    assert r.get_json()["error"]["field"] == "attachments"
     assert not list((settings.data_dir / "attachments").rglob("*/*/*"))  # no half file left
     huge = b"\0" * (settings.max_request_bytes + 1)
     r = client.post("/api/v1/reports", data=huge, content_type="multipart/form-data; boundary=x")
@@ -183,22 +184,130 @@ def test_report_rate_limit(desk: Desk) -> None:
     assert "频繁" in client.post("/api/v1/reports", json=REPORT).get_json()["error"]["message"]
 
 
-def test_failed_lookups_are_limited_per_code(desk: Desk) -> None:
+def test_attempts_on_one_code_share_one_budget_across_pages_and_apis(desk: Desk) -> None:
     from dataclasses import replace
 
     from handlers.web import create_app
+    from tests.support import csrf_token
 
-    settings = replace(desk.settings, code_failure_limit="3 per day",
+    settings = replace(desk.settings, code_attempt_limit="4 per day",
                        status_failure_limit="100 per day")
     client = create_app(settings, desk=desk).test_client()
     code = client.post("/api/v1/reports", json=REPORT).get_json()["code"]
     ok = {"password": REPORT["password"]}
-    # successes do not count towards the failure limit
+    assert client.post(f"/api/v1/reports/{code}/status", json=ok).status_code == 200
+    assert client.post(f"/api/v1/reports/{code}/status", json={"password": "guess-1"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 404
+    assert client.post(f"/api/v1/reports/{code}/messages", json={"password": "guess-2",
+                       "text": "x"}, environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 404
+    token = csrf_token(client, "/status")
+    page = client.post("/status", data={"csrf_token": token, "code": code, "password": "g-3"},
+                       environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert page.status_code == 404
+    # the fifth attempt on this code, from yet another address, through any door, is refused
+    assert client.post(f"/api/v1/reports/{code}/status", json=ok,
+                       environ_base={"REMOTE_ADDR": "10.0.0.4"}).status_code == 429
+
+
+def test_failed_lookups_are_limited_per_address(desk: Desk) -> None:
+    from dataclasses import replace
+
+    from handlers.web import create_app
+
+    settings = replace(desk.settings, status_failure_limit="3 per minute")
+    client = create_app(settings, desk=desk).test_client()
+    code = client.post("/api/v1/reports", json=REPORT).get_json()["code"]
+    ok = {"password": REPORT["password"]}
     assert all(client.post(f"/api/v1/reports/{code}/status", json=ok).status_code == 200
-               for _ in range(4))
-    statuses = [client.post(f"/api/v1/reports/{code}/status", json={"password": "guess-1"},
-                            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
-                for i in range(4)]
-    assert statuses == [404, 404, 404, 429]
-    # and now even the right password waits: the case is protected, not guessable
-    assert client.post(f"/api/v1/reports/{code}/status", json=ok).status_code == 429
+               for _ in range(4))  # successes are not failures
+    guesses = [client.post(f"/api/v1/reports/{i:016d}/status", json=ok).status_code
+               for i in range(4)]
+    assert guesses == [404, 404, 404, 429]
+
+
+@pytest.mark.parametrize("typed", ["{}", "{:s}", " {} \n", "{:fullwidth}"])
+def test_codes_are_read_as_people_type_them(client: FlaskClient, typed: str) -> None:
+    code = client.post("/api/v1/reports", json=REPORT).get_json()["code"]
+    grouped = " ".join(code[i:i + 4] for i in range(0, 16, 4))
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in code)
+    text = typed.replace("{:fullwidth}", fullwidth).replace("{:s}", grouped).replace("{}", code)
+    from urllib.parse import quote
+
+    r = client.post(f"/api/v1/reports/{quote(text)}/status", json={"password": REPORT["password"]})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("code", ["12", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦", "²" * 16, "1" * 40])
+def test_odd_codes_are_simply_not_found(client: FlaskClient, code: str) -> None:
+    from urllib.parse import quote
+
+    r = client.post(f"/api/v1/reports/{quote(code)}/status", json={"password": "whatever"})
+    assert r.status_code == 404
+
+
+def test_unencodable_password_is_a_clear_error(client: FlaskClient) -> None:
+    body = '{"text": "有问题", "password": "\\ud800abcdef"}'
+    r = client.post("/api/v1/reports", data=body, content_type="application/json")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "password"
+    code = client.post("/api/v1/reports", json=REPORT).get_json()["code"]
+    r = client.post(f"/api/v1/reports/{code}/status", data='{"password": "\\ud800abcdef"}',
+                    content_type="application/json")
+    assert r.status_code == 404
+
+
+def test_json_nulls_mean_not_given(client: FlaskClient) -> None:
+    r = client.post("/api/v1/reports", json={**REPORT, "title": None, "subject_name": None,
+                                             "category": None})
+    assert r.status_code == 201
+
+
+def test_files_under_another_name_are_refused_not_dropped(client: FlaskClient, desk: Desk) -> None:
+    r = client.post("/api/v1/reports", data={**REPORT, "file": [(io.BytesIO(PNG), "a.png")]},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "attachments" in r.get_json()["error"]["message"]
+    assert count(desk, m.Submission) == 0
+
+
+def test_a_refused_file_takes_the_accepted_ones_with_it(
+    client: FlaskClient, desk: Desk, settings
+) -> None:
+    data = {**REPORT, "attachments": [(io.BytesIO(PNG), "ok.png"),
+                                      (io.BytesIO(b"#!/bin/sh\nrm -rf /\n"), "x.jpg")]}
+    assert client.post("/api/v1/reports", data=data,
+                       content_type="multipart/form-data").status_code == 400
+    assert [p for p in (settings.data_dir / "attachments").rglob("*") if p.is_file()] == []
+    # a file already stored for another item is never removed by someone else's failure
+    data = {**REPORT, "attachments": [(io.BytesIO(PNG), "ok.png")]}
+    assert client.post("/api/v1/reports", data=data,
+                       content_type="multipart/form-data").status_code == 201
+    data = {**REPORT, "attachments": [(io.BytesIO(PNG), "again.png"),
+                                      (io.BytesIO(b"plain text"), "x.jpg")]}
+    assert client.post("/api/v1/reports", data=data,
+                       content_type="multipart/form-data").status_code == 400
+    with desk.sessions() as s:
+        att = s.scalar(select(m.Attachment))
+    assert b"".join(desk.files.read(att.storage_name)) == PNG
+
+
+def test_each_app_keeps_its_own_limits_without_redis(desk: Desk, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from handlers.web import create_app
+
+    settings = replace(desk.settings, report_rate_limit="1 per minute",
+                       ratelimit_storage_uri="memory://")
+    first = create_app(settings, desk=desk).test_client()
+    second = create_app(settings, desk=desk).test_client()
+    assert first.post("/api/v1/reports", json=REPORT).status_code == 201
+    assert second.post("/api/v1/reports", json=REPORT).status_code == 201
+    assert first.post("/api/v1/reports", json=REPORT).status_code == 429
+
+
+def test_bad_limit_settings_stop_start_up(desk: Desk) -> None:
+    from dataclasses import replace
+
+    from handlers.web import create_app
+    from intake.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="report_rate_limit"):
+        create_app(replace(desk.settings, report_rate_limit="lots"), desk=desk)

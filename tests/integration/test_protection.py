@@ -72,7 +72,9 @@ def test_staff_see_masks_and_only_a_leader_reveals_with_reason(app: Flask, desk:
     ingest(desk, make_submission(anonymous=False, identity=NAMED_IDENTITY))
     triager = staff_client(app, desk, "t1", "triager")
     page = triager.get("/staff/items/1").get_data(as_text=True)
-    assert "欧***" in page and "139******78" in page
+    # roles that cannot reveal see only which fields were given, not even a mask
+    assert "提供了姓名、联系电话、身份证号、住址/单位" in page
+    assert "欧*" not in page and "139*" not in page
     assert not any(secret in page for secret in SECRETS)
     assert "查看身份" not in page
     token = csrf_token(triager, "/staff/items/1")
@@ -85,6 +87,9 @@ def test_staff_see_masks_and_only_a_leader_reveals_with_reason(app: Flask, desk:
                                                      "reason": "需要答复"}).status_code == 403
 
     leader = staff_client(app, desk, "l1", "team_leader")
+    page = leader.get("/staff/items/1").get_data(as_text=True)
+    assert "欧***" in page and "139******78" in page and "查看身份" in page
+    assert not any(secret in page for secret in SECRETS)
     token = csrf_token(leader, "/staff/items/1")
     r = leader.post("/staff/items/1/reveal", data={"csrf_token": token, "reason": "看"})
     assert r.status_code == 400 and "理由" in r.get_data(as_text=True)

@@ -197,6 +197,29 @@ def test_team_reply_reaches_the_reporter(app: Flask, desk: Desk) -> None:
         ("team", "您反映的问题已收到，正在核实。")]
 
 
+def test_odd_queue_and_decision_input_is_not_a_crash(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission())
+    triager = staff_client(app, desk, "t1", "triager")
+    assert triager.get("/staff/?cursor=99999999999999999999999.1").status_code == 200
+    token = csrf_token(triager, "/staff/items/1")
+    r = triager.post("/staff/items/1/decision", data={"csrf_token": token, "action": "confirm",
+                                                      "reviewed_id": "²"})
+    assert r.status_code == 409
+    r = triager.post("/staff/items/999/reply", data={"csrf_token": token, "text": "您好"})
+    assert r.status_code == 404
+    assert triager.get("/staff/items/999").status_code == 404
+
+
+def test_item_views_are_on_record(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission())
+    officer = staff_client(app, desk, "d1", "duty_officer")
+    officer.get("/staff/items/1")
+    with desk.sessions() as s:
+        views = [(e.actor_label, e.submission_id) for e in s.scalars(
+            select(m.AuditEvent).where(m.AuditEvent.action == "item.view"))]
+    assert views == [("d1", 1)]
+
+
 def test_admin_creates_accounts_with_one_time_passwords(app: Flask, desk: Desk) -> None:
     admin = staff_client(app, desk, "a1", "admin")
     token = csrf_token(admin, "/staff/users")
@@ -210,3 +233,10 @@ def test_admin_creates_accounts_with_one_time_passwords(app: Flask, desk: Desk) 
     r = admin.post("/staff/users", data={"csrf_token": token, "username": "zhang",
                                          "role": "triager"})
     assert "已存在" in r.get_data(as_text=True)
+    # an administrator cannot mint an account that may reveal reporters
+    for role in ("team_leader", "admin"):
+        r = admin.post("/staff/users", data={"csrf_token": token, "username": f"x-{role}",
+                                             "role": role})
+        assert "命令行" in r.get_data(as_text=True)
+    with desk.sessions() as s:
+        assert not s.scalar(select(m.StaffUser).where(m.StaffUser.username.like("x-%")))

@@ -1,0 +1,74 @@
+"""Rate limits, installed per application by `install_limits()` in create_app().
+
+Each app gets its own Limiter (its own storage: memory, or Redis shared between processes),
+and limits are shared across the endpoints that reach the same thing: a query code is one
+budget whether it is tried on the status page, the status API or the messages API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse_many
+
+from intake.protect import normalise_code
+from intake.settings import Settings, SettingsError
+
+LOGIN_LIMIT = "10 per minute;50 per hour"
+
+
+def install_limits(app: Flask, settings: Settings) -> Limiter:
+    """Create the app's limiter and wrap the views that need limits."""
+    for name in ("report_rate_limit", "status_failure_limit", "code_attempt_limit",
+                 "message_rate_limit"):
+        try:
+            parse_many(getattr(settings, name))
+        except ValueError as exc:
+            raise SettingsError(f"setting {name}: {exc}") from exc
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.ratelimit_storage_uri,
+        strategy="moving-window",
+        headers_enabled=True,
+        # If Redis goes away, keep limiting per process rather than failing every request.
+        in_memory_fallback_enabled=True,
+    )
+    reports = limiter.shared_limit(settings.report_rate_limit, "reports", methods=["POST"])
+    # Failed look-ups per address, whichever page or API they come through.
+    failures = limiter.shared_limit(settings.status_failure_limit, "lookup-failures",
+                                    methods=["POST"], deduct_when=_failed_lookup)
+    # Every attempt on one code counts, before its password is checked: counting only failures
+    # would let a burst of parallel guesses through before the first failure is recorded.
+    attempts = limiter.shared_limit(settings.code_attempt_limit, "code-attempts",
+                                    methods=["POST"], key_func=_code_key)
+    messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"])
+    login = limiter.limit(LOGIN_LIMIT, methods=["POST"])
+    plan: dict[str, list[Callable[[Any], Any]]] = {
+        "public.report": [reports],
+        "api.create_report": [reports],
+        "public.status": [failures, attempts],
+        "api.report_status": [failures, attempts],
+        "api.report_message": [failures, attempts, messages],
+        "public.case_message": [messages],
+        "staff.login": [login],
+    }
+    for endpoint, wrappers in plan.items():
+        view = app.view_functions[endpoint]
+        for wrap in wrappers:
+            view = wrap(view)
+        app.view_functions[endpoint] = view
+    return limiter
+
+
+def _failed_lookup(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def _code_key() -> str:
+    code = (request.view_args or {}).get("code") or request.form.get("code", "")
+    return "code:" + normalise_code(str(code))
