@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 
 from waitress import serve as waitress_serve
 
@@ -14,9 +17,25 @@ from intake.staff import ensure_first_admin
 log = logging.getLogger(__name__)
 
 
+def _private_temporary_files(data_dir: Path) -> None:
+    """Keep request spools (large bodies, uploads) inside the data folder, not a shared /tmp.
+
+    Waitress and Werkzeug write big request bodies to temporary files while a request is
+    handled; those hold what a reporter sent, so they belong where the service's data lives
+    (mode 0700), and what a crash left behind there is removed at start.
+    """
+    for spool in (data_dir / "tmp", data_dir / "attachments" / "tmp"):
+        if spool.exists():
+            shutil.rmtree(spool)
+    private = data_dir / "tmp"
+    private.mkdir(mode=0o700)
+    tempfile.tempdir = str(private)
+
+
 def serve(settings: Settings) -> int:
     """Open the desk, make sure an administrator exists, and serve the web until interrupted."""
     desk = open_desk(settings)
+    _private_temporary_files(settings.data_dir)
     password = ensure_first_admin(desk)
     app = create_app(settings, desk=desk)
     base = f"http://{settings.http_host}:{settings.http_port}"

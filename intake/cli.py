@@ -11,6 +11,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from intake.round import RoundFileError
 from intake.settings import SettingsError, load_settings
@@ -98,7 +99,7 @@ def _export(args: argparse.Namespace) -> int:
     actor = f"cli:{getpass.getuser()}@{os.uname().nodename}"
     try:
         with contextlib.ExitStack() as stack:
-            out = (stack.enter_context(Path(args.out_path).open("w", encoding="utf-8"))
+            out = (stack.enter_context(_private_file(Path(args.out_path)))
                    if args.out_path else sys.stdout)
             for record in iter_export(desk, since=since, with_identity=args.with_identity,
                                       actor_label=actor):
@@ -106,6 +107,12 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         desk.close()
     return 0
+
+
+def _private_file(path: Path) -> TextIO:
+    """An export file readable by its owner only: it holds every report's content."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 def _users_add(args: argparse.Namespace) -> int:

@@ -89,6 +89,10 @@ def test_export_and_users_add(desk: Desk) -> None:
     assert NAMED_IDENTITY.phone not in r.stdout
     r = run(["export", "--format", "jsonl", "--with-identity"], desk)
     assert NAMED_IDENTITY.phone in r.stdout
+    out = desk.settings.data_dir.parent / "export.jsonl"
+    r = run(["export", "--out", str(out)], desk)
+    assert r.returncode == 0 and out.stat().st_mode & 0o777 == 0o600
+    assert json.loads(out.read_text(encoding="utf-8"))["id"] == record["id"]
     r = run(["export", "--since", "2030-01-01"], desk)
     assert r.returncode == 0 and r.stdout == ""
     r = run(["export", "--since", "yesterday"], desk)
