@@ -200,17 +200,15 @@ def db_set_classification(
     source: str,
     staff_id: int | None = None,
 ) -> m.Classification:
-    """Add a new classification version, make it current, and refresh the queue's copies."""
-    latest = session.scalar(
-        select(m.Classification.version)
-        .where(m.Classification.submission_id == row.id)
-        .order_by(m.Classification.version.desc())
-        .limit(1)
-    )
+    """Add a new classification version, make it current, and refresh the queue's copies.
+
+    The current classification is always the newest version, so a new item needs no look-up.
+    """
+    previous = row.current if row.current_classification_id is not None else None
     record = s.to_record()
     cls = m.Classification(
         submission_id=row.id,
-        version=(latest or 0) + 1,
+        version=previous.version + 1 if previous else 1,
         source=source,
         model_version=s.model_version,
         in_scope=s.in_scope,
@@ -231,7 +229,8 @@ def db_set_classification(
     row.needs_review = s.needs_review
     row.subject_role = s.subject_role
     row.first_route = next((r for r in s.routes if r != "accept"), None)
-    session.execute(delete(m.SubmissionLabel).where(m.SubmissionLabel.submission_id == row.id))
+    if previous is not None:
+        session.execute(delete(m.SubmissionLabel).where(m.SubmissionLabel.submission_id == row.id))
     labels = {("discipline", d) for d in s.disciplines} | {("route", r) for r in s.routes}
     session.add_all(
         m.SubmissionLabel(submission_id=row.id, kind=k, value=v, received_at=row.received_at)
@@ -284,22 +283,12 @@ def add_reporter_message(desk: Desk, code: str, password: str, text: str) -> m.M
 
 def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Message:
     """The same, for a reporter whose code and password were checked earlier in this visit."""
-    text = _message_text(text)
-    with desk.sessions() as session:
-        begin_write(session)
-        if session.get(m.Submission, submission_id) is None:
-            raise CaseNotFoundError()
-        return _add_message(session, submission_id, "reporter", text)
+    return _post_message(desk, submission_id, "reporter", _message_text(text))
 
 
 def add_team_message(desk: Desk, submission_id: int, staff_id: int, text: str) -> m.Message:
     """A reply from the team, shown to the reporter on the status page."""
-    text = _message_text(text)
-    with desk.sessions() as session:
-        begin_write(session)
-        if session.get(m.Submission, submission_id) is None:
-            raise CaseNotFoundError()
-        return _add_message(session, submission_id, "team", text, staff_id)
+    return _post_message(desk, submission_id, "team", _message_text(text), staff_id)
 
 
 def _message_text(text: str) -> str:
@@ -311,13 +300,17 @@ def _message_text(text: str) -> str:
     return text
 
 
-def _add_message(
-    session: Session, submission_id: int, author: str, text: str, staff_id: int | None = None
+def _post_message(
+    desk: Desk, submission_id: int, author: str, text: str, staff_id: int | None = None
 ) -> m.Message:
-    """Add a message and commit; the caller began the session as a writer."""
-    msg = m.Message(submission_id=submission_id, author=author, text=text, staff_id=staff_id)
-    session.add(msg)
-    session.commit()
+    with desk.sessions() as session:
+        begin_write(session)
+        if session.get(m.Submission, submission_id) is None:
+            raise CaseNotFoundError()
+        msg = m.Message(submission_id=submission_id, author=author, text=text,
+                        staff_id=staff_id)
+        session.add(msg)
+        session.commit()
     log.info("message %s on item %s from %s", msg.id, submission_id, author)
     return msg
 

@@ -219,14 +219,6 @@ def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
     return desk.keyring.open_identity(row.identity_sealed).masked()
 
 
-def provided_identity_fields(desk: Desk, row: m.Submission) -> list[str]:
-    """Which identity fields a named reporter gave, without any of their content."""
-    if row.identity_sealed is None:
-        return []
-    identity = desk.keyring.open_identity(row.identity_sealed)
-    return [name for name in Identity.__dataclass_fields__ if getattr(identity, name)]
-
-
 def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:
     """The reporter's identity in clear, for a team leader with a stated reason (audited first)."""
     if not may(actor.role, "reveal_identity"):

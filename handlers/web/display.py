@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from intake.classify import Evidence
 from intake.protect import format_code
+from intake.submission import CATEGORIES as REPORT_CATEGORIES
 
 CHINA = timezone(timedelta(hours=8), "CST")
 
@@ -42,7 +43,7 @@ IDENTITY_FIELDS = {
     "email": "电子邮箱",
     "display_name": "发件人名称",
 }
-CATEGORIES = {**DISCIPLINES, "other": "其他"}
+CATEGORIES = REPORT_CATEGORIES
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -38,7 +38,6 @@ from intake.triage import (
     db_queue_page,
     decide,
     masked_identity,
-    provided_identity_fields,
     reveal_identity,
 )
 
@@ -179,12 +178,13 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             select(m.Decision).where(m.Decision.submission_id == row.id))}
         staff_names = {u.id: u.display_name for u in db.scalars(select(m.StaffUser))}
         current = row.current
+        masked = masked_identity(desk(), row)  # decrypted once; the fields given show to all
         body = render_template(
             "staff/item.html", row=row, current=current, history=history, decisions=decisions,
             staff_names=staff_names,
             runs=display.highlight(row.text, current.evidence if current else []),
-            masked=masked_identity(desk(), row) if may(g.staff.role, "reveal_identity") else {},
-            provided=provided_identity_fields(desk(), row), revealed=revealed, error=error,
+            masked=masked if may(g.staff.role, "reveal_identity") else {},
+            provided=list(masked), revealed=revealed, error=error,
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
             departments=desk().rules.departments, disciplines=DISCIPLINES,
         )
