@@ -1,16 +1,20 @@
-"""`intake serve`: the service in the foreground, as `make run` starts it."""
+"""`intake serve` and `intake smtp`: the service in the foreground, as `make run` starts it."""
 
 from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from waitress import serve as waitress_serve
 
+from handlers.smtp import MailServer
 from handlers.web import create_app
-from intake.desk import open_desk
+from intake.desk import Desk, open_desk
+from intake.outbox import OutboxSender
 from intake.settings import Settings
 from intake.staff import ensure_first_admin
 
@@ -32,12 +36,31 @@ def _private_temporary_files(data_dir: Path) -> None:
     tempfile.tempdir = str(private)
 
 
+def _start_mail(desk: Desk) -> tuple[MailServer, OutboxSender]:
+    sender = OutboxSender(desk)
+    sender.start()
+    server = MailServer(desk, on_stored=sender.wake.set)
+    server.start()
+    return server, sender
+
+
+def _mail_lines(desk: Desk, sender: OutboxSender) -> list[str]:
+    s = desk.settings
+    relay = (f"经 {s.mail_relay_host}:{s.mail_relay_port} 发送自动回复" if sender.configured
+             else "未配置发信中继（mail_relay_host），自动回复暂存待发")
+    return [
+        f"  电子邮件接收   smtp://{s.smtp_host}:{s.smtp_port}  收件地址 {desk.round.mailbox}",
+        f"  自动回复       {relay}",
+    ]
+
+
 def serve(settings: Settings) -> int:
-    """Open the desk, make sure an administrator exists, and serve the web until interrupted."""
+    """Open the desk, make sure an administrator exists, serve web and SMTP until interrupted."""
     desk = open_desk(settings)
     _private_temporary_files(settings.data_dir)
     password = ensure_first_admin(desk)
     app = create_app(settings, desk=desk)
+    mail_server, sender = _start_mail(desk)
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",
@@ -45,6 +68,7 @@ def serve(settings: Settings) -> int:
         f"  公众反映页面   {base}/",
         f"  工作人员受理台 {base}/staff/",
         f"  健康检查       {base}/healthz",
+        *_mail_lines(desk, sender),
         f"  数据目录       {settings.data_dir.resolve()}",
     ]
     if password:
@@ -59,5 +83,26 @@ def serve(settings: Settings) -> int:
                        threads=settings.http_threads, ident="intake",
                        max_request_body_size=settings.max_request_bytes + 1024 * 1024)
     finally:
+        mail_server.stop()
+        sender.stop()
+        desk.close()
+    return 0
+
+
+def serve_mail(settings: Settings) -> int:
+    """`intake smtp`: only the e-mail channel (and the outbox), until SIGINT or SIGTERM."""
+    desk = open_desk(settings)
+    _private_temporary_files(settings.data_dir)
+    mail_server, sender = _start_mail(desk)
+    print("\n".join(["", f"  巡察组邮件接收已启动：{desk.round.name}",
+                     *_mail_lines(desk, sender), ""]), flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        mail_server.stop()
+        sender.stop()
         desk.close()
     return 0

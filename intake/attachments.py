@@ -78,12 +78,18 @@ class AttachmentStore:
         head = incoming.stream.read(SNIFF_BYTES)
         if not head:
             raise AttachmentRejectedError("attachments", f"附件“{name}”是空文件。")
-        kind = filetype.guess(head)
-        if kind is None or kind.mime not in ALLOWED_TYPES:
+        mime = allowed_type(head)
+        if mime is None:
             raise AttachmentRejectedError(
                 "attachments", f"附件“{name}”的格式不被接受。可上传：{ACCEPT_HINT}。"
             )
-        source = _Capped(_Prefixed(head, incoming.stream), max_bytes, name)
+        return self._write(_Capped(_Prefixed(head, incoming.stream), max_bytes, name), name, mime)
+
+    def put_original(self, data: bytes, name: str, content_type: str) -> StoredFile:
+        """Keep an original as received (a raw e-mail), encrypted, without judging its type."""
+        return self._write(io.BytesIO(data), name, content_type)
+
+    def _write(self, source: BinaryIO | io.RawIOBase, name: str, mime: str) -> StoredFile:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
@@ -100,7 +106,7 @@ class AttachmentStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return StoredFile(sha256, size, name, kind.mime, storage_name, created)
+        return StoredFile(sha256, size, name, mime, storage_name, created)
 
     def discard(self, files: list[StoredFile]) -> None:
         """Remove files a failed intake wrote (never ones that were already stored)."""
@@ -115,6 +121,12 @@ class AttachmentStore:
         """The plaintext of a stored file, chunk by chunk."""
         with self.path_of(storage_name).open("rb") as f:
             yield from self.keyring.decrypt_stream(f)
+
+
+def allowed_type(head: bytes) -> str | None:
+    """The sniffed MIME type of a file's first bytes if it is one we accept, else None."""
+    kind = filetype.guess(head)
+    return kind.mime if kind is not None and kind.mime in ALLOWED_TYPES else None
 
 
 def human_size(n: int) -> str:

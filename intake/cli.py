@@ -1,4 +1,4 @@
-"""The `intake` command: serve, classify, export, rules check, users."""
+"""The `intake` command: serve, smtp, outbox, classify, export, rules check, users."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="intake", description="巡察组信访举报受理服务")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the web service (and later channels) in the foreground")
+    p = sub.add_parser("serve", help="run the web service and the SMTP server in the foreground")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--smtp-port", type=int)
+
+    p = sub.add_parser("smtp", help="run only the SMTP server (e-mail channel) in the foreground")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
 
@@ -73,8 +78,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from handlers.serve import serve
 
-        overrides = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v}
+        overrides = {k: v for k, v in (("http_host", args.host), ("http_port", args.port),
+                                         ("smtp_port", args.smtp_port)) if v}
         return serve(load_settings(**overrides))
+    if args.command == "smtp":
+        from handlers.serve import serve_mail
+
+        overrides = {k: v for k, v in (("smtp_host", args.host), ("smtp_port", args.port)) if v}
+        return serve_mail(load_settings(**overrides))
     if args.command == "export":
         return _export(args)
     if args.command == "users":

@@ -8,6 +8,7 @@ write lock is held for milliseconds. The receipt exists only once the commit has
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -54,6 +55,15 @@ IDENTITY_LIMITS = {"name": 50, "phone": 30, "id_number": 30, "address": 200, "em
                    "display_name": 100}
 PASSWORD_MIN, PASSWORD_MAX = 6, 128
 MESSAGE_MAX = 5000
+# Channels where a person types into our form; the others carry whole documents (a letter,
+# an e-mail) that must be taken in as they are, so only a generous safety bound applies.
+FORM_CHANNELS = ("web", "api")
+DOCUMENT_MAX_CHARS = 200_000
+
+# Runs inside the item's transaction, after its row is flushed: a channel adds its own records
+# (an e-mail's envelope, a queued reply carrying the code) so they commit with the item or not
+# at all. Gets the session, the new row and the query code.
+InTransaction = Callable[[Session, m.Submission, str], None]
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,9 @@ class CaseStatus:
     messages: tuple[m.Message, ...]
 
 
-def ingest(desk: Desk, submission: Submission) -> Receipt:
+def ingest(
+    desk: Desk, submission: Submission, *, in_transaction: InTransaction | None = None
+) -> Receipt:
     """Take in one item from any channel; return its receipt after the commit.
 
     Raises InvalidSubmissionError (or AttachmentRejectedError) with a Chinese message naming
@@ -85,7 +97,8 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
     try:
         for f in sub.attachments:
             stored.append(desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes))
-        receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion)
+        receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion,
+                          in_transaction)
     except BaseException:
         desk.files.discard(stored)  # nothing half-stored: no file without its item
         raise
@@ -96,6 +109,7 @@ def ingest(desk: Desk, submission: Submission) -> Receipt:
 def _commit(
     desk: Desk, sub: Submission, code: str, secret_hash: str, late: bool,
     stored: list[StoredFile], suggestion: Suggestion | None,
+    in_transaction: InTransaction | None,
 ) -> Receipt:
     sealed = None if sub.identity.is_empty() else desk.keyring.seal_identity(sub.identity)
     with desk.sessions() as session:
@@ -122,9 +136,11 @@ def _commit(
         session.add(row)
         session.flush()
         for f in stored:
-            session.add(_attachment_row(row.id, f))
+            session.add(attachment_row(row.id, f))
         if suggestion is not None:
             db_set_classification(session, row, suggestion, source="service")
+        if in_transaction is not None:
+            in_transaction(session, row, code)
         session.commit()
         return Receipt(row.id, code, row.received_at, late)
 
@@ -138,7 +154,8 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
     text = clean_text(sub.text)
     if not text:
         raise InvalidSubmissionError("text", "请填写反映的主要问题。")
-    if len(text) > settings.max_text_chars:
+    form = sub.channel in FORM_CHANNELS
+    if len(text) > (settings.max_text_chars if form else DOCUMENT_MAX_CHARS):
         raise InvalidSubmissionError(
             "text", f"主要问题最多 {settings.max_text_chars} 字，当前 {len(text)} 字；"
                     "可分条提交，或把详细材料作为附件上传。")
@@ -166,7 +183,7 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
             raise InvalidSubmissionError(f"reporter_{name}", f"此项最多 {limit} 字。")
     if not sub.anonymous and identity.is_empty():
         raise InvalidSubmissionError("reporter_name", "实名反映请填写姓名和联系方式。")
-    if len(sub.attachments) > settings.max_attachments:
+    if form and len(sub.attachments) > settings.max_attachments:
         raise AttachmentRejectedError(
             "attachments", f"最多上传 {settings.max_attachments} 个附件。")
     return replace(sub, text=text, category=category, identity=identity, **fields)
@@ -181,9 +198,12 @@ def _suggest(desk: Desk, sub: Submission) -> Suggestion | None:
         return None
 
 
-def _attachment_row(submission_id: int, f: StoredFile) -> m.Attachment:
+def attachment_row(
+    submission_id: int, f: StoredFile, message_id: int | None = None
+) -> m.Attachment:
     return m.Attachment(
         submission_id=submission_id,
+        message_id=message_id,
         sha256=f.sha256,
         size=f.size,
         original_name=f.original_name,

@@ -84,6 +84,8 @@ class Keyring:
         self._identity = AESGCM(_derive(master, b"identity"))
         self._files = AESGCM(_derive(master, b"attachments"))
         self._lookup = _derive(master, b"code-lookup")
+        self._senders = _derive(master, b"sender-lookup")
+        self._records = AESGCM(_derive(master, b"records"))
         self._names = _derive(master, b"file-names")
         self.session_secret = _derive(master, b"flask-session")
 
@@ -122,6 +124,26 @@ class Keyring:
         except InvalidTag as exc:
             raise DecryptionError("identity failed authentication") from exc
         return Identity(**json.loads(plain))
+
+    # -- other sealed records (raw mail envelopes, queued replies) ------------------------
+
+    def seal(self, data: bytes, context: bytes) -> bytes:
+        """Encrypt a record; `context` binds it to its use (a sealed reply is not an envelope)."""
+        nonce = secrets.token_bytes(12)
+        return IDENTITY_FORMAT + nonce + self._records.encrypt(nonce, data, context)
+
+    def unseal(self, sealed: bytes, context: bytes) -> bytes:
+        if not sealed.startswith(IDENTITY_FORMAT):
+            raise DecryptionError("unknown record format")
+        try:
+            return self._records.decrypt(sealed[1:13], sealed[13:], context)
+        except InvalidTag as exc:
+            raise DecryptionError("record failed authentication") from exc
+
+    def sender_lookup(self, address: str) -> str:
+        """A keyed digest of an e-mail address: matches follow-ups, limits replies."""
+        normal = unicodedata.normalize("NFKC", address).strip().lower()
+        return hmac.new(self._senders, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # -- query codes ------------------------------------------------------------------------
 

@@ -50,11 +50,38 @@ class Settings:
     # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.
     master_key: str = field(default="", repr=False)
     trust_proxy: bool = False
+    # Where the public pages are reached, for links in replies; empty: http://host:port.
+    public_base_url: str = ""
+    # E-mail channel (SMTP server).
+    smtp_host: str = "127.0.0.1"
+    smtp_hostname: str = ""  # name in the greeting; empty: the mailbox's domain
+    smtp_max_message_bytes: int = 25 * MiB
+    smtp_extra_mailboxes: str = ""  # more accepted recipient addresses, comma-separated
+    smtp_allowed_peers: str = ""  # accept only these relay addresses/networks; empty: any
+    smtp_tls_cert: str = ""  # PEM certificate and key: offer STARTTLS
+    smtp_tls_key: str = ""
+    smtp_require_tls: bool = False  # refuse mail until STARTTLS (needs the two above)
+    smtp_workers: int = 4  # threads parsing and storing mail, so no connection stalls others
+    spam_threshold: float = 0.6
+    # Automatic replies (RFC 3834), sent through a relay after the commit.
+    autoreply: bool = True
+    autoreply_template: str = ""  # a file with $placeholders; empty: the built-in text
+    autoreply_rate_limit: str = "3 per hour;10 per day"  # per recipient address
+    mail_from: str = ""  # empty: the round's mailbox
+    mail_relay_host: str = ""  # empty: replies wait in the outbox
+    mail_relay_port: int = 25
+    mail_relay_starttls: bool = False
+    mail_relay_username: str = ""
+    mail_relay_password: str = field(default="", repr=False)
 
     @property
     def max_request_bytes(self) -> int:
         """Largest request body accepted: all attachments plus room for the form fields."""
         return self.max_attachments * self.max_attachment_bytes + 1 * MiB
+
+    @property
+    def effective_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

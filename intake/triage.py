@@ -6,6 +6,7 @@ costs. A discipline or route filter drives the scan from the labels index instea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -242,3 +243,74 @@ def db_audit_trail(session: Session, submission_id: int) -> list[m.AuditEvent]:
         select(m.AuditEvent).where(m.AuditEvent.submission_id == submission_id)
         .order_by(m.AuditEvent.at.desc())
     ))
+
+
+def set_spam(desk: Desk, actor: Actor, submission_id: int, *, spam: bool) -> None:
+    """Mark an item as spam, or rescue it from the spam view back into the queue."""
+    if not may(actor.role, "decide"):
+        raise StaffError("只有研判人员和组长可以标记垃圾信息。")
+    with desk.sessions() as session:
+        begin_write(session)
+        row = session.get(m.Submission, submission_id, with_for_update=True)
+        if row is None:
+            raise StaffError("没有这件来信。")
+        if row.spam == spam and (row.status == "spam") == spam:
+            return
+        decided = session.scalar(
+            select(m.Decision.id).where(m.Decision.submission_id == row.id).limit(1))
+        row.spam = spam
+        row.status = "spam" if spam else ("triaged" if decided else "received")
+        db_record(session, "item.spam" if spam else "item.not_spam", actor_id=actor.id,
+                  actor_label=actor.username, submission_id=row.id)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class MailDetails:
+    """What the e-mail channel recorded about an item, for its page."""
+
+    inbound: list[m.InboundMail]  # the message that made the item, then follow-ups
+    replies: list[m.OutboxMail]
+    related: list[tuple[m.DuplicateLink, int]]  # link and the other item's id
+
+
+def db_mail_details(session: Session, row: m.Submission) -> MailDetails:
+    message_ids = [msg.id for msg in row.messages]
+    inbound = list(session.scalars(
+        select(m.InboundMail).where(
+            (m.InboundMail.submission_id == row.id)
+            | m.InboundMail.message_id.in_(message_ids or [-1]))
+        .order_by(m.InboundMail.id)))
+    replies = list(session.scalars(
+        select(m.OutboxMail).where(m.OutboxMail.submission_id == row.id)
+        .order_by(m.OutboxMail.id)))
+    links = session.scalars(select(m.DuplicateLink).where(
+        (m.DuplicateLink.submission_id == row.id) | (m.DuplicateLink.other_id == row.id))
+        .order_by(m.DuplicateLink.id))
+    related = [(link, link.other_id if link.submission_id == row.id else link.submission_id)
+               for link in links]
+    return MailDetails(inbound, replies, related)
+
+
+def open_raw_mail(
+    desk: Desk, actor: Actor, inbound_id: int, reason: str
+) -> tuple[m.InboundMail, Iterator[bytes]]:
+    """The original message as received (it shows the sender): team leaders, with a reason."""
+    if not may(actor.role, "reveal_identity"):
+        raise StaffError("原始邮件含发件人信息，只有组长可以查看。")
+    reason = reason.strip()
+    if len(reason) < 4:
+        raise StaffError("请写明查看原始邮件的理由（至少 4 个字）。")
+    with desk.sessions() as session:
+        begin_write(session)
+        mail = session.get(m.InboundMail, inbound_id)
+        if mail is None:
+            raise StaffError("没有这封邮件。")
+        submission_id = mail.submission_id
+        if submission_id is None and mail.message_id is not None:
+            message = session.get(m.Message, mail.message_id)
+            submission_id = message.submission_id if message else None
+        db_record(session, "mail.raw_download", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=submission_id, reason=reason, inbound_mail_id=mail.id)
+        session.commit()
+    return mail, desk.files.read(mail.raw_storage_name)

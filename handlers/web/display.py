@@ -44,6 +44,26 @@ IDENTITY_FIELDS = {
     "display_name": "发件人名称",
 }
 CATEGORIES = REPORT_CATEGORIES
+AUTOREPLY = {
+    "queued": "已发出或待发出（含查询码）",
+    "disabled": "未发送：自动回复已关闭",
+    "bounce": "未发送：退信或系统邮件",
+    "auto_submitted": "未发送：对方为自动邮件",
+    "bulk": "未发送：群发邮件",
+    "list": "未发送：邮件列表",
+    "suppressed": "未发送：对方要求不自动回复",
+    "own_address": "未发送：发件人是本组邮箱",
+    "spam": "未发送：疑似垃圾邮件",
+    "rate_limited": "未发送：同一邮箱自动回复过多",
+}
+OUTBOX = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
+DUPLICATE_REASONS = {
+    "quoted_code": "引用了该件的查询码，但发件地址不同",
+    "same_raw": "与该件的邮件完全相同",
+    "exact": "内容相同",
+    "near": "内容相近",
+    "same_matter": "反映同一人同一事项",
+}
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

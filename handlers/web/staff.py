@@ -35,10 +35,13 @@ from intake.triage import (
     Correction,
     QueueFilters,
     db_audit_trail,
+    db_mail_details,
     db_queue_page,
     decide,
     masked_identity,
+    open_raw_mail,
     reveal_identity,
+    set_spam,
 )
 
 bp = Blueprint("staff", __name__)
@@ -187,6 +190,7 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             provided=list(masked), revealed=revealed, error=error,
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
             departments=desk().rules.departments, disciplines=DISCIPLINES,
+            mail=db_mail_details(db, row),
         )
         return body, status
 
@@ -238,6 +242,31 @@ def reveal(item_id: int) -> Any:
     return _render_item(item_id, revealed=identity)
 
 
+@bp.post("/items/<int:item_id>/spam")
+def spam(item_id: int) -> Any:
+    require("decide")
+    is_spam = request.form.get("spam") == "true"
+    try:
+        set_spam(desk(), g.staff, item_id, spam=is_spam)
+    except StaffError as exc:
+        return _render_item(item_id, error=exc.message, status=400)
+    flash("已标记为垃圾信息。" if is_spam else "已移出垃圾信息，回到待研判队列。")
+    return redirect(url_for("staff.item", item_id=item_id))
+
+
+@bp.post("/mails/<int:inbound_id>/raw")
+def raw_mail(inbound_id: int) -> Any:
+    require("reveal_identity")
+    try:
+        mail, chunks = open_raw_mail(desk(), g.staff, inbound_id, request.form.get("reason", ""))
+    except StaffError as exc:
+        item_id = request.form.get("item_id", "")
+        if item_id.isascii() and item_id.isdigit():
+            return _render_item(int(item_id), error=exc.message, status=400)
+        abort(400)
+    return _download(chunks, f"原始邮件-{mail.id}.eml", mail.raw_size)
+
+
 @bp.get("/attachments/<int:attachment_id>")
 def attachment(attachment_id: int) -> Response:
     require("view_queue")
@@ -249,13 +278,17 @@ def attachment(attachment_id: int) -> Response:
         db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   submission_id=att.submission_id, attachment_id=att.id)
         db.commit()
+    return _download(desk().files.read(att.storage_name), att.original_name, att.size)
+
+
+def _download(chunks: Any, name: str, size: int) -> Response:
     # Always a download, never rendered by the browser: a PDF or an Office file can carry
     # active content, and the sandbox keeps even an image from running anything.
-    response = Response(desk().files.read(att.storage_name), mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(att.original_name)}")
-    response.headers["Content-Length"] = str(att.size)
+    response = Response(chunks, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    response.headers["Content-Length"] = str(size)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    g.no_store = True
     return response
 
 

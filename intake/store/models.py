@@ -37,6 +37,8 @@ STAFF_ROLES = ("duty_officer", "triager", "team_leader", "admin")
 SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside_official",
                  "non_official", "unknown")
 LABEL_KINDS = ("discipline", "route")
+DUPLICATE_REASONS = ("quoted_code", "same_raw", "exact", "near", "same_matter")
+OUTBOX_STATUSES = ("queued", "sent", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -166,6 +168,8 @@ class Submission(Base):
     needs_review: Mapped[bool] = mapped_column(default=True)
     subject_role: Mapped[str | None] = mapped_column(String(20))
     first_route: Mapped[str | None] = mapped_column(String(32))
+    # Keyed digest of the sender's e-mail address (e-mail channel): matches follow-ups.
+    sender_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="submission", order_by="Attachment.id"
@@ -209,6 +213,8 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     storage_name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the file came with a follow-up (e.g. a reply e-mail) rather than the item.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
 
@@ -306,3 +312,76 @@ class AuditEvent(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class InboundMail(Base):
+    """One message received over SMTP, whatever it became: a new item or a follow-up message.
+
+    The raw message is kept encrypted in the attachment store (it carries the sender); the
+    envelope (peer address, HELO, MAIL FROM, recipients) is sealed here for the same reason.
+    """
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        CheckConstraint("(submission_id IS NULL) <> (message_id IS NULL)", name="one_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    envelope_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_storage_name: Mapped[str] = mapped_column(String(64))
+    raw_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw_size: Mapped[int] = mapped_column(Integer)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    html_only: Mapped[bool] = mapped_column(default=False)
+    defects: Mapped[list[Any]] = mapped_column(default=list)
+    spam_score: Mapped[float] = mapped_column(Float, default=0.0)
+    spam_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # "queued", or why no automatic reply was sent ("bulk", "auto_submitted", "spam", …).
+    autoreply: Mapped[str] = mapped_column(String(32), default="")
+
+
+class DuplicateLink(Base):
+    """A possible duplicate or related item, shown to triagers; never merged automatically."""
+
+    __tablename__ = "duplicate_links"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "other_id", "reason"),
+        CheckConstraint(_in("reason", DUPLICATE_REASONS), name="reason"),
+        CheckConstraint("submission_id <> other_id", name="distinct"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))  # the newer item
+    other_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMail(Base):
+    """A message the service sends (auto-replies), queued in the item's transaction.
+
+    The message itself is sealed (it carries the query code and the reporter's address) and
+    wiped once sent; the row stays as the record that a reply went out.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_lookup: Mapped[str] = mapped_column(String(64), index=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

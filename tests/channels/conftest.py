@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.channels.mailserver import mail_settings, relay, running  # noqa: F401  (fixtures)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -26,3 +26,18 @@ def test_round_and_redis_conventions() -> None:
 def test_bad_values_are_named() -> None:
     with pytest.raises(SettingsError, match="http_port"):
         load_settings({"INTAKE_HTTP_PORT": "eighty"})
+
+
+def test_the_example_settings_file_loads_and_names_every_setting() -> None:
+    import dataclasses
+
+    import yaml
+
+    from intake.settings import REPO_ROOT, Settings, load_settings
+
+    path = REPO_ROOT / "config" / "settings.example.yaml"
+    loaded = load_settings(env={"INTAKE_SETTINGS": str(path)})
+    assert loaded.smtp_port == 8025
+    named = set(yaml.safe_load(path.read_text(encoding="utf-8")))
+    secrets = {"master_key", "mail_relay_password"}  # never written in a file
+    assert named | secrets == {f.name for f in dataclasses.fields(Settings)}
