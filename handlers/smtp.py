@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -23,6 +24,7 @@ from intake.desk import Desk
 from intake.mail import Envelope as MailEnvelope
 from intake.mail import accepted_mailboxes, take_in
 from intake.outbox import ReplyLimiter
+from intake.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,13 @@ class MailServer:
         s = desk.settings
         self.executor = ThreadPoolExecutor(max_workers=s.smtp_workers,
                                            thread_name_prefix="smtp-store")
-        limiter = ReplyLimiter(s.autoreply_rate_limit, s.ratelimit_storage_uri)
+        if s.autoreply_template:  # a wrong path is told at start, not at the first mail
+            try:
+                Path(s.autoreply_template).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"autoreply_template {s.autoreply_template}: {exc}") from exc
+        limiter = ReplyLimiter(s.autoreply_rate_limit, s.autoreply_total_limit,
+                               s.ratelimit_storage_uri)
         self.handler = MailHandler(desk, executor=self.executor, limiter=limiter,
                                    on_stored=on_stored)
         context = tls_context(desk)
@@ -149,7 +157,9 @@ class MailServer:
             enable_SMTPUTF8=True,
             tls_context=context,
             require_starttls=bool(context) and s.smtp_require_tls,
-            timeout=120,
+            # One budget for a whole transaction (aiosmtpd does not restart it per line):
+            # RFC 5321 §4.5.3.2 gives DATA ten minutes, which a 25 MB mail on a slow link needs.
+            timeout=600,
         )
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -108,10 +108,13 @@ class AttachmentStore:
             raise
         return StoredFile(sha256, size, name, mime, storage_name, created)
 
-    def discard(self, files: list[StoredFile]) -> None:
-        """Remove files a failed intake wrote (never ones that were already stored)."""
+    def discard(
+        self, files: list[StoredFile], in_use: Callable[[str], bool] | None = None
+    ) -> None:
+        """Remove files a failed intake wrote: never ones stored before, nor ones that a
+        concurrent intake of the same content committed meanwhile (`in_use(sha256)`)."""
         for f in files:
-            if f.created:
+            if f.created and not (in_use is not None and in_use(f.sha256)):
                 self.path_of(f.storage_name).unlink(missing_ok=True)
 
     def path_of(self, storage_name: str) -> Path:

@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
 
+    p = sub.add_parser("outbox", help="replies waiting to be sent")
+    outbox_sub = p.add_subparsers(dest="outbox_command", required=True)
+    outbox_sub.add_parser("retry", help="queue failed replies again (after fixing the relay)")
+
     p = sub.add_parser("classify", help="classify JSON Lines items (contract: classify.md)")
     p.add_argument("--round", required=True)
     p.add_argument("--in", dest="in_path")
@@ -88,9 +92,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve_mail(load_settings(**overrides))
     if args.command == "export":
         return _export(args)
+    if args.command == "outbox":
+        return _outbox_retry()
     if args.command == "users":
         return _users_add(args)
     raise AssertionError(args.command)
+
+
+def _outbox_retry() -> int:
+    from intake.desk import open_desk
+    from intake.outbox import db_retry_failed
+    from intake.store.db import begin_write
+
+    desk = open_desk(load_settings())
+    try:
+        with desk.sessions() as session:
+            begin_write(session)
+            count = db_retry_failed(session)
+            session.commit()
+    finally:
+        desk.close()
+    print(f"已重新排队 {count} 封待发邮件；运行中的服务会在一分钟内发出。")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ from intake.outbox import (
     db_queue,
     sender_address,
 )
-from intake.pipeline import DOCUMENT_MAX_CHARS, attachment_row, ingest
+from intake.pipeline import DOCUMENT_MAX_CHARS, attachment_row, files_in_use, ingest
 from intake.protect import Identity, normalise_code
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -89,6 +89,10 @@ class _Prepared:
     sender: str  # the From address (or the envelope's when From has none)
     sender_key: str | None
     reply_to: str  # where an automatic reply would go: the envelope sender (RFC 3834 §4)
+    # From and the envelope sender name the same address. A follow-up joins a case only then:
+    # with just a forged From, the confirmation would go to the forger and tell them whose
+    # case the code belongs to.
+    sender_agrees: bool
     files: list[MailAttachment]
     not_kept: list[str]  # attachments only in the raw message, with why
 
@@ -114,7 +118,7 @@ def take_in(
                                  received_at, limiter)
         return _new_item(desk, prepared, envelope, original, quoted, received_at, limiter)
     except BaseException:
-        desk.files.discard([original, *stored])
+        desk.files.discard([original, *stored], files_in_use(desk))
         raise
 
 
@@ -140,6 +144,7 @@ def _prepare(desk: Desk, raw: bytes, envelope: Envelope) -> _Prepared:
         sender=sender,
         sender_key=desk.keyring.sender_lookup(sender) if sender else None,
         reply_to=envelope.mail_from.strip(),
+        sender_agrees=bool(sender) and sender == envelope.mail_from.strip().lower(),
         files=files,
         not_kept=not_kept,
     )
@@ -168,7 +173,7 @@ def _find_quoted_case(desk: Desk, p: _Prepared) -> tuple[int | None, str, list[i
                 m.Submission.code_lookup == desk.keyring.code_lookup(code)))
             if row is None:
                 continue
-            if (p.sender_key and row.sender_lookup
+            if (p.sender_key and p.sender_agrees and row.sender_lookup
                     and hmac.compare_digest(row.sender_lookup, p.sender_key)):
                 return row.id, code, []
             quoted.append(row.id)
@@ -182,13 +187,27 @@ def redact_codes(text: str) -> str:
 
 
 def _body(p: _Prepared) -> str:
-    """The item's text: the body as written, with what was not kept separately noted."""
-    text = clean_text(redact_codes(p.mail.text)) or EMPTY_BODY
+    """The item's text: the body as written, with what was not kept separately noted.
+
+    Codes, quoted passwords and the sender's own address and name are hidden: mail clients
+    quote them in reply headers ("收件人：张三 <zhang@…>"), and every staff role reads the text.
+    """
+    text = clean_text(p.mail.text) or EMPTY_BODY
     if p.not_kept:
         text += "\n\n〔以下附件未单独保存，可在原始邮件中查看：" + "；".join(p.not_kept) + "〕"
+    text = redact_sender(redact_codes(text), p)
     if len(text) > DOCUMENT_MAX_CHARS:
         note = "\n\n〔正文过长，此处截断；完整内容见原始邮件。〕"
         text = text[: DOCUMENT_MAX_CHARS - len(note)] + note
+    return text
+
+
+def redact_sender(text: str, p: _Prepared) -> str:
+    for address in {p.sender, p.reply_to.lower()} - {""}:
+        text = re.sub(re.escape(address), "［发件地址已隐去］", text, flags=re.IGNORECASE)
+    name = clean_text(p.mail.from_name).strip("\"' ")
+    if len(name) >= 2 and "@" not in name:
+        text = text.replace(name, "［发件人已隐去］")
     return text
 
 
@@ -216,14 +235,15 @@ def _new_item(
             session.add(m.DuplicateLink(
                 submission_id=row.id, other_id=same, reason="same_raw", score=1.0,
                 evidence=["与此前收到的一封邮件逐字节相同（可能是重发）。"]))
-        if block is None:
+        if block in (None, "spam"):
+            # Suspected spam gets its reply written but held: if a triager rescues the item,
+            # the reporter still receives the code; if not, nobody is answered.
             body = autoreply_body(desk, code=code, password=password, received_at=received_at)
-            msg = compose_reply(desk, to=p.reply_to, body=body,
-                                subject=_reply_subject("已收到您的来信", p.mail.subject),
+            msg = compose_reply(desk, to=p.reply_to, body=body, subject="已收到您的来信",
                                 in_reply_to=p.mail.message_id)
             db_queue(session, desk, msg, kind="autoreply",
                      recipient_key=desk.keyring.sender_lookup(p.reply_to),
-                     submission_id=row.id)
+                     submission_id=row.id, held=block == "spam")
         session.flush()
         result["inbound"] = inbound.id
 
@@ -232,9 +252,10 @@ def _new_item(
         received_at=received_at,
         text=_body(p),
         password=password,
-        title=clean_text(redact_codes(p.mail.subject)).replace("\n", " ")[:200],
+        title=redact_sender(clean_text(redact_codes(p.mail.subject)), p).replace("\n", " ")[:200],
         anonymous=True,  # a sender address is not a declared real name (实名)
-        identity=Identity(email=p.sender[:254], display_name=p.mail.from_name[:100]),
+        identity=Identity(email=clean_text(p.sender)[:254],
+                          display_name=clean_text(p.mail.from_name).replace("\n", " ")[:100]),
         attachments=tuple(IncomingFile(a.filename, io.BytesIO(a.data)) for a in p.files),
         suspected_bot=p.verdict.is_spam,
     )
@@ -253,7 +274,8 @@ def _add_followup(
     block = _reply_block_reason(desk, p, envelope, limiter)
     text = _body(p)
     if p.mail.subject:
-        text = f"【邮件补充】{clean_text(redact_codes(p.mail.subject))}\n\n{text}"
+        subject = redact_sender(clean_text(redact_codes(p.mail.subject)), p)
+        text = f"【邮件补充】{subject}\n\n{text}"
     with desk.sessions() as session:
         begin_write(session)
         msg = m.Message(submission_id=case_id, author="reporter", text=text, at=received_at)
@@ -268,7 +290,7 @@ def _add_followup(
             body = autoreply_body(desk, code=code, password="", received_at=received_at,
                                   followup=True)
             reply = compose_reply(desk, to=p.reply_to, body=body,
-                                  subject=_reply_subject("已收到您的补充材料", p.mail.subject),
+                                  subject="已收到您的补充材料",
                                   in_reply_to=p.mail.message_id)
             db_queue(session, desk, reply, kind="followup_ack",
                      recipient_key=desk.keyring.sender_lookup(p.reply_to),
@@ -303,11 +325,6 @@ def _inbound_row(
     )
 
 
-def _reply_subject(prefix: str, subject: str) -> str:
-    subject = redact_codes(subject).replace("\n", " ").strip()
-    return f"{prefix}：{subject[:60]}" if subject else prefix
-
-
 def _reply_block_reason(
     desk: Desk, p: _Prepared, envelope: Envelope, limiter: ReplyLimiter | None
 ) -> str | None:
@@ -337,8 +354,14 @@ def _reply_block_reason(
         return "own_address"
     if p.verdict.is_spam:
         return "spam"  # answering spam only confirms the address to whoever forged it
-    if limiter is not None and not limiter.allow(desk.keyring.sender_lookup(to)):
-        return "rate_limited"
+    if limiter is not None:
+        try:
+            allowed = limiter.allow(desk.keyring.sender_lookup(to))
+        except Exception:  # the limit store (Redis) is down: the mail must still be taken in
+            log.warning("reply limiter unavailable; replying without the per-sender limit")
+            allowed = True
+        if not allowed:
+            return "rate_limited"
     return None
 
 

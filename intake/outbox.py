@@ -21,7 +21,7 @@ from string import Template
 from zoneinfo import ZoneInfo
 
 from limits import RateLimitItem, parse_many, storage, strategies
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from intake.desk import Desk
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SEAL_CONTEXT = b"outbox"
 RETRY_MINUTES = (1, 5, 15, 60, 240, 720)
 MAX_ATTEMPTS = 8
+CLAIM_BATCH = 5
+LEASE = timedelta(minutes=15)  # longer than a batch can take (5 x 30 s timeouts x 3 steps)
 
 AUTOREPLY_TEXT = """\
 您好：
@@ -68,16 +70,23 @@ $team
 class ReplyLimiter:
     """At most so many automatic replies per recipient (shared through Redis when configured)."""
 
-    def __init__(self, limits: str, storage_uri: str) -> None:
-        self._items: list[RateLimitItem] = parse_many(limits)
+    def __init__(self, per_recipient: str, overall: str, storage_uri: str) -> None:
+        self._checks: list[tuple[RateLimitItem, str | None]] = [
+            *((item, None) for item in parse_many(per_recipient)),
+            *((item, "all") for item in parse_many(overall)),
+        ]
         self._limiter = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri))
 
     def allow(self, recipient_key: str) -> bool:
-        """Count one reply to this recipient; False when any of the limits is spent."""
-        if not all(self._limiter.test(item, "autoreply", recipient_key) for item in self._items):
+        """Count one reply to this recipient; False when any limit is spent.
+
+        The overall limit keeps forged senders from turning the service into a mail cannon.
+        """
+        checks = [(item, key or recipient_key) for item, key in self._checks]
+        if not all(self._limiter.test(item, "autoreply", key) for item, key in checks):
             return False
-        for item in self._items:
-            self._limiter.hit(item, "autoreply", recipient_key)
+        for item, key in checks:
+            self._limiter.hit(item, "autoreply", key)
         return True
 
 
@@ -115,17 +124,23 @@ def compose_reply(
     return msg
 
 
+def load_template(path: str) -> str:
+    """The configured reply template (checked when the server starts), else the built-in one."""
+    if not path:
+        return AUTOREPLY_TEXT
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        log.exception("reply template %s unreadable; using the built-in text", path)
+        return AUTOREPLY_TEXT
+
+
 def autoreply_body(
     desk: Desk, *, code: str, password: str, received_at: datetime, followup: bool = False
 ) -> str:
     """The reply's text from the configured template (or the built-in one)."""
-    if followup:
-        template = FOLLOWUP_TEXT
-    elif desk.settings.autoreply_template:
-        with open(desk.settings.autoreply_template, encoding="utf-8") as f:
-            template = f.read()
-    else:
-        template = AUTOREPLY_TEXT
+    template = FOLLOWUP_TEXT if followup else load_template(desk.settings.autoreply_template)
     return Template(template).safe_substitute(
         team=desk.round.team or desk.round.name,
         received=local_time(received_at),
@@ -139,7 +154,7 @@ def autoreply_body(
 
 def db_queue(
     session: Session, desk: Desk, msg: EmailMessage, *, kind: str, recipient_key: str,
-    submission_id: int | None,
+    submission_id: int | None, held: bool = False,
 ) -> m.OutboxMail:
     """Queue a message in the caller's transaction; it is sent only if that commits."""
     row = m.OutboxMail(
@@ -147,6 +162,7 @@ def db_queue(
         kind=kind,
         recipient_lookup=recipient_key,
         sealed=desk.keyring.seal(msg.as_bytes(policy=policy.SMTP), SEAL_CONTEXT),
+        status="held" if held else "queued",
     )
     session.add(row)
     return row
@@ -191,57 +207,67 @@ class OutboxSender:
     def send_due(self, now: datetime | None = None) -> int:
         """Send what is due now; return how many were sent."""
         sent = 0
-        while ids := self._claim(now):
-            for outbox_id in ids:
-                sent += self._send_one(outbox_id)
+        while claimed := self._claim(now):
+            for outbox_id, token in claimed:
+                sent += self._send_one(outbox_id, token)
         return sent
 
-    def _claim(self, now: datetime | None) -> list[int]:
-        """Lease due rows: bump their next attempt, so another process leaves them alone."""
+    def _claim(self, now: datetime | None) -> list[tuple[int, int]]:
+        """Lease a few due rows: another process leaves them alone until the lease ends.
+
+        The attempt counter is the lease's token: a process whose lease ran out (and whose row
+        another process claimed since) finds the counter changed and neither sends nor writes.
+        """
         now = now or m.utcnow()
         with self.desk.sessions() as session:
             begin_write(session)
             rows = list(session.scalars(
                 select(m.OutboxMail)
                 .where(m.OutboxMail.status == "queued", m.OutboxMail.next_attempt_at <= now)
-                .order_by(m.OutboxMail.id).limit(20).with_for_update(skip_locked=True)))
+                .order_by(m.OutboxMail.id).limit(CLAIM_BATCH).with_for_update(skip_locked=True)))
             for row in rows:
-                delay = RETRY_MINUTES[min(row.attempts, len(RETRY_MINUTES) - 1)]
                 row.attempts += 1
-                row.next_attempt_at = now + timedelta(minutes=delay)
+                row.next_attempt_at = now + LEASE
             session.commit()
-            return [row.id for row in rows]
+            return [(row.id, row.attempts) for row in rows]
 
-    def _send_one(self, outbox_id: int) -> int:
+    def _send_one(self, outbox_id: int, token: int) -> int:
         with self.desk.sessions() as session:
             row = session.get(m.OutboxMail, outbox_id)
-            if row is None or row.status != "queued" or row.sealed is None:
+            if row is None or row.status != "queued" or row.attempts != token or not row.sealed:
                 return 0
             raw = self.desk.keyring.unseal(row.sealed, SEAL_CONTEXT)
-            attempts = row.attempts
         error, permanent = "", False
         try:
             self._deliver(raw)
-        except smtplib.SMTPResponseException as exc:
-            error, permanent = f"{type(exc).__name__} {exc.smtp_code}", exc.smtp_code >= 500
         except smtplib.SMTPRecipientsRefused as exc:
+            # Only the recipient's own server saying "no such address" is final; a refused
+            # sender, a login or a relay policy are settings to fix, and the reply waits.
             codes = sorted({code for code, _ in exc.recipients.values()})
             error, permanent = f"SMTPRecipientsRefused {codes}", all(c >= 500 for c in codes)
-        except (OSError, smtplib.SMTPException) as exc:
-            error = type(exc).__name__  # never the address: exceptions can carry it
+        except smtplib.SMTPResponseException as exc:
+            error = f"{type(exc).__name__} {exc.smtp_code}"
+        except Exception as exc:  # never the address: exceptions can carry it
+            error = type(exc).__name__
         with self.desk.sessions() as session:
             begin_write(session)
-            row = session.get(m.OutboxMail, outbox_id)
-            assert row is not None
+            row = session.get(m.OutboxMail, outbox_id, with_for_update=True)
+            if row is None or row.attempts != token:
+                return 0
+            now = m.utcnow()
             if not error:
-                row.status, row.sealed, row.sent_at, row.last_error = "sent", None, m.utcnow(), ""
+                row.status, row.sealed, row.sent_at, row.last_error = "sent", None, now, ""
+            elif permanent:
+                row.status, row.sealed, row.last_error = "failed", None, error
             else:
                 row.last_error = error
-                if permanent or attempts >= MAX_ATTEMPTS:
-                    row.status, row.sealed = "failed", None
+                row.next_attempt_at = now + timedelta(
+                    minutes=RETRY_MINUTES[min(token - 1, len(RETRY_MINUTES) - 1)])
+                if token >= MAX_ATTEMPTS:
+                    row.status = "failed"  # kept sealed: `intake outbox retry` sends it again
             session.commit()
         if error:
-            log.warning("outbox %s not sent (attempt %s): %s", outbox_id, attempts, error)
+            log.warning("outbox %s not sent (attempt %s): %s", outbox_id, token, error)
             return 0
         log.info("outbox %s sent", outbox_id)
         return 1
@@ -255,5 +281,21 @@ class OutboxSender:
                 smtp.starttls(context=ssl.create_default_context())
             if s.mail_relay_username:
                 smtp.login(s.mail_relay_username, s.mail_relay_password)
+            options = []
+            if not all(addr.isascii() for addr in recipients):
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("smtputf8"):
+                    raise smtplib.SMTPRecipientsRefused(
+                        {"": (553, b"relay cannot deliver to a non-ASCII address")})
+                options = ["SMTPUTF8"]
             # The null sender: nothing bounces back to an automatic reply (RFC 3834 §3.3).
-            smtp.sendmail("", recipients, raw)
+            smtp.sendmail("", recipients, raw, mail_options=options)
+
+
+def db_retry_failed(session: Session) -> int:
+    """Queue again every failed message that still has its content (the relay was fixed)."""
+    result = session.execute(
+        update(m.OutboxMail)
+        .where(m.OutboxMail.status == "failed", m.OutboxMail.sealed.is_not(None))
+        .values(status="queued", attempts=0, next_attempt_at=m.utcnow(), last_error=""))
+    return result.rowcount or 0

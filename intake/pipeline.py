@@ -100,7 +100,7 @@ def ingest(
         receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion,
                           in_transaction)
     except BaseException:
-        desk.files.discard(stored)  # nothing half-stored: no file without its item
+        desk.files.discard(stored, files_in_use(desk))  # no file without its item
         raise
     log.info("ingested item %s via %s (late=%s)", receipt.submission_id, sub.channel, late)
     return receipt
@@ -187,6 +187,22 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
         raise AttachmentRejectedError(
             "attachments", f"最多上传 {settings.max_attachments} 个附件。")
     return replace(sub, text=text, category=category, identity=identity, **fields)
+
+
+def files_in_use(desk: Desk) -> Callable[[str], bool]:
+    """Whether a committed row refers to the file with this content."""
+
+    def in_use(sha256: str) -> bool:
+        try:
+            with desk.sessions() as session:
+                return session.scalar(select(
+                    select(m.Attachment.id).where(m.Attachment.sha256 == sha256).exists()
+                    | select(m.InboundMail.id).where(m.InboundMail.raw_sha256 == sha256).exists()
+                )) or False
+        except Exception:
+            return True  # cannot tell (the database is what failed): keep the file
+
+    return in_use
 
 
 def _suggest(desk: Desk, sub: Submission) -> Suggestion | None:

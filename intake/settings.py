@@ -67,6 +67,7 @@ class Settings:
     autoreply: bool = True
     autoreply_template: str = ""  # a file with $placeholders; empty: the built-in text
     autoreply_rate_limit: str = "3 per hour;10 per day"  # per recipient address
+    autoreply_total_limit: str = "300 per hour;2000 per day"  # all replies together
     mail_from: str = ""  # empty: the round's mailbox
     mail_relay_host: str = ""  # empty: replies wait in the outbox
     mail_relay_port: int = 25

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.audit import db_record
@@ -260,6 +260,13 @@ def set_spam(desk: Desk, actor: Actor, submission_id: int, *, spam: bool) -> Non
             select(m.Decision.id).where(m.Decision.submission_id == row.id).limit(1))
         row.spam = spam
         row.status = "spam" if spam else ("triaged" if decided else "received")
+        # A held automatic reply goes out once the item is rescued, and waits again if an
+        # item is marked spam before its reply was sent.
+        session.execute(
+            update(m.OutboxMail)
+            .where(m.OutboxMail.submission_id == row.id,
+                   m.OutboxMail.status == ("queued" if spam else "held"))
+            .values(status="held" if spam else "queued", next_attempt_at=m.utcnow()))
         db_record(session, "item.spam" if spam else "item.not_spam", actor_id=actor.id,
                   actor_label=actor.username, submission_id=row.id)
         session.commit()

@@ -53,10 +53,10 @@ AUTOREPLY = {
     "list": "未发送：邮件列表",
     "suppressed": "未发送：对方要求不自动回复",
     "own_address": "未发送：发件人是本组邮箱",
-    "spam": "未发送：疑似垃圾邮件",
+    "spam": "暂缓：疑似垃圾邮件，移出垃圾信息后发出",
     "rate_limited": "未发送：同一邮箱自动回复过多",
 }
-OUTBOX = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
+OUTBOX = {"queued": "待发送", "held": "暂缓", "sent": "已发送", "failed": "发送失败"}
 DUPLICATE_REASONS = {
     "quoted_code": "引用了该件的查询码，但发件地址不同",
     "same_raw": "与该件的邮件完全相同",

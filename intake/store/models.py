@@ -38,7 +38,7 @@ SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside
                  "non_official", "unknown")
 LABEL_KINDS = ("discipline", "route")
 DUPLICATE_REASONS = ("quoted_code", "same_raw", "exact", "near", "same_matter")
-OUTBOX_STATUSES = ("queued", "sent", "failed")
+OUTBOX_STATUSES = ("queued", "held", "sent", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

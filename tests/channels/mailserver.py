@@ -96,6 +96,10 @@ class Running:
         with self.desk.sessions() as session:
             return list(session.scalars(select(m.Submission).order_by(m.Submission.id)))
 
+    def outbox(self) -> list[m.OutboxMail]:
+        with self.desk.sessions() as session:
+            return list(session.scalars(select(m.OutboxMail).order_by(m.OutboxMail.id)))
+
     def inbound(self) -> list[m.InboundMail]:
         with self.desk.sessions() as session:
             return list(session.scalars(select(m.InboundMail).order_by(m.InboundMail.id)))

@@ -9,6 +9,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 from email.header import Header
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,10 @@ def test_a_chinese_mail_is_stored_protected_and_answered_with_its_code(
     assert "https://xc.example.cn/status" in reply.get_body(("plain",)).get_content()
     with running.desk.sessions() as session:
         assert find_case(running.desk, session, code, password).id == item.id
-        outbox = session.scalars(select(m.OutboxMail)).one()
-        assert outbox.status == "sent" and outbox.sealed is None  # the code is gone from here
+    deadline = time.monotonic() + 10  # the relay has it; the sender records it just after
+    while (outbox := running.outbox()[0]).status != "sent" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outbox.status == "sent" and outbox.sealed is None  # the code is gone from here
 
 
 def test_mail_for_another_address_is_refused_with_550(running: Running) -> None:
@@ -454,3 +457,103 @@ def test_encoded_words_and_big5_survive_the_wire(running: Running) -> None:
     [item] = running.items()
     assert item.title == "檢舉村長挪用補助款" and "補助款挪作他用" in item.text
 
+
+
+# -- review findings: forged senders, quoted identity, relay trouble ----------------------
+
+
+def test_a_forged_from_with_another_envelope_sender_does_not_join_the_case(
+    running: Running, relay: tuple[Relay, int]
+) -> None:
+    running.send(chinese_mail())
+    code, _ = code_and_password(relay[0].wait(1)[0])
+    running.send(chinese_mail(subject="补充", body=f"查询码 {code}"),
+                 mail_from="attacker@evil.example")
+    with running.desk.sessions() as session:
+        assert session.scalars(select(m.Message)).all() == []
+        assert session.scalars(select(m.DuplicateLink)).one().reason == "quoted_code"
+    assert running.count(m.Submission) == 2
+    acks = relay[0].wait(2)
+    assert "补充材料" not in str(acks[1]["Subject"])  # the forger learns nothing about the case
+
+
+def test_the_senders_own_address_and_name_quoted_in_a_reply_are_hidden(
+    running: Running, relay: tuple[Relay, int]
+) -> None:
+    running.send(chinese_mail(sender="王小明 <wxm@example.com>"), mail_from="wxm@example.com")
+    code, _ = code_and_password(relay[0].wait(1)[0])
+    quoted = (f"再补充一点。\n\n-----原始邮件-----\n收件人：\"王小明\" <WXM@example.com>\n"
+              f"查询码：{code}\n查询密码：x7k2m9p4qa\n")
+    running.send(chinese_mail(subject="Re: 已收到您的来信", body=quoted,
+                              sender="王小明 <wxm@example.com>"), mail_from="wxm@example.com")
+    with running.desk.sessions() as session:
+        message = session.scalars(select(m.Message)).one()
+    assert "再补充一点" in message.text
+    for secret in ("wxm@", "WXM@", "王小明", "x7k2m9p4qa", code):
+        assert secret not in message.text
+
+
+def test_held_reply_of_suspected_spam_goes_out_when_rescued(
+    running: Running, relay: tuple[Relay, int]
+) -> None:
+    from intake.triage import Actor, set_spam
+
+    running.send(chinese_mail(*SPAM))
+    [item] = running.items()
+    with running.desk.sessions() as session:
+        assert session.scalars(select(m.OutboxMail)).one().status == "held"
+    running.sender.send_due()
+    assert relay[0].received == []
+    from intake.staff import create_user
+
+    user, _ = create_user(running.desk, "t1", "triager", password="correct-horse-battery")
+    set_spam(running.desk, Actor(user.id, "t1", "triager"), item.id, spam=False)
+    running.sender.send_due()
+    [reply] = relay[0].wait(1)
+    code, password = code_and_password(reply)
+    with running.desk.sessions() as session:
+        assert find_case(running.desk, session, code, password).id == item.id
+
+
+class RefusingRelay(Relay):
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        return "550 5.7.1 null sender not accepted"
+
+
+def test_a_relay_refusing_the_sender_keeps_the_reply_for_later(mail_settings: Settings) -> None:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(RefusingRelay(), hostname="127.0.0.1", port=port)
+    controller.start()
+    desk = open_desk(dataclasses.replace(mail_settings, mail_relay_port=port))
+    try:
+        from intake.mail import Envelope, take_in
+
+        take_in(desk, chinese_mail().as_bytes(), Envelope(mail_from="zhang@example.com"))
+        take_in(desk, chinese_mail().as_bytes(), Envelope(mail_from="用户@例子.中国"))
+        assert OutboxSender(desk).send_due() == 0
+        with desk.sessions() as session:
+            rows = session.scalars(select(m.OutboxMail).order_by(m.OutboxMail.id)).all()
+            # Both wait for the relay to be fixed (the non-ASCII address jams nothing).
+            assert [(r.status, r.attempts) for r in rows] == [("queued", 1), ("queued", 1)]
+            assert all(r.sealed is not None and "SMTPSenderRefused" in r.last_error
+                       for r in rows)
+    finally:
+        desk.close()
+        controller.stop()
+
+
+def test_mail_is_taken_in_when_the_reply_limiter_is_down(mail_settings: Settings) -> None:
+    from intake.mail import Envelope, take_in
+    from intake.outbox import ReplyLimiter
+
+    desk = open_desk(mail_settings)
+    try:
+        broken = ReplyLimiter("3 per hour", "300 per hour", f"redis://127.0.0.1:{free_port()}")
+        outcome = take_in(desk, chinese_mail().as_bytes(), Envelope(mail_from="z@example.com"),
+                          limiter=broken)
+        assert outcome.autoreply == "queued"
+    finally:
+        desk.close()

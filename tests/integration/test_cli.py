@@ -112,3 +112,21 @@ def test_bad_settings_exit_2(env: dict[str, str]) -> None:
     r = subprocess.run([*INTAKE, "export"], capture_output=True, text=True,
                        env={**os.environ, **env}, timeout=60, check=False)
     assert r.returncode == 2 and "http_port" in r.stderr
+
+
+def test_outbox_retry_queues_failed_replies_that_kept_their_content(desk: Desk) -> None:
+    from intake.store import models as m
+
+    with desk.sessions() as session:
+        session.add_all([
+            m.OutboxMail(kind="autoreply", recipient_lookup="a", sealed=b"x", status="failed",
+                         attempts=8),
+            m.OutboxMail(kind="autoreply", recipient_lookup="b", sealed=None, status="failed"),
+        ])
+        session.commit()
+    r = run(["outbox", "retry"], desk)
+    assert r.returncode == 0, r.stderr
+    assert "已重新排队 1 封" in r.stdout
+    with desk.sessions() as session:
+        rows = session.query(m.OutboxMail).order_by(m.OutboxMail.id).all()
+        assert [(r.status, r.attempts) for r in rows] == [("queued", 0), ("failed", 0)]

@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('created_at', intake.store.models.UTCDateTime(), nullable=False),
     sa.Column('sent_at', intake.store.models.UTCDateTime(), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name=op.f('ck_outbox_status')),
+    sa.CheckConstraint("status IN ('queued', 'held', 'sent', 'failed')", name=op.f('ck_outbox_status')),
     sa.ForeignKeyConstraint(['submission_id'], ['submissions.id'], name=op.f('fk_outbox_submission_id_submissions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
