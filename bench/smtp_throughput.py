@@ -552,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     ph = password_hasher()
     print(f"  Argon2id t={ph.time_cost} m={ph.memory_cost} KiB p={ph.parallelism}")
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` cleans up like Ctrl-C does
     failed = False
     try:
         with tempfile.TemporaryDirectory(prefix="bench-smtp-") as tmp:
