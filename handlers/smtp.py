@@ -14,7 +14,6 @@ import ipaddress
 import logging
 import ssl
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -23,8 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from intake.desk import Desk
 from intake.mail import Envelope as MailEnvelope
 from intake.mail import accepted_mailboxes, take_in
-from intake.outbox import ReplyLimiter
-from intake.settings import SettingsError
+from intake.outbox import ReplyLimiter, load_template
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +79,7 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content or b""
-        if isinstance(raw, str):  # only with decode_data=True, which we never set
-            raw = raw.encode("utf-8", "surrogateescape")
+        raw = envelope.original_content or b""  # bytes: decode_data is never set
         mail_envelope = MailEnvelope(
             peer=str(session.peer[0]) if session.peer else "",
             helo=session.host_name or "",
@@ -137,11 +133,7 @@ class MailServer:
         s = desk.settings
         self.executor = ThreadPoolExecutor(max_workers=s.smtp_workers,
                                            thread_name_prefix="smtp-store")
-        if s.autoreply_template:  # a wrong path is told at start, not at the first mail
-            try:
-                Path(s.autoreply_template).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SettingsError(f"autoreply_template {s.autoreply_template}: {exc}") from exc
+        load_template(s.autoreply_template)  # a wrong path is told at start, not at a mail
         limiter = ReplyLimiter(s.autoreply_rate_limit, s.autoreply_total_limit,
                                s.ratelimit_storage_uri)
         self.handler = MailHandler(desk, executor=self.executor, limiter=limiter,

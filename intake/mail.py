@@ -29,7 +29,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.attachments import StoredFile, allowed_type, human_size, safe_filename
+from intake.attachments import (
+    SNIFF_BYTES,
+    StoredFile,
+    allowed_type,
+    human_size,
+    safe_filename,
+)
 from intake.desk import Desk
 from intake.mailparse import MailAttachment, ParsedMail, parse_mail
 from intake.mailspam import SpamVerdict, score_spam
@@ -134,7 +140,7 @@ def _prepare(desk: Desk, raw: bytes, envelope: Envelope) -> _Prepared:
             not_kept.append(f"{name}（空文件）")
         elif len(a.data) > desk.settings.max_attachment_bytes:
             not_kept.append(f"{name}（超过 {human_size(desk.settings.max_attachment_bytes)}）")
-        elif allowed_type(a.data[:8192]) is None:
+        elif allowed_type(a.data[:SNIFF_BYTES]) is None:
             not_kept.append(f"{name}（格式不在可单独保存之列）")
         else:
             files.append(a)
@@ -202,6 +208,11 @@ def _body(p: _Prepared) -> str:
     return text
 
 
+def _subject(p: _Prepared) -> str:
+    """The subject as stored: one line, with codes and the sender's identity hidden."""
+    return redact_sender(clean_text(redact_codes(p.mail.subject)), p).replace("\n", " ")
+
+
 def redact_sender(text: str, p: _Prepared) -> str:
     for address in {p.sender, p.reply_to.lower()} - {""}:
         text = re.sub(re.escape(address), "［发件地址已隐去］", text, flags=re.IGNORECASE)
@@ -239,11 +250,8 @@ def _new_item(
             # Suspected spam gets its reply written but held: if a triager rescues the item,
             # the reporter still receives the code; if not, nobody is answered.
             body = autoreply_body(desk, code=code, password=password, received_at=received_at)
-            msg = compose_reply(desk, to=p.reply_to, body=body, subject="已收到您的来信",
-                                in_reply_to=p.mail.message_id)
-            db_queue(session, desk, msg, kind="autoreply",
-                     recipient_key=desk.keyring.sender_lookup(p.reply_to),
-                     submission_id=row.id, held=block == "spam")
+            _queue_reply(session, desk, p, body, "已收到您的来信", kind="autoreply",
+                         submission_id=row.id, held=block == "spam")
         session.flush()
         result["inbound"] = inbound.id
 
@@ -252,7 +260,7 @@ def _new_item(
         received_at=received_at,
         text=_body(p),
         password=password,
-        title=redact_sender(clean_text(redact_codes(p.mail.subject)), p).replace("\n", " ")[:200],
+        title=_subject(p)[:200],
         anonymous=True,  # a sender address is not a declared real name (实名)
         identity=Identity(email=clean_text(p.sender)[:254],
                           display_name=clean_text(p.mail.from_name).replace("\n", " ")[:100]),
@@ -274,8 +282,7 @@ def _add_followup(
     block = _reply_block_reason(desk, p, envelope, limiter)
     text = _body(p)
     if p.mail.subject:
-        subject = redact_sender(clean_text(redact_codes(p.mail.subject)), p)
-        text = f"【邮件补充】{subject}\n\n{text}"
+        text = f"【邮件补充】{_subject(p)}\n\n{text}"
     with desk.sessions() as session:
         begin_write(session)
         msg = m.Message(submission_id=case_id, author="reporter", text=text, at=received_at)
@@ -289,16 +296,22 @@ def _add_followup(
         if block is None:
             body = autoreply_body(desk, code=code, password="", received_at=received_at,
                                   followup=True)
-            reply = compose_reply(desk, to=p.reply_to, body=body,
-                                  subject="已收到您的补充材料",
-                                  in_reply_to=p.mail.message_id)
-            db_queue(session, desk, reply, kind="followup_ack",
-                     recipient_key=desk.keyring.sender_lookup(p.reply_to),
-                     submission_id=case_id)
+            _queue_reply(session, desk, p, body, "已收到您的补充材料", kind="followup_ack",
+                         submission_id=case_id)
         session.commit()
         inbound_id = inbound.id
     log.info("mail %s joined item %s as message %s", inbound_id, case_id, msg.id)
     return MailOutcome(inbound_id, case_id, True, p.verdict.is_spam, block or "queued")
+
+
+def _queue_reply(
+    session: Session, desk: Desk, p: _Prepared, body: str, subject: str, *, kind: str,
+    submission_id: int, held: bool = False,
+) -> None:
+    msg = compose_reply(desk, to=p.reply_to, body=body, subject=subject,
+                        in_reply_to=p.mail.message_id)
+    db_queue(session, desk, msg, kind=kind, recipient_key=desk.keyring.sender_lookup(p.reply_to),
+             submission_id=submission_id, held=held)
 
 
 def _inbound_row(
@@ -331,7 +344,7 @@ def _reply_block_reason(
     """Why no automatic reply may go out for this message, or None when one may (RFC 3834)."""
     h = p.mail.headers
     to = p.reply_to.lower()
-    own = {a.lower() for a in (desk.round.mailbox, sender_address(desk), *mailbox_aliases(desk))}
+    own = accepted_mailboxes(desk) | {sender_address(desk).lower()}
     if not desk.settings.autoreply:
         return "disabled"
     if not to or "@" not in to:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from functools import cache
 from string import Template
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from intake.desk import Desk
 from intake.protect import format_code
+from intake.settings import SettingsError
 from intake.store import models as m
 from intake.store.db import begin_write
 
@@ -124,23 +126,27 @@ def compose_reply(
     return msg
 
 
+@cache
 def load_template(path: str) -> str:
-    """The configured reply template (checked when the server starts), else the built-in one."""
+    """The configured reply template (read once; checked when the server starts)."""
     if not path:
         return AUTOREPLY_TEXT
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except (OSError, UnicodeDecodeError):
-        log.exception("reply template %s unreadable; using the built-in text", path)
-        return AUTOREPLY_TEXT
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"autoreply_template {path}: {exc}") from exc
 
 
 def autoreply_body(
     desk: Desk, *, code: str, password: str, received_at: datetime, followup: bool = False
 ) -> str:
     """The reply's text from the configured template (or the built-in one)."""
-    template = FOLLOWUP_TEXT if followup else load_template(desk.settings.autoreply_template)
+    try:
+        template = FOLLOWUP_TEXT if followup else load_template(desk.settings.autoreply_template)
+    except SettingsError:
+        log.exception("reply template unreadable; using the built-in text")
+        template = AUTOREPLY_TEXT
     return Template(template).safe_substitute(
         team=desk.round.team or desk.round.name,
         received=local_time(received_at),

@@ -155,9 +155,10 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
     if not text:
         raise InvalidSubmissionError("text", "请填写反映的主要问题。")
     form = sub.channel in FORM_CHANNELS
-    if len(text) > (settings.max_text_chars if form else DOCUMENT_MAX_CHARS):
+    limit = settings.max_text_chars if form else DOCUMENT_MAX_CHARS
+    if len(text) > limit:
         raise InvalidSubmissionError(
-            "text", f"主要问题最多 {settings.max_text_chars} 字，当前 {len(text)} 字；"
+            "text", f"主要问题最多 {limit} 字，当前 {len(text)} 字；"
                     "可分条提交，或把详细材料作为附件上传。")
     if not PASSWORD_MIN <= len(sub.password) <= PASSWORD_MAX:
         raise InvalidSubmissionError(

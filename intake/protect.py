@@ -111,34 +111,20 @@ class Keyring:
     # -- identity ---------------------------------------------------------------------------
 
     def seal_identity(self, identity: Identity) -> bytes:
-        nonce = secrets.token_bytes(12)
         plain = json.dumps(asdict(identity), ensure_ascii=False).encode("utf-8")
-        return IDENTITY_FORMAT + nonce + self._identity.encrypt(nonce, plain, b"identity")
+        return _seal(self._identity, plain, b"identity")
 
     def open_identity(self, sealed: bytes) -> Identity:
-        if not sealed.startswith(IDENTITY_FORMAT):
-            raise DecryptionError("unknown identity format")
-        nonce, body = sealed[1:13], sealed[13:]
-        try:
-            plain = self._identity.decrypt(nonce, body, b"identity")
-        except InvalidTag as exc:
-            raise DecryptionError("identity failed authentication") from exc
-        return Identity(**json.loads(plain))
+        return Identity(**json.loads(_open(self._identity, sealed, b"identity")))
 
     # -- other sealed records (raw mail envelopes, queued replies) ------------------------
 
     def seal(self, data: bytes, context: bytes) -> bytes:
         """Encrypt a record; `context` binds it to its use (a sealed reply is not an envelope)."""
-        nonce = secrets.token_bytes(12)
-        return IDENTITY_FORMAT + nonce + self._records.encrypt(nonce, data, context)
+        return _seal(self._records, data, context)
 
     def unseal(self, sealed: bytes, context: bytes) -> bytes:
-        if not sealed.startswith(IDENTITY_FORMAT):
-            raise DecryptionError("unknown record format")
-        try:
-            return self._records.decrypt(sealed[1:13], sealed[13:], context)
-        except InvalidTag as exc:
-            raise DecryptionError("record failed authentication") from exc
+        return _open(self._records, sealed, context)
 
     def sender_lookup(self, address: str) -> str:
         """A keyed digest of an e-mail address: matches follow-ups, limits replies."""
@@ -239,6 +225,20 @@ def mask_email(email: str) -> str:
     if not local:
         return ""
     return f"{local[0]}***@{domain}" if domain else local[0] + "***"
+
+
+def _seal(aead: AESGCM, data: bytes, context: bytes) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return IDENTITY_FORMAT + nonce + aead.encrypt(nonce, data, context)
+
+
+def _open(aead: AESGCM, sealed: bytes, context: bytes) -> bytes:
+    if not sealed.startswith(IDENTITY_FORMAT):
+        raise DecryptionError("unknown sealed format")
+    try:
+        return aead.decrypt(sealed[1:13], sealed[13:], context)
+    except InvalidTag as exc:
+        raise DecryptionError(f"{context.decode()} failed authentication") from exc
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:

@@ -220,13 +220,19 @@ def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
     return desk.keyring.open_identity(row.identity_sealed).masked()
 
 
-def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:
-    """The reporter's identity in clear, for a team leader with a stated reason (audited first)."""
+def _reveal_reason(actor: Actor, reason: str, refused: str, what: str) -> str:
+    """The stated reason for seeing what identifies a reporter; only team leaders may."""
     if not may(actor.role, "reveal_identity"):
-        raise StaffError("只有组长可以查看举报人身份。")
+        raise StaffError(refused)
     reason = reason.strip()
     if len(reason) < 4:
-        raise StaffError("请写明查看举报人身份的理由（至少 4 个字）。")
+        raise StaffError(f"请写明查看{what}的理由（至少 4 个字）。")
+    return reason
+
+
+def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:
+    """The reporter's identity in clear, for a team leader with a stated reason (audited first)."""
+    reason = _reveal_reason(actor, reason, "只有组长可以查看举报人身份。", "举报人身份")
     with desk.sessions() as session:
         begin_write(session)
         row = session.get(m.Submission, submission_id)
@@ -303,11 +309,7 @@ def open_raw_mail(
     desk: Desk, actor: Actor, inbound_id: int, reason: str
 ) -> tuple[m.InboundMail, Iterator[bytes]]:
     """The original message as received (it shows the sender): team leaders, with a reason."""
-    if not may(actor.role, "reveal_identity"):
-        raise StaffError("原始邮件含发件人信息，只有组长可以查看。")
-    reason = reason.strip()
-    if len(reason) < 4:
-        raise StaffError("请写明查看原始邮件的理由（至少 4 个字）。")
+    reason = _reveal_reason(actor, reason, "原始邮件含发件人信息，只有组长可以查看。", "原始邮件")
     with desk.sessions() as session:
         begin_write(session)
         mail = session.get(m.InboundMail, inbound_id)
