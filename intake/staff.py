@@ -32,6 +32,10 @@ PERMISSIONS = {
     "reveal_identity": {"team_leader"},
     "manage_users": {"admin"},
     "view_audit": {"team_leader", "admin"},
+    # The duty desk: log calls and visits, upload and review scans, handle appointments.
+    "desk": {"duty_officer", "team_leader"},
+    # Call-centre device tokens are credentials: the administrator issues them.
+    "manage_devices": {"admin"},
 }
 
 

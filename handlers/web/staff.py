@@ -322,3 +322,11 @@ def audit() -> str:
     with desk().sessions() as db:
         events = list(db.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(200)))
         return render_template("staff/audit.html", events=events)
+
+
+# The duty desk's pages live under /staff and share its login and context.
+from handlers.web.desk import bp as desk_bp  # noqa: E402
+from handlers.web.letters import bp as letters_bp  # noqa: E402
+
+bp.register_blueprint(desk_bp, url_prefix="/desk")
+bp.register_blueprint(letters_bp, url_prefix="/letters")

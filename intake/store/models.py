@@ -385,3 +385,168 @@ class OutboxMail(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+# --- The duty desk: calls, visits, appointments, scanned letters (issue 4) ---
+
+APPOINTMENT_STATUSES = ("requested", "confirmed", "declined", "cancelled")
+SCAN_SOURCES = ("postal", "box")
+OCR_STATUSES = ("pending", "running", "done", "failed")
+
+
+class Device(Base):
+    """A call-centre system allowed to push call logs; only a digest of its token is kept."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class DeskEntry(Base):
+    """How a duty-desk item was taken in: who logged it, from which device, what was flagged.
+
+    `flags` holds facts for staff, never reasons to refuse: "outside_hours" (a call outside
+    the published hotline hours), "non_working_day", "before_open", "after_close".
+    """
+
+    __tablename__ = "desk_entries"
+    __table_args__ = (UniqueConstraint("device_id", "external_id"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    # The call-centre's own id for the call: a repeated push finds the item already taken.
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppointmentSlot(Base):
+    """A time the team offers for face-to-face talks (预约面谈)."""
+
+    __tablename__ = "appointment_slots"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(200), default="")
+    published: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Appointment(Base):
+    """A request for a talk; the item itself (with its query code) is its submission.
+
+    `booked_slot_id` is set only while the appointment is confirmed, and is unique: the
+    database itself refuses a second confirmed booking of one slot.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status"),
+        CheckConstraint("(status = 'confirmed') = (booked_slot_id IS NOT NULL)", name="booked"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    requested_slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id"), index=True)
+    booked_slot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment_slots.id"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    note: Mapped[str] = mapped_column(Text, default="")  # shown to the requester
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
+
+    slot: Mapped[AppointmentSlot] = relationship(foreign_keys=[slot_id])
+
+
+class ScanBatch(Base):
+    """One opening of a suggestion box, or one day's post: many files, many letters."""
+
+    __tablename__ = "scan_batches"
+    __table_args__ = (CheckConstraint(_in("source", SCAN_SOURCES), name="source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str] = mapped_column(String(200))  # which box, or the postal box
+    opened_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # False while the upload streams in; a batch whose upload broke off keeps what arrived.
+    complete: Mapped[bool] = mapped_column(default=False)
+
+    files: Mapped[list[ScanFile]] = relationship(order_by="ScanFile.seq")
+    letters: Mapped[list[ScanLetter]] = relationship(order_by="ScanLetter.seq")
+
+
+class ScanFile(Base):
+    """An uploaded image or PDF, kept encrypted as received; `error` says why it has no pages."""
+
+    __tablename__ = "scan_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("scan_batches.id"), index=True)
+    seq: Mapped[int]
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_name: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScanLetter(Base):
+    """Pages grouped as one letter or note; once submitted it is an item like any other."""
+
+    __tablename__ = "scan_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("scan_batches.id"), index=True)
+    seq: Mapped[int]
+    # The text as the officer corrected it; None until they save, the OCR text till then.
+    text: Mapped[str | None] = mapped_column(Text)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+    pages: Mapped[list[ScanPage]] = relationship(order_by="ScanPage.position")
+
+
+class ScanPage(Base):
+    """One page of a scanned file, its place in a letter, and its OCR result."""
+
+    __tablename__ = "scan_pages"
+    __table_args__ = (
+        CheckConstraint(_in("ocr_status", OCR_STATUSES), name="ocr_status"),
+        Index("ix_scan_pages_ocr_due", "ocr_status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("scan_batches.id"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("scan_files.id"), index=True)
+    page_no: Mapped[int]  # 1-based page within its file
+    letter_id: Mapped[int] = mapped_column(ForeignKey("scan_letters.id"), index=True)
+    position: Mapped[int]  # order within the letter
+    ocr_status: Mapped[str] = mapped_column(String(16), default="pending")
+    ocr_text: Mapped[str] = mapped_column(Text, default="")
+    ocr_confidence: Mapped[float | None] = mapped_column(Float)
+    ocr_seconds: Mapped[float | None] = mapped_column(Float)
+    ocr_rotation: Mapped[int] = mapped_column(default=0)
+    ocr_error: Mapped[str] = mapped_column(Text, default="")
+    ocr_attempts: Mapped[int] = mapped_column(default=0)
+    ocr_claimed_at: Mapped[datetime | None]
+    ocr_claim: Mapped[str | None] = mapped_column(String(32))
+
+    file: Mapped[ScanFile] = relationship()
