@@ -74,6 +74,10 @@ class Round:
     unit: InspectedUnit
     scope_roles: tuple[str, ...]
     roster: tuple[RosterMember, ...]
+    # Corrections to the official working-day calendar (an extension of the round file, for
+    # years the installed calendar does not know yet): `round.calendar.holidays/workdays`.
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
     source_sha256: str = ""
     source_text: str = field(default="", repr=False)
 
@@ -106,6 +110,7 @@ def parse_round(raw: str) -> Round:
     u = _mapping(doc, "inspected_unit")
     scope = _mapping(doc, "scope")
     hotline = _mapping(r, "hotline", "round.hotline", required=False)
+    calendar = _mapping(r, "calendar", "round.calendar", required=False)
 
     opens = _datetime(r, "opens", "round.opens")
     closes = _datetime(r, "closes", "round.closes")
@@ -168,6 +173,8 @@ def parse_round(raw: str) -> Round:
         unit=unit,
         scope_roles=roles,
         roster=tuple(roster),
+        holidays=_dates(calendar, "holidays", "round.calendar.holidays"),
+        workdays=_dates(calendar, "workdays", "round.calendar.workdays"),
         source_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
         source_text=raw,
     )
@@ -218,6 +225,21 @@ def _datetime(doc: dict[str, Any], key: str, where: str) -> datetime:
     if parsed.tzinfo is None:
         raise RoundFileError("时间必须带时区，如 +08:00", where)
     return parsed
+
+
+def _dates(doc: dict[str, Any], key: str, where: str) -> frozenset[date]:
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        raise RoundFileError("应为日期列表，如 [2027-01-01]", where)
+    days = set()
+    for i, item in enumerate(value):
+        if isinstance(item, datetime) or not isinstance(item, (date, str)):
+            raise RoundFileError("应为日期，如 2027-01-01", f"{where}[{i}]")
+        try:
+            days.add(item if isinstance(item, date) else date.fromisoformat(item.strip()))
+        except ValueError as exc:
+            raise RoundFileError(f"日期格式不对: {item!r}", f"{where}[{i}]") from exc
+    return frozenset(days)
 
 
 def _hours(text: str, where: str) -> HotlineHours:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from handlers.web.reports import submission_from_request
+from handlers.web.reports import parse_bool, submission_from_request
+from intake import duty
 from intake.pipeline import add_reporter_message, check_status, ingest
+from intake.protect import Identity
 from intake.submission import (
     AttachmentTooLargeError,
     CaseNotFoundError,
@@ -75,3 +78,64 @@ def report_message(code: str) -> Any:
     except CaseNotFoundError:
         return error(404, "not_found", NOT_FOUND)
     return jsonify(at=message.at.isoformat()), 201
+
+
+# --- Call-centre systems push call logs with a device token (docs/call-centre-api.md) ---
+
+CALL_FIELDS = ("call_id", "started_at", "caller_number", "caller_name", "text", "title",
+               "subject_name", "subject_unit", "subject_post")
+
+
+@bp.post("/desk/calls")
+def desk_call() -> Any:
+    desk = current_app.extensions["desk"]
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    device = duty.authenticate_device(desk, token.strip()) if scheme == "Bearer" else None
+    if device is None:
+        response = error(401, "unauthorized", "设备令牌无效或已停用。")[0]
+        response.headers["WWW-Authenticate"] = 'Bearer realm="intake"'
+        return response, 401
+    body = request.get_json(silent=True) if request.is_json else None
+    try:
+        if not isinstance(body, dict):
+            raise InvalidSubmissionError("body", "请求内容应为 JSON 对象。")
+        for name in CALL_FIELDS:
+            if body.get(name) is not None and not isinstance(body[name], str):
+                raise InvalidSubmissionError(name, "此项应为文字。")
+        try:
+            started = datetime.fromisoformat(body.get("started_at") or "")
+        except ValueError:
+            raise InvalidSubmissionError(
+                "started_at", "请给出来电时间，如 2026-03-05T09:30:00+08:00。") from None
+        if started.tzinfo is None:
+            raise InvalidSubmissionError("started_at", "来电时间必须带时区，如 +08:00。")
+        anonymous = parse_bool(body.get("anonymous", True), "anonymous")
+        phone = body.get("caller_number") or ""
+        identity = (Identity(phone=phone) if anonymous
+                    else Identity(name=body.get("caller_name") or "", phone=phone))
+        receipt = duty.log_entry(
+            desk,
+            duty.DeskLog(
+                channel="hotline",
+                received_at=started,
+                text=body.get("text") or "",
+                title=body.get("title") or "",
+                anonymous=anonymous,
+                identity=identity,
+                subject_name=body.get("subject_name") or "",
+                subject_unit=body.get("subject_unit") or "",
+                subject_post=body.get("subject_post") or "",
+            ),
+            device_id=device.id,
+            external_id=body.get("call_id"),
+        )
+    except duty.DuplicateCallError as exc:
+        return jsonify(id=exc.submission_id, error={
+            "code": "duplicate", "field": "call_id",
+            "message": "这通来电已经推送过；查询码只在首次推送时返回。"}), 409
+    except InvalidSubmissionError as exc:
+        return error(400, "invalid", exc.message, exc.field)
+    return jsonify(id=receipt.submission_id, code=receipt.code, password=receipt.password,
+                   received_at=receipt.received_at.isoformat(), late=receipt.late,
+                   flags=list(receipt.flags)), 201

@@ -1,7 +1,199 @@
-"""The duty desk: hotline call log, walk-in visits, appointment slots and requests (stub)."""
+"""The duty desk: hotline call log, walk-in visits, appointment slots and requests, and the
+call-centre devices allowed to push calls. Nested under the staff blueprint (/staff/desk)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import func, select
+
+from intake import appointments, duty
+from intake.desk import Desk
+from intake.protect import Identity
+from intake.staff import may
+from intake.store import models as m
+from intake.store.models import utcnow
+from intake.submission import InvalidSubmissionError
+from intake.workdays import CHINA
 
 bp = Blueprint("desk", __name__)
+
+CHANNEL_TITLES = {"hotline": "记录来电", "visit": "记录来访"}
+RECENT = 20
+
+
+def desk() -> Desk:
+    return current_app.extensions["desk"]
+
+
+def require(permission: str) -> None:
+    if not may(g.staff.role, permission):
+        abort(403)
+
+
+def parse_local(value: str, field: str) -> datetime:
+    """A `datetime-local` value, read in the service's local time (UTC+8)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidSubmissionError(field, "时间格式不对，应为 2026-03-05 09:30。") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA)
+
+
+def now_local() -> str:
+    return utcnow().astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
+
+
+@bp.get("/")
+def index() -> str:
+    require("desk")
+    with desk().sessions() as db:
+        recent = db.execute(
+            select(m.Submission, m.DeskEntry, m.StaffUser.display_name)
+            .join(m.DeskEntry, m.DeskEntry.submission_id == m.Submission.id)
+            .outerjoin(m.StaffUser, m.StaffUser.id == m.DeskEntry.recorded_by)
+            .order_by(m.DeskEntry.recorded_at.desc()).limit(RECENT)
+        ).all()
+        waiting = db.scalar(select(func.count()).select_from(m.Appointment)
+                            .where(m.Appointment.status == "requested"))
+    return render_template("staff/desk.html", recent=recent, waiting=waiting)
+
+
+@bp.route("/log/<channel>", methods=["GET", "POST"])
+def log_entry(channel: str) -> Any:
+    """The call or visit log: keyboard first, time defaults to now, the officer is recorded."""
+    require("desk")
+    if channel not in CHANNEL_TITLES:
+        abort(404)
+    if request.method == "GET":
+        return render_template("staff/desk_log.html", channel=channel, values={},
+                               now=now_local(), title=CHANNEL_TITLES[channel])
+    form = request.form
+    try:
+        anonymous = form.get("anonymous", "true") != "false"
+        phone = form.get("phone", "")
+        identity = Identity(phone=phone) if anonymous else Identity(
+            name=form.get("name", ""), phone=phone, address=form.get("address", ""))
+        receipt = duty.log_entry(
+            desk(),
+            duty.DeskLog(
+                channel=channel,
+                received_at=parse_local(form.get("received_at", ""), "received_at"),
+                text=form.get("text", ""),
+                title=form.get("title", ""),
+                anonymous=anonymous,
+                identity=identity,
+                subject_name=form.get("subject_name", ""),
+                subject_unit=form.get("subject_unit", ""),
+                subject_post=form.get("subject_post", ""),
+            ),
+            staff_id=g.staff.id,
+        )
+    except InvalidSubmissionError as exc:
+        return render_template("staff/desk_log.html", channel=channel, values=form,
+                               now=now_local(), title=CHANNEL_TITLES[channel], error=exc), 400
+    return render_template("staff/desk_receipt.html", receipt=receipt, channel=channel)
+
+
+@bp.get("/appointments")
+def appointment_list() -> str:
+    require("desk")
+    return render_template(
+        "staff/desk_appointments.html",
+        slots=appointments.slots(desk()),
+        requests=appointments.requests(desk()),
+        decided=appointments.requests(desk(), status="confirmed"),
+        now=now_local(),
+    )
+
+
+@bp.post("/slots")
+def slot_create() -> Any:
+    require("desk")
+    form = request.form
+    try:
+        start = parse_local(form.get("starts_at", ""), "starts_at")
+        minutes = int(form.get("minutes", "30") or 30)
+        count = max(1, min(int(form.get("count", "1") or 1), 20))
+        for i in range(count):  # a morning of consecutive slots in one go
+            begins = start + i * timedelta(minutes=minutes)
+            appointments.create_slot(desk(), begins, begins + timedelta(minutes=minutes),
+                                     form.get("place", ""), staff_id=g.staff.id)
+    except ValueError:
+        flash("时长和个数应为数字。")
+    except InvalidSubmissionError as exc:
+        flash(exc.message)
+    else:
+        flash(f"已发布 {count} 个时段。")
+    return redirect(url_for("staff.desk.appointment_list"))
+
+
+@bp.post("/slots/<int:slot_id>/withdraw")
+def slot_withdraw(slot_id: int) -> Any:
+    require("desk")
+    appointments.withdraw_slot(desk(), slot_id)
+    flash("该时段已停止预约；已有的申请仍需处理。")
+    return redirect(url_for("staff.desk.appointment_list"))
+
+
+@bp.post("/appointments/<int:appointment_id>")
+def appointment_decide(appointment_id: int) -> Any:
+    require("desk")
+    form = request.form
+    action = form.get("action", "")
+    kwargs = {"staff_id": g.staff.id, "staff_label": g.staff.username,
+              "note": form.get("note", "")}
+    try:
+        if action == "confirm":
+            appointments.confirm(desk(), appointment_id, **kwargs)
+        elif action == "move":
+            appointments.move(desk(), appointment_id, int(form.get("slot", "0") or 0), **kwargs)
+        elif action == "decline":
+            appointments.decline(desk(), appointment_id, **kwargs)
+        else:
+            abort(400)
+    except appointments.SlotTakenError as exc:
+        flash(exc.message)
+    except InvalidSubmissionError as exc:
+        flash(exc.message)
+    except ValueError:
+        flash("请选择要改约的时段。")
+    else:
+        done = {"confirm": "已确认。", "move": "已改约并确认。", "decline": "已告知未能安排。"}
+        flash(done[action] + "申请人可在查询页看到。")
+    return redirect(url_for("staff.desk.appointment_list"))
+
+
+@bp.route("/devices", methods=["GET", "POST"])
+def devices() -> Any:
+    """Call-centre systems allowed to push call logs; a token is shown once, at creation."""
+    require("manage_devices")
+    token = None
+    if request.method == "POST":
+        try:
+            token = duty.create_device(desk(), request.form.get("name", ""),
+                                       actor_id=g.staff.id, actor_label=g.staff.username)
+        except InvalidSubmissionError as exc:
+            flash(exc.message)
+    return render_template("staff/desk_devices.html", devices=duty.list_devices(desk()),
+                           token=token)
+
+
+@bp.post("/devices/<int:device_id>/revoke")
+def device_revoke(device_id: int) -> Any:
+    require("manage_devices")
+    duty.revoke_device(desk(), device_id, actor_id=g.staff.id, actor_label=g.staff.username)
+    flash("已停用该设备的令牌。")
+    return redirect(url_for("staff.desk.devices"))

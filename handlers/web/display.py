@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from intake.classify import Evidence
 from intake.protect import format_code
 from intake.submission import CATEGORIES as REPORT_CATEGORIES
-
-CHINA = timezone(timedelta(hours=8), "CST")
+from intake.workdays import CHINA
 
 CHANNELS = {"web": "网络举报", "api": "码上巡察", "email": "电子邮箱", "hotline": "值班电话",
             "letter": "来信", "box": "意见箱", "visit": "来访"}
+DESK_FLAGS = {"outside_hours": "非值班时段来电", "non_working_day": "非工作日来电",
+              "before_open": "巡察开始前", "after_close": "受理截止后",
+              "calendar_assumed": "日历未收录该年，按周一至周五计"}
+APPOINTMENT_PUBLIC = {"requested": "已申请，等待工作人员确认", "confirmed": "已确认，请按时到达",
+                      "declined": "未能安排", "cancelled": "已取消"}
+APPOINTMENT_STATUSES = {"requested": "待确认", "confirmed": "已确认", "declined": "未能安排",
+                        "cancelled": "已取消"}
 DISCIPLINES = {"political": "政治纪律", "organizational": "组织纪律", "integrity": "廉洁纪律",
                "mass": "群众纪律", "work": "工作纪律", "life": "生活纪律"}
 ROLES = {

@@ -46,16 +46,21 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
     # would let a burst of parallel guesses through before the first failure is recorded.
     attempts = limiter.shared_limit(settings.code_attempt_limit, "code-attempts",
                                     methods=["POST"], key_func=_code_key)
+    # Wrong device tokens count like failed look-ups: a token cannot be guessed at speed.
+    bad_tokens = limiter.shared_limit(settings.status_failure_limit, "lookup-failures",
+                                      methods=["POST"], deduct_when=_unauthorised)
     messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"])
     login = limiter.limit(LOGIN_LIMIT, methods=["POST"])
     plan: dict[str, list[Callable[[Any], Any]]] = {
         "public.report": [reports],
+        "public.appointment": [reports],
         "api.create_report": [reports],
         "public.status": [failures, attempts],
         "api.report_status": [failures, attempts],
         "api.report_message": [failures, attempts, messages],
         "public.case_message": [messages],
         "staff.login": [login],
+        "api.desk_call": [bad_tokens],
     }
     for endpoint, wrappers in plan.items():
         view = app.view_functions[endpoint]
@@ -67,6 +72,10 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
 
 def _failed_lookup(response: Response) -> bool:
     return response.status_code == 404
+
+
+def _unauthorised(response: Response) -> bool:
+    return response.status_code == 401
 
 
 def _code_key() -> str:

@@ -18,9 +18,17 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-from handlers.web.reports import submission_from_request
+from handlers.web.reports import HONEYPOT, parse_bool, submission_from_request
+from intake.appointments import (
+    AppointmentRequest,
+    SlotTakenError,
+    appointment_of,
+    open_slots,
+    request_appointment,
+)
 from intake.attachments import ACCEPT_HINT
 from intake.pipeline import add_reporter_message_to, case_status, find_case, ingest
+from intake.protect import Identity
 from intake.store import models as m
 from intake.submission import AttachmentTooLargeError, CaseNotFoundError, InvalidSubmissionError
 
@@ -58,6 +66,41 @@ def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> st
     )
 
 
+@bp.route("/appointment", methods=["GET", "POST"])
+def appointment() -> Any:
+    """Ask for a face-to-face talk in a slot the team offers; the request gets a query code."""
+    desk = current_app.extensions["desk"]
+    if request.method == "GET":
+        return render_template("public/appointment.html", slots=open_slots(desk), values={})
+    form = request.form
+    try:
+        anonymous = parse_bool(form.get("anonymous", "true"), "anonymous")
+        identity = Identity(name=form.get("reporter_name", ""),
+                            phone=form.get("reporter_phone", ""))
+        if not anonymous and not (identity.name.strip() and identity.phone.strip()):
+            raise InvalidSubmissionError("reporter_name", "实名预约请填写姓名和联系电话。")
+        slot_id = int(form.get("slot", ""))  # ValueError when none was chosen
+        receipt = request_appointment(desk, AppointmentRequest(
+            slot_id=slot_id,
+            text=form.get("text", ""),
+            password=form.get("password", ""),
+            anonymous=anonymous,
+            identity=Identity() if anonymous else identity,
+            suspected_bot=bool(form.get(HONEYPOT, "").strip()),
+        ))
+    except ValueError:
+        error: Any = InvalidSubmissionError("slot", "请选择一个时段。")
+    except SlotTakenError as exc:
+        error = InvalidSubmissionError("slot", exc.message)
+    except InvalidSubmissionError as exc:
+        error = exc
+    else:
+        g.no_store = True
+        return render_template("public/receipt.html", receipt=receipt, appointment=True)
+    return render_template("public/appointment.html", slots=open_slots(desk), values=form,
+                           error=error), 400
+
+
 @bp.route("/status", methods=["GET", "POST"])
 def status() -> Any:
     if request.method == "GET":
@@ -93,7 +136,8 @@ def case() -> Any:
         if row is None:
             session.pop("case", None)
             return redirect(url_for("public.status"))
-        return render_template("public/case.html", case=case_status(row))
+        return render_template("public/case.html", case=case_status(row),
+                               appointment=appointment_of(desk, row.id))
 
 
 @bp.post("/status/case/message")

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from handlers.web import display
+from intake.appointments import slot_label
 from intake.audit import db_record
 from intake.classify import DISCIPLINES
 from intake.pipeline import add_team_message
@@ -191,8 +192,21 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
             departments=desk().rules.departments, disciplines=DISCIPLINES,
             mail=db_mail_details(db, row),
+            desk_info=_desk_info(db, row.id),
         )
         return body, status
+
+
+def _desk_info(db: Any, item_id: int) -> dict[str, Any]:
+    """Who logged a duty-desk item, what was flagged, and the appointment it asks for."""
+    entry = db.get(m.DeskEntry, item_id)
+    officer = db.get(m.StaffUser, entry.recorded_by) if entry and entry.recorded_by else None
+    appointment = db.scalar(select(m.Appointment).where(m.Appointment.submission_id == item_id))
+    return {
+        "entry": entry,
+        "officer": officer.display_name or officer.username if officer else "",
+        "appointment": (appointment, slot_label(appointment.slot)) if appointment else None,
+    }
 
 
 @bp.post("/items/<int:item_id>/decision")

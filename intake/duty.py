@@ -1,0 +1,210 @@
+"""The duty desk's own channels: hotline calls and walk-in visits, logged by an officer or pushed
+by a call-centre system with a device token.
+
+A call or visit becomes an item through the same `ingest()` as every other channel. The service
+gives a query code and a password made to be read out over the phone, so the caller can use the
+status page or call back with the code. Calls outside the published hours, on a holiday or
+after the round closed are flagged (`DeskEntry.flags`), never refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.audit import db_record
+from intake.desk import Desk
+from intake.pipeline import ingest
+from intake.protect import Identity
+from intake.store import models as m
+from intake.store.db import begin_write
+from intake.store.models import utcnow
+from intake.submission import IntakeError, InvalidSubmissionError, Submission
+from intake.workdays import hotline_flags
+
+log = logging.getLogger(__name__)
+
+DESK_CHANNELS = ("hotline", "visit")
+SPOKEN_PASSWORD_LENGTH = 8  # digits: easy to read out and to key in on a phone
+TOKEN_PREFIX = "xczdev_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+class DuplicateCallError(IntakeError):
+    """A call-centre pushed a call it had pushed before; `submission_id` is the stored item."""
+
+    def __init__(self, submission_id: int) -> None:
+        super().__init__(f"call already stored as item {submission_id}")
+        self.submission_id = submission_id
+
+
+@dataclass(frozen=True)
+class DeskLog:
+    """A call or visit as the duty officer (or a call-centre system) recorded it."""
+
+    channel: str  # "hotline" or "visit"
+    received_at: datetime
+    text: str
+    title: str = ""
+    anonymous: bool = True
+    identity: Identity = field(default_factory=Identity)  # a caller's number is identity too
+    subject_name: str = ""
+    subject_unit: str = ""
+    subject_post: str = ""
+
+
+@dataclass(frozen=True)
+class DeskReceipt:
+    """What the officer reads out: shown once, after the commit; neither is stored."""
+
+    submission_id: int
+    code: str
+    password: str
+    received_at: datetime
+    late: bool
+    flags: tuple[str, ...]
+
+
+def spoken_password() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(SPOKEN_PASSWORD_LENGTH))
+
+
+def desk_flags(desk: Desk, entry: DeskLog) -> list[str]:
+    """Hotline hours apply to calls; visits are welcome whenever the desk is staffed."""
+    flags = hotline_flags(entry.received_at, desk.round)
+    if entry.channel != "hotline":
+        flags = [f for f in flags if f in ("before_open", "after_close")]
+    return flags
+
+
+def log_entry(
+    desk: Desk,
+    entry: DeskLog,
+    *,
+    staff_id: int | None = None,
+    device_id: int | None = None,
+    external_id: str | None = None,
+) -> DeskReceipt:
+    """Store a call or visit as an item; raise InvalidSubmissionError naming a bad field."""
+    if entry.channel not in DESK_CHANNELS:
+        raise InvalidSubmissionError("channel", f"值班台不受理 {entry.channel} 渠道")
+    if entry.received_at.tzinfo is None:
+        raise InvalidSubmissionError("received_at", "时间必须带时区。")
+    if entry.received_at > utcnow() + FUTURE_SLACK:
+        raise InvalidSubmissionError("received_at", "来电或来访时间不能晚于现在。")
+    if not entry.anonymous and not entry.identity.name:
+        raise InvalidSubmissionError("name", "实名反映请填写姓名，或改为匿名。")
+    external_id = (external_id or "").strip() or None
+    if device_id is not None and external_id is not None:
+        existing = _pushed_before(desk, device_id, external_id)
+        if existing is not None:
+            raise DuplicateCallError(existing)
+    flags = desk_flags(desk, entry)
+    password = spoken_password()
+
+    def record(session: Session, row: m.Submission, _code: str) -> None:
+        session.add(m.DeskEntry(submission_id=row.id, recorded_by=staff_id,
+                                device_id=device_id, external_id=external_id, flags=flags))
+
+    submission = Submission(
+        channel=entry.channel,
+        received_at=entry.received_at,
+        text=entry.text,
+        password=password,
+        title=entry.title,
+        subject_name=entry.subject_name,
+        subject_unit=entry.subject_unit,
+        subject_post=entry.subject_post,
+        anonymous=entry.anonymous,
+        identity=entry.identity,
+    )
+    try:
+        receipt = ingest(desk, submission, in_transaction=record)
+    except IntegrityError:
+        # Two pushes of one call raced; the other one stored it.
+        if device_id is not None and external_id is not None:
+            existing = _pushed_before(desk, device_id, external_id)
+            if existing is not None:
+                raise DuplicateCallError(existing) from None
+        raise
+    return DeskReceipt(receipt.submission_id, receipt.code, password, receipt.received_at,
+                       receipt.late, tuple(flags))
+
+
+def _pushed_before(desk: Desk, device_id: int, external_id: str) -> int | None:
+    with desk.sessions() as session:
+        return session.scalar(
+            select(m.DeskEntry.submission_id).where(
+                m.DeskEntry.device_id == device_id, m.DeskEntry.external_id == external_id
+            )
+        )
+
+
+# --- Call-centre devices ---------------------------------------------------------------------
+
+
+def token_lookup(token: str) -> str:
+    """Tokens are 256 random bits: a plain digest is enough to find one, and reveals none."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_device(desk: Desk, name: str, *, actor_id: int | None, actor_label: str) -> str:
+    """Register a call-centre system; return its token (shown once, never stored)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidSubmissionError("name", "请填写设备名称（100 字以内）。")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with desk.sessions() as session:
+        begin_write(session)
+        device = m.Device(name=name, token_lookup=token_lookup(token), created_by=actor_id)
+        session.add(device)
+        session.flush()
+        db_record(session, "device_create", actor_id=actor_id, actor_label=actor_label,
+                  device_id=device.id, name=name)
+        session.commit()
+    return token
+
+
+def revoke_device(desk: Desk, device_id: int, *, actor_id: int | None, actor_label: str) -> None:
+    with desk.sessions() as session:
+        begin_write(session)
+        device = session.get(m.Device, device_id)
+        if device is None or device.revoked_at is not None:
+            return
+        device.revoked_at = utcnow()
+        db_record(session, "device_revoke", actor_id=actor_id, actor_label=actor_label,
+                  device_id=device_id, name=device.name)
+        session.commit()
+
+
+def authenticate_device(desk: Desk, token: str) -> m.Device | None:
+    """The active device holding `token`, or None; notes when it was last used."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with desk.sessions() as session:
+        begin_write(session)
+        device = session.scalar(
+            select(m.Device).where(m.Device.token_lookup == token_lookup(token),
+                                   m.Device.revoked_at.is_(None))
+        )
+        if device is None:
+            return None
+        session.execute(update(m.Device).where(m.Device.id == device.id)
+                        .values(last_used_at=utcnow()))
+        session.commit()
+        session.expunge(device)
+        return device
+
+
+def list_devices(desk: Desk) -> list[m.Device]:
+    with desk.sessions() as session:
+        devices = list(session.scalars(select(m.Device).order_by(m.Device.id)))
+        session.expunge_all()
+        return devices

@@ -1,0 +1,69 @@
+"""Working days on the official calendar (holidays and 调休 make-up days), and hotline hours.
+
+The official schedule comes from the `chinese-calendar` package, which knows each year once the
+State Council has published it. The round file may correct or extend it (`round.calendar`);
+for a year neither knows, Monday to Friday are working days and the answer says it guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import chinese_calendar
+
+from intake.round import Round
+
+CHINA = timezone(timedelta(hours=8), "CST")  # the service's local time, for display
+
+
+@dataclass(frozen=True)
+class WorkingDay:
+    working: bool
+    official: bool  # False: the year is not in the calendar, weekdays were assumed
+
+
+def working_day(day: date, rnd: Round) -> WorkingDay:
+    if day in rnd.workdays:
+        return WorkingDay(True, True)
+    if day in rnd.holidays:
+        return WorkingDay(False, True)
+    try:
+        return WorkingDay(chinese_calendar.is_workday(day), True)
+    except NotImplementedError:
+        return WorkingDay(day.weekday() < 5, False)
+
+
+def add_working_days(start: date, days: int, rnd: Round) -> date:
+    """The date `days` working days after `start` (time limits such as 15 working days)."""
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if working_day(current, rnd).working:
+            days -= 1
+    return current
+
+
+def hotline_flags(at: datetime, rnd: Round) -> list[str]:
+    """What is unusual about a call at `at`: never a reason to refuse it, a fact for staff.
+
+    "before_open" / "after_close": outside the round; "non_working_day": a weekend or holiday
+    on the official calendar; "outside_hours": a working day, but outside the published hours;
+    "calendar_assumed": the year is not in the calendar, Monday to Friday were assumed.
+    """
+    local = at.astimezone(rnd.opens.tzinfo)
+    flags = []
+    if at < rnd.opens:
+        flags.append("before_open")
+    if at > rnd.closes:
+        flags.append("after_close")
+    day = working_day(local.date(), rnd)
+    if not day.official:
+        flags.append("calendar_assumed")
+    if not day.working:
+        flags.append("non_working_day")
+    elif rnd.hotline_hours and not any(
+        h.start <= local.time().replace(tzinfo=None) <= h.end for h in rnd.hotline_hours
+    ):
+        flags.append("outside_hours")
+    return flags
