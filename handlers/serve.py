@@ -14,6 +14,7 @@ from waitress import serve as waitress_serve
 from handlers.smtp import MailServer
 from handlers.web import create_app
 from intake.desk import Desk, open_desk
+from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
 from intake.settings import Settings
 from intake.staff import ensure_first_admin
@@ -61,6 +62,9 @@ def serve(settings: Settings) -> int:
     password = ensure_first_admin(desk)
     app = create_app(settings, desk=desk)
     mail_server, sender = _start_mail(desk)
+    ocr_worker = OcrWorker(desk)
+    ocr_worker.start()
+    app.extensions["ocr_worker"] = ocr_worker  # an upload wakes it
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",
@@ -69,6 +73,7 @@ def serve(settings: Settings) -> int:
         f"  工作人员受理台 {base}/staff/",
         f"  健康检查       {base}/healthz",
         *_mail_lines(desk, sender),
+        f"  信件扫描识别   后台 {settings.ocr_workers} 个线程（离线 OCR）",
         f"  数据目录       {settings.data_dir.resolve()}",
     ]
     if password:
@@ -81,8 +86,10 @@ def serve(settings: Settings) -> int:
     try:
         waitress_serve(app, host=settings.http_host, port=settings.http_port,
                        threads=settings.http_threads, ident="intake",
-                       max_request_body_size=settings.max_request_bytes + 1024 * 1024)
+                       max_request_body_size=max(settings.max_request_bytes,
+                                                 settings.scan_max_batch_bytes) + 1024 * 1024)
     finally:
+        ocr_worker.stop()
         mail_server.stop()
         sender.stop()
         desk.close()

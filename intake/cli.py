@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="include reporter identity (recorded in the audit log)")
     p.add_argument("--out", dest="out_path")
 
+    p = sub.add_parser("ocr", help="OCR images and PDFs offline: a JSON line per page")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
     p = sub.add_parser("rules", help="routing rules")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate routing rules")
@@ -75,6 +78,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from intake.classify.command import run_classify
 
         return run_classify(args.round, args.in_path, args.out_path)
+    if args.command == "ocr":
+        from intake.ocr import cli_main
+
+        return cli_main(args.files, sys.stdout)
     if args.command == "rules":
         from intake.classify.command import run_rules_check
 

@@ -199,6 +199,7 @@ def files_in_use(desk: Desk) -> Callable[[str], bool]:
                 return session.scalar(select(
                     select(m.Attachment.id).where(m.Attachment.sha256 == sha256).exists()
                     | select(m.InboundMail.id).where(m.InboundMail.raw_sha256 == sha256).exists()
+                    | select(m.ScanFile.id).where(m.ScanFile.sha256 == sha256).exists()
                 )) or False
         except Exception:
             return True  # cannot tell (the database is what failed): keep the file

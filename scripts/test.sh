@@ -9,6 +9,8 @@ BIN=.venv/bin
 need_packages=()
 command -v chromium >/dev/null || need_packages+=(chromium)
 command -v redis-server >/dev/null || need_packages+=(redis-server)
+# A CJK font for the OCR tests, which render printed Chinese letters.
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_packages+=(fonts-noto-cjk)
 [ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] || need_packages+=(postgresql)
 if [ ${#need_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     app.register_blueprint(staff_bp, url_prefix="/staff")
     csrf = CSRFProtect(app)
     csrf.exempt(api_bp)  # the API carries no cookies; CSRF cannot ride on it
+    # The batch upload streams its body to disk and checks its token itself: CSRFProtect
+    # would parse (and buffer) the whole multipart body to look for the token.
+    csrf.exempt("handlers.web.letters.upload")
     install_limits(app, settings)
 
     app.jinja_env.globals.update(labels=display, round=desk.round)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -42,7 +42,7 @@ def test_hotline_flags_follow_the_official_calendar(when: str, flags: list[str])
 
 def test_flags_read_the_clock_in_the_rounds_time_zone() -> None:
     # 01:30 UTC is 09:30 in China: inside the hours.
-    assert hotline_flags(datetime(2026, 3, 5, 1, 30, tzinfo=timezone.utc), ROUND) == []
+    assert hotline_flags(datetime(2026, 3, 5, 1, 30, tzinfo=UTC), ROUND) == []
 
 
 def test_a_year_the_calendar_does_not_know_assumes_weekdays_and_says_so() -> None:

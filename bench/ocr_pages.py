@@ -1,0 +1,147 @@
+"""OCR time and memory per page (`intake.ocr`) on rendered Chinese letters.
+
+    .venv/bin/python bench/ocr_pages.py [--pages 20] [--pdf-pages 5] [--dpi 200]
+
+Renders --pages A4 pages at 150 dpi (1240 x 1754 px) from the test letters in
+tests/ocr_letters.py (needs the Debian package fonts-noto-cjk), cycling through clean, noisy,
+blurred, JPEG q35, unevenly lit, turned 90/180/270 and skewed (+5, -4 degrees) versions, and
+recognises them one after another with one `OcrEngine`, as the service does. Each page is
+rendered just before it is read and dropped after, so memory reflects the engine. Before that
+a small one-line page loads all three models (detector, angle classifier, recogniser).
+
+Prints OCR seconds per page (`PageText.seconds`: mean, p50, p95, max) over all pages and per
+kind, with the character accuracy against the rendered text; then rasterisation seconds per
+page of a --pdf-pages PDF at --dpi (`render_pdf_page`), and one 300 dpi A4 scan (2480 x 3508,
+reduced to 3000 px before detection). Peak RSS (ru_maxrss) is printed after the imports,
+after the model load and after the run. Runs offline; onnxruntime uses `intake.ocr.THREADS`
+intra-op threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from intake import ocr  # noqa: E402
+from tests import ocr_letters as L  # noqa: E402
+
+KINDS: list[tuple[str, Callable[[Image.Image], Image.Image]]] = [
+    ("clean", lambda im: im),
+    ("noise", lambda im: L.add_noise(im, 22)),
+    ("blur", lambda im: L.blur(im, 1.6)),
+    ("jpeg q35", lambda im: L.jpeg(im, 35)),
+    ("uneven light", L.uneven_lighting),
+    ("turned 90", lambda im: L.rotate_page(im, 90)),
+    ("turned 180", lambda im: L.rotate_page(im, 180)),
+    ("turned 270", lambda im: L.rotate_page(im, 270)),
+    ("skew +5", lambda im: L.skew_page(im, 5)),
+    ("skew -4", lambda im: L.skew_page(im, -4)),
+]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def spread(values: list[float]) -> str:
+    p50, p95 = np.percentile(values, [50, 95])
+    return (f"mean {statistics.fmean(values):.3f}  p50 {p50:.3f}  p95 {p95:.3f}  "
+            f"max {max(values):.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=20, help="pages to recognise")
+    parser.add_argument("--pdf-pages", type=int, default=5, help="pages in the PDF to rasterise")
+    parser.add_argument("--dpi", type=int, default=200, help="PDF rasterisation resolution")
+    args = parser.parse_args(argv)
+    if not L.font_available():
+        print(L.FONT_MISSING, file=sys.stderr)
+        return 2
+
+    print(f"OCR pages: intake.ocr, {args.pages} pages of 1240 x 1754 px")
+    print(f"  Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"onnxruntime intra-op threads {ocr.THREADS}")
+    print(f"  peak RSS after imports:    {peak_rss_mib():7.1f} MiB")
+
+    engine = ocr.OcrEngine()
+    warm = Image.new("RGB", (900, 200), "white")
+    ImageDraw.Draw(warm).text((40, 70), "巡视组：反映问题 2026年3月5日", font=L.load_font(36),
+                              fill="black")
+    start = time.perf_counter()
+    engine.read_image(warm)
+    print(f"  model load + first page:   {time.perf_counter() - start:7.2f} s")
+    print(f"  peak RSS after model load: {peak_rss_mib():7.1f} MiB")
+
+    letters = L.LETTERS
+    sizes = (32, 30, 34, 28, 36, 32)
+    seconds: list[float] = []
+    by_kind: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    wall = time.perf_counter()
+    for n in range(args.pages):
+        kind, degrade = KINDS[n % len(KINDS)]
+        i = n % len(letters)
+        page, expected = L.render_letter(letters[i], sizes[i], serif=i % 2 == 1)
+        page = degrade(page)
+        result = engine.read_image(page)
+        seconds.append(result.seconds)
+        by_kind[kind].append((result.seconds, L.char_accuracy(expected, result.text)))
+    wall = time.perf_counter() - wall
+
+    print()
+    print(f"OCR seconds per page ({len(seconds)} pages, {wall:.1f} s including rendering)")
+    print(f"  all pages     {spread(seconds)}")
+    for kind, _ in KINDS:
+        rows = by_kind.get(kind)
+        if rows:
+            secs = statistics.fmean(s for s, _ in rows)
+            acc = statistics.fmean(a for _, a in rows)
+            print(f"  {kind:<13} {len(rows):>2} pages  mean {secs:.3f} s  accuracy {acc:.4f}")
+    accuracies = [a for rows in by_kind.values() for _, a in rows]
+    print(f"  mean character accuracy {statistics.fmean(accuracies):.4f}")
+
+    big_page, big_text = L.render_letter(letters[0], 64, size=(2480, 3508))
+    big = engine.read_image(big_page)
+    del big_page
+    print(f"  300 dpi scan  2480 x 3508   {big.seconds:.3f} s  "
+          f"accuracy {L.char_accuracy(big_text, big.text):.4f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "letters.pdf"
+        pages = [L.render_letter(letters[i % len(letters)], 32)[0]
+                 for i in range(args.pdf_pages)]
+        pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=150)
+        del pages
+        render: list[float] = []
+        size = (0, 0)
+        for page_no in range(1, ocr.pdf_page_count(pdf) + 1):
+            start = time.perf_counter()
+            size = ocr.render_pdf_page(pdf, page_no, dpi=args.dpi).size
+            render.append(time.perf_counter() - start)
+    print()
+    print(f"PDF rasterisation seconds per page ({len(render)} pages, {args.dpi} dpi, "
+          f"{size[0]} x {size[1]} px)")
+    print(f"  {spread(render)}")
+    print()
+    print(f"peak RSS after the run: {peak_rss_mib():.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

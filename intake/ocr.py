@@ -1,0 +1,728 @@
+"""Offline OCR of scanned letters and suggestion-box notes.
+
+RapidOCR runs the PP-OCR ONNX models shipped inside its wheel (nothing is ever downloaded).
+Per page:
+
+1. The image is reduced to at most MAX_SIDE px (RapidOCR's detector then works on at most
+   DET_MAX_SIDE px) and text boxes are detected.
+2. Orientation: if most long boxes are tall the page lies on its side (90/270), otherwise it
+   is 0/180. The longest lines, cut out and turned to the first guess, are voted on by the
+   angle classifier and recognised; when the vote or the scores leave any doubt they are
+   also recognised turned by 180 degrees and the better reading wins. A page with only
+   short, squarish boxes (a word or two) is read at all four turns instead.
+3. Skew: the median angle of the long boxes, measured in the upright frame.
+4. Every box is cut out straightened and recognised on its own (RapidOCR's per-line angle
+   classifier is not used: on an upright page it now and then turns a good line upside down).
+   A page that was only turned needs no second detection, its boxes turn with it; a page
+   skewed by more than SKEW_MIN degrees is deskewed and detected again. So an upright page
+   costs one detection, a skewed one two.
+5. Reading order: boxes are grouped into rows by vertical overlap, rows top to bottom,
+   fragments left to right, joined without a space between CJK characters; ASCII
+   punctuation next to Chinese text becomes full-width.
+
+`OcrEngine` is thread-safe (one lock around inference); `get_engine()` shares one per process.
+`cli_main` implements `intake ocr FILE...`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from rapidocr import RapidOCR
+
+log = logging.getLogger(__name__)
+
+MAX_SIDE = 3000  # pages are reduced to this longest side; lines are cut from this image
+DET_MAX_SIDE = 2000  # RapidOCR shrinks the detector's input further to this longest side
+MAX_ASPECT = 3  # thinner images are padded to this long side / short side ratio
+DET_MIN_SIDE = 736  # RapidOCR's detector input short side (Det.limit_side_len)
+RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page or a draft-decoded JPEG
+MAX_PIXELS = 120_000_000  # larger image files are refused (1200 dpi A3 is 97 Mpx)
+SKEW_MIN = 1.0  # degrees; smaller skew is left alone
+MIN_LINE_SCORE = 0.5  # recognised lines scoring below this are dropped (RapidOCR's default)
+SAMPLE_LINES = 6  # lines used to decide between a page and its 180-degree turn
+UPRIGHT_SCORE = 0.8  # mean recognition score that, with the classifier, settles "upright"
+FLIP_MARGIN = 0.02  # a turned reading must beat the upright one by this much
+ELONGATED = 2.0  # long side / short side of a box whose direction we trust
+THREADS = min(4, os.cpu_count() or 1)  # onnxruntime intra-op threads per session
+
+# Model files inside the rapidocr wheel (rapidocr/models); given by path so that RapidOCR
+# never looks for them online.
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+class OcrInputError(Exception):
+    """A file that cannot be read as an image or a PDF page; the message is for staff."""
+
+
+@dataclass(frozen=True)
+class PageText:
+    text: str  # lines joined by "\n", in reading order
+    confidence: float  # mean line score weighted by characters, 0..1; 0.0 when no text
+    seconds: float  # wall time of recognising this page
+    rotation: int  # 0/90/180/270: clockwise degrees the page was rotated by to read it upright
+    skew: float  # degrees of small-angle deskew applied (clockwise, after the rotation)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One recognised text box: its four corners (x, y) in page pixels, text and score."""
+
+    box: np.ndarray
+    text: str
+    score: float
+
+
+# --- geometry and reading order (pure) ----------------------------------------------------
+
+
+def box_angle(box: np.ndarray) -> float:
+    """Direction of the box's long side in degrees, folded into [-90, 90).
+
+    Image coordinates (y down): 0 is horizontal, a positive angle descends to the right,
+    +-90 is vertical.
+    """
+    pts = np.asarray(box, dtype=np.float64)
+    edges = [pts[1] - pts[0], pts[2] - pts[1]]
+    dx, dy = max(edges, key=lambda e: float(np.hypot(*e)))
+    angle = float(np.degrees(np.arctan2(dy, dx)))
+    return (angle + 90.0) % 180.0 - 90.0
+
+
+def box_elongation(box: np.ndarray) -> float:
+    """Long side / short side of the box."""
+    pts = np.asarray(box, dtype=np.float64)
+    a = float(np.hypot(*(pts[1] - pts[0])))
+    b = float(np.hypot(*(pts[2] - pts[1])))
+    return max(a, b) / max(min(a, b), 1e-6)
+
+
+def box_length(box: np.ndarray) -> float:
+    pts = np.asarray(box, dtype=np.float64)
+    return max(float(np.hypot(*(pts[1] - pts[0]))), float(np.hypot(*(pts[2] - pts[1]))))
+
+
+def lines_are_vertical(boxes: Sequence[np.ndarray]) -> bool:
+    """Whether most text (by length of elongated boxes) runs up/down: a page on its side."""
+    tall = wide = 0.0
+    for box in boxes:
+        if box_elongation(box) < ELONGATED:
+            continue
+        if abs(box_angle(box)) >= 45.0:
+            tall += box_length(box)
+        else:
+            wide += box_length(box)
+    return tall > wide
+
+
+def rotate_points(points: np.ndarray, rotation: int, size: tuple[int, int]) -> np.ndarray:
+    """Map (..., 2) points of an image of `size` (width, height) into that image turned
+    clockwise by `rotation` (0/90/180/270) degrees."""
+    w, h = size
+    pts = np.asarray(points, dtype=np.float64)
+    x, y = pts[..., 0], pts[..., 1]
+    if rotation == 0:
+        out = (x, y)
+    elif rotation == 90:
+        out = (h - y, x)
+    elif rotation == 180:
+        out = (w - x, h - y)
+    elif rotation == 270:
+        out = (y, w - x)
+    else:
+        raise ValueError(f"rotation must be 0, 90, 180 or 270, not {rotation}")
+    return np.stack(out, axis=-1)
+
+
+def deskew_angle(boxes: Sequence[np.ndarray]) -> float:
+    """Clockwise degrees that make the text lines of an upright page horizontal.
+
+    The median long-side angle of the elongated, roughly horizontal boxes; 0.0 when none.
+    """
+    angles = [box_angle(b) for b in boxes
+              if box_elongation(b) >= ELONGATED and abs(box_angle(b)) < 45.0]
+    if not angles:
+        return 0.0
+    # Lines descending to the right (positive angle) need a counter-clockwise turn.
+    return -float(statistics.median(angles))
+
+
+def upside_down(votes: Sequence[tuple[str, float]], scores: Sequence[float],
+                turned_scores: Callable[[], Sequence[float]]) -> bool:
+    """Whether sampled lines read better turned by 180 degrees.
+
+    `votes` are the angle classifier's (label, confidence) per line, `scores` the recognition
+    scores as the lines stand, `turned_scores` computes them for the lines turned 180 degrees
+    and is only called when the classifier and the scores do not both say "upright".
+    """
+    if not scores:
+        return False
+    flip = sum(conf for label, conf in votes if label == "180")
+    keep = sum(conf for label, conf in votes if label != "180")
+    upright = statistics.fmean(scores)
+    if keep > flip and upright >= UPRIGHT_SCORE:
+        return False
+    turned = list(turned_scores())
+    return bool(turned) and statistics.fmean(turned) > upright + FLIP_MARGIN
+
+
+def best_rotation(scores: dict[int, float]) -> int:
+    """The rotation with the best mean recognition score; 0 unless beaten by FLIP_MARGIN."""
+    best = max(scores, key=lambda rotation: scores[rotation])
+    if 0 in scores and scores[best] <= scores[0] + FLIP_MARGIN:
+        return 0
+    return best
+
+
+def _is_wide(char: str) -> bool:
+    """CJK ideographs, kana, hangul, CJK and full-width punctuation: no spaces around them."""
+    code = ord(char)
+    return (
+        0x2E80 <= code <= 0x9FFF  # radicals, CJK punctuation, kana, ideographs
+        or 0xAC00 <= code <= 0xD7AF  # hangul
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0xFE30 <= code <= 0xFE4F  # CJK compatibility forms
+        or 0xFF00 <= code <= 0xFFEF  # full-width forms
+        or 0x2000 <= code <= 0x206F  # general punctuation: “ ” ‘ ’ … —
+        or code >= 0x20000  # CJK extensions
+    )
+
+
+def join_fragments(texts: Sequence[str]) -> str:
+    """Join same-row fragments, left to right: a space only between non-CJK text."""
+    out = ""
+    for text in texts:
+        text = text.strip()
+        if not text:
+            continue
+        if out and not _is_wide(out[-1]) and not _is_wide(text[0]):
+            out += " "
+        out += text
+    return out
+
+
+_FULL_WIDTH = str.maketrans(",;:!?()", "，；：！？（）")
+
+
+def normalise_punctuation(text: str) -> str:
+    """ASCII , ; : ! ? ( ) next to CJK text become their full-width forms, as printed in
+    Chinese (the recogniser often reads "：" as ":" on a poor scan); a pair of brackets
+    changes together. Numbers and Latin text keep theirs: "12:30", "1,260", "Hello, world"."""
+    chars = list(text)
+
+    def near_cjk(i: int) -> bool:
+        return (i > 0 and _is_wide(chars[i - 1])) or (i + 1 < len(chars)
+                                                       and _is_wide(chars[i + 1]))
+
+    wide = [char in ",;:!?()" and near_cjk(i) for i, char in enumerate(chars)]
+    opened: list[int] = []
+    for i, char in enumerate(chars):
+        if char == "(":
+            opened.append(i)
+        elif char == ")" and opened:
+            j = opened.pop()
+            wide[i] = wide[j] = wide[i] or wide[j]
+    return "".join(c.translate(_FULL_WIDTH) if w else c for c, w in zip(chars, wide, strict=True))
+
+
+def reading_order(lines: Sequence[Line]) -> list[str]:
+    """Rows of text, top to bottom, each joined from its fragments left to right.
+
+    A line joins the current row when it overlaps the row vertically by at least half the
+    smaller of the two heights.
+    """
+    items = []
+    for line in lines:
+        ys = line.box[:, 1]
+        items.append((float(ys.min()), float(ys.max()), float(line.box[:, 0].min()), line.text))
+    items.sort(key=lambda it: (it[0] + it[1]) / 2)
+
+    rows: list[list[tuple[float, float, float, str]]] = []
+    row_top = row_bottom = 0.0
+    for item in items:
+        top, bottom = item[0], item[1]
+        if rows:
+            overlap = min(bottom, row_bottom) - max(top, row_top)
+            smaller = min(bottom - top, row_bottom - row_top)
+            if overlap >= 0.5 * max(smaller, 1.0):
+                rows[-1].append(item)
+                row_top, row_bottom = min(row_top, top), max(row_bottom, bottom)
+                continue
+        rows.append([item])
+        row_top, row_bottom = top, bottom
+
+    texts = [join_fragments([it[3] for it in sorted(row, key=lambda it: it[2])]) for row in rows]
+    return [t for t in texts if t]
+
+
+def page_confidence(lines: Sequence[Line]) -> float:
+    """Mean line score weighted by the number of characters; 0.0 without text."""
+    chars = sum(len(line.text) for line in lines)
+    if not chars:
+        return 0.0
+    return sum(line.score * len(line.text) for line in lines) / chars
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An RGB version of any PIL image: transparency flattened onto white, 16-bit and
+    floating-point greyscale scaled to 8 bits."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64)
+        top = float(values.max(initial=0.0))
+        scale = 255.0 / 65535.0 if top > 255 else 1.0
+        grey = np.clip(values * scale, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    return image.convert("RGB")
+
+
+def _paper(bgr: np.ndarray) -> tuple[float, float, float]:
+    """The page's background colour: the median of a pixel sample."""
+    sample = np.median(bgr[::8, ::8].reshape(-1, 3), axis=0)
+    return (float(sample[0]), float(sample[1]), float(sample[2]))
+
+
+def prepare_page(image: Image.Image) -> np.ndarray:
+    """A PIL image as a BGR array ready for detection: reduced to at most MAX_SIDE px, then
+    padded (right and bottom, paper colour) to at least DET_MIN_SIDE px on each side and to
+    an aspect ratio of at most MAX_ASPECT.
+
+    RapidOCR's detector scales its input's short side up to DET_MIN_SIDE: padding instead
+    keeps text at its own size (a small image with large letters, blown up five times, loses
+    its text) and stops a thin strip from becoming an enormous detector input.
+    """
+    rgb = to_rgb(image)
+    w, h = rgb.size
+    if max(w, h) > MAX_SIDE:
+        scale = MAX_SIDE / max(w, h)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        w, h = rgb.size
+    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+    new_w = max(w, -(-h // MAX_ASPECT), DET_MIN_SIDE)
+    new_h = max(h, -(-w // MAX_ASPECT), DET_MIN_SIDE)
+    if (new_w, new_h) != (w, h):
+        bgr = cv2.copyMakeBorder(bgr, 0, new_h - h, 0, new_w - w, cv2.BORDER_CONSTANT,
+                                 value=_paper(bgr))
+    return bgr
+
+
+def _turn(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The image turned clockwise by a quarter-turn multiple."""
+    codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+             270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    return image if rotation == 0 else cv2.rotate(image, codes[rotation])
+
+
+def _deskew(image: np.ndarray, degrees: float) -> np.ndarray:
+    """The image turned clockwise by a small angle on an enlarged canvas of paper colour."""
+    h, w = image.shape[:2]
+    # cv2 turns counter-clockwise for positive angles
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w, new_h = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
+    matrix[0, 2] += new_w / 2 - w / 2
+    matrix[1, 2] += new_h / 2 - h / 2
+    return cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=_paper(image))
+
+
+def _crop_box(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box's contents straightened along its side nearest to horizontal; the page's top
+    stays up (a vertical line gives a tall crop)."""
+    pts = np.asarray(box, dtype=np.float64)
+    centre = pts.mean(axis=0)
+    theta = np.radians((box_angle(pts) + 45.0) % 90.0 - 45.0)
+    along = np.array([np.cos(theta), np.sin(theta)])  # rightwards
+    across = np.array([-along[1], along[0]])  # downwards
+    rel = pts - centre
+    length = float(np.ptp(rel @ along))
+    height = float(np.ptp(rel @ across))
+    w, h = max(round(length), 1), max(round(height), 1)
+    src = np.array([centre - along * length / 2 - across * height / 2,
+                    centre + along * length / 2 - across * height / 2,
+                    centre + along * length / 2 + across * height / 2], dtype=np.float32)
+    dst = np.array([[0, 0], [w, 0], [w, h]], dtype=np.float32)
+    matrix = cv2.getAffineTransform(src, dst)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _turned(crop: np.ndarray, rotation: int) -> np.ndarray:
+    """A crop turned clockwise by a quarter-turn multiple (contiguous, as ONNX wants)."""
+    return np.ascontiguousarray(np.rot90(crop, k=(-(rotation // 90)) % 4))
+
+
+def _fit(crop: np.ndarray) -> np.ndarray:
+    """A line crop scaled (keeping its proportions) to 32..DET_MAX_SIDE px, so that RapidOCR
+    does not resize it itself: it rounds both sides to multiples of 32, squashing lines."""
+    h, w = crop.shape[:2]
+    scale = 1.0
+    if max(h, w) >= DET_MAX_SIDE:
+        scale = (DET_MAX_SIDE - 1) / max(h, w)
+    elif min(h, w) < 32:
+        scale = min(32 / min(h, w), (DET_MAX_SIDE - 1) / max(h, w))
+    if scale == 1.0:
+        return crop
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+def quiet_rapidocr() -> None:
+    """Keep RapidOCR's INFO chatter (its own colorlog logger) off the console."""
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+
+
+def _model_params() -> dict[str, Any]:
+    import rapidocr
+
+    models = Path(rapidocr.__file__).resolve().parent / "models"
+    paths = {name: models / name for name in (DET_MODEL, CLS_MODEL, REC_MODEL)}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise RuntimeError(f"OCR 模型文件缺失（应随 rapidocr 安装）：{', '.join(missing)}")
+    return {
+        "Global.log_level": "warning",
+        "Global.max_side_len": DET_MAX_SIDE,
+        "Det.model_path": str(paths[DET_MODEL]),
+        "Cls.model_path": str(paths[CLS_MODEL]),
+        "Rec.model_path": str(paths[REC_MODEL]),
+        "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+
+
+class OcrEngine:
+    """Recognises page images; creates the RapidOCR models on first use, thread-safe."""
+
+    def __init__(self) -> None:
+        self._ocr: RapidOCR | None = None
+        self._lock = threading.Lock()
+
+    def _model(self) -> RapidOCR:
+        # called with self._lock held
+        if self._ocr is None:
+            quiet_rapidocr()
+            from rapidocr import RapidOCR
+
+            self._ocr = RapidOCR(params=_model_params())
+            quiet_rapidocr()
+        return self._ocr
+
+    def read_image(self, image: Image.Image) -> PageText:
+        """The page's text; `seconds` counts preparation and recognition, not the wait for
+        another thread's page nor the creation of RapidOCR (its sessions load lazily, so
+        the first page of a process is slower)."""
+        start = time.perf_counter()
+        bgr = prepare_page(image)
+        seconds = time.perf_counter() - start
+        with self._lock:
+            ocr = self._model()
+            start = time.perf_counter()
+            lines, rotation, skew = self._read(ocr, bgr)
+            seconds += time.perf_counter() - start
+        kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
+        return PageText(
+            text="\n".join(normalise_punctuation(row) for row in reading_order(kept)),
+            confidence=page_confidence(kept),
+            seconds=seconds,
+            rotation=rotation,
+            skew=skew,
+        )
+
+    def read_file(self, path: str | Path) -> Iterator[tuple[int, PageText]]:
+        """(page number from 1, text) for an image file (one page) or each page of a PDF."""
+        if is_pdf(path):
+            for page_no in range(1, pdf_page_count(path) + 1):
+                yield page_no, self.read_image(render_pdf_page(path, page_no))
+        else:
+            yield 1, self.read_image(open_page_image(path))
+
+    # RapidOCR keeps use_det/use_cls/use_rec from call to call: every call passes all three.
+
+    @staticmethod
+    def _detect(ocr: RapidOCR, bgr: np.ndarray) -> list[np.ndarray]:
+        """Text boxes (four corners each) in page pixels."""
+        result: Any = ocr(bgr, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(result, "boxes", None)
+        return [] if boxes is None else [np.asarray(box, dtype=np.float64) for box in boxes]
+
+    @staticmethod
+    def _classify(ocr: RapidOCR, crop: np.ndarray) -> tuple[str, float]:
+        """The angle classifier's ("0" or "180", confidence) for one line crop."""
+        result: Any = ocr(_fit(crop), use_det=False, use_cls=True, use_rec=False)
+        label, score = result.cls_res[0]
+        return str(label), float(score)
+
+    @staticmethod
+    def _recognise(ocr: RapidOCR, crop: np.ndarray) -> tuple[str, float]:
+        """Text and score of one line crop (one crop per call: no padding to a batch's
+        widest line, which makes it faster than RapidOCR's batches)."""
+        result: Any = ocr(_fit(crop), use_det=False, use_cls=False, use_rec=True)
+        texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
+        if not texts or not scores:
+            return "", 0.0
+        return str(texts[0]), float(scores[0])
+
+    def _orientation(self, ocr: RapidOCR, bgr: np.ndarray, boxes: list[np.ndarray]
+                     ) -> tuple[int, dict[int, tuple[str, float]]]:
+        """Clockwise degrees (0/90/180/270) that turn the page upright, and the readings of
+        the sampled boxes (by index) at that rotation."""
+        vertical = lines_are_vertical(boxes)
+        sample = [i for i, box in enumerate(boxes)
+                  if box_elongation(box) >= ELONGATED
+                  and (abs(box_angle(box)) >= 45.0) == vertical]
+        if not sample:
+            # Only short, squarish boxes (a word or two): read the largest at all four turns.
+            largest = sorted(range(len(boxes)), reverse=True,
+                             key=lambda i: cv2.contourArea(boxes[i].astype(np.float32)))
+            crops = {i: _crop_box(bgr, boxes[i]) for i in largest[:SAMPLE_LINES]}
+            readings = {rotation: {i: self._recognise(ocr, _turned(crop, rotation))
+                                   for i, crop in crops.items()}
+                        for rotation in (0, 90, 180, 270)}
+            best = best_rotation({rotation: statistics.fmean(s for _, s in read.values())
+                                  for rotation, read in readings.items()})
+            return best, readings[best]
+
+        sample = sorted(sample, key=lambda i: box_length(boxes[i]),
+                        reverse=True)[:SAMPLE_LINES]
+        # First guess: as it stands, or (lines running downwards) turned counter-clockwise.
+        guess = 270 if vertical else 0
+        crops = {i: _turned(_crop_box(bgr, boxes[i]), guess) for i in sample}
+        votes = [self._classify(ocr, crop) for crop in crops.values()]
+        readings = {i: self._recognise(ocr, crop) for i, crop in crops.items()}
+        flipped: dict[int, tuple[str, float]] = {}
+
+        def turned_scores() -> list[float]:
+            flipped.update({i: self._recognise(ocr, _turned(crop, 180))
+                            for i, crop in crops.items()})
+            return [score for _, score in flipped.values()]
+
+        if upside_down(votes, [score for _, score in readings.values()], turned_scores):
+            return (guess + 180) % 360, flipped
+        return guess, readings
+
+    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float]:
+        """Lines (boxes in the upright, deskewed frame), the rotation and the skew applied."""
+        boxes = self._detect(ocr, bgr)
+        if not boxes:
+            return [], 0, 0.0
+        rotation, known = self._orientation(ocr, bgr, boxes)
+        h, w = bgr.shape[:2]
+        upright = [rotate_points(box, rotation, (w, h)) for box in boxes]
+        skew = deskew_angle(upright)
+        if abs(skew) <= SKEW_MIN:
+            skew = 0.0
+        else:
+            # Each line is cut out along its own box and straightened, so a skewed page needs
+            # no second detection either; only the reading order needs the boxes levelled.
+            upright = [_level(box, skew, (w, h) if rotation in (0, 180) else (h, w))
+                       for box in upright]
+        lines = []
+        for i, (box, turned_box) in enumerate(zip(boxes, upright, strict=True)):
+            reading = known.get(i)
+            if reading is None:
+                reading = self._recognise(ocr, _turned(_crop_box(bgr, box), rotation))
+            lines.append(Line(turned_box, *reading))
+        return lines, rotation, round(skew, 2)
+
+
+def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray:
+    """Box corners turned clockwise by a small angle about the page centre (as `_deskew`)."""
+    w, h = size
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -degrees, 1.0)
+    pts = np.asarray(box, dtype=np.float64)
+    return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+_shared: OcrEngine | None = None
+_shared_lock = threading.Lock()
+
+
+def get_engine() -> OcrEngine:
+    """The process-wide engine (models load on its first page)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = OcrEngine()
+        return _shared
+
+
+# --- files --------------------------------------------------------------------------------
+
+# PDFium is not thread-safe: every pypdfium2 call goes through this lock.
+_pdfium_lock = threading.Lock()
+
+
+def is_pdf(path: str | Path) -> bool:
+    """Whether the file starts with the %PDF- magic (within the first 1024 bytes, as
+    readers tolerate)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    return b"%PDF-" in head
+
+
+def pdf_page_count(path: str | Path) -> int:
+    import pypdfium2 as pdfium
+
+    with _pdfium_lock:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except (pdfium.PdfiumError, OSError) as exc:
+            name = Path(path).name
+            raise OcrInputError(f"无法打开 PDF 文件（文件损坏或已加密）：{name}") from exc
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+
+
+def render_pdf_page(path: str | Path, page_no: int, dpi: int = 200) -> Image.Image:
+    """Page `page_no` (from 1) as an RGB image at `dpi`, at most RENDER_MAX_SIDE px long."""
+    import pypdfium2 as pdfium
+
+    name = Path(path).name
+    with _pdfium_lock:
+        try:
+            pdf = pdfium.PdfDocument(str(path))
+        except (pdfium.PdfiumError, OSError) as exc:
+            raise OcrInputError(f"无法打开 PDF 文件（文件损坏或已加密）：{name}") from exc
+        try:
+            count = len(pdf)
+            if not 1 <= page_no <= count:
+                raise OcrInputError(f"PDF 文件没有第 {page_no} 页（共 {count} 页）：{name}")
+            page = pdf[page_no - 1]
+            try:
+                width, height = page.get_size()
+                scale = dpi / 72
+                longest = max(width, height) * scale
+                if longest > RENDER_MAX_SIDE:
+                    scale *= RENDER_MAX_SIDE / longest
+                bitmap = page.render(scale=scale)  # honours the page's /Rotate
+                try:
+                    return bitmap.to_pil().convert("RGB")  # a copy, independent of bitmap
+                finally:
+                    bitmap.close()
+            except pdfium.PdfiumError as exc:
+                raise OcrInputError(f"PDF 文件第 {page_no} 页无法渲染：{name}") from exc
+            finally:
+                page.close()
+        finally:
+            pdf.close()
+
+
+def open_page_image(path: str | Path, page_no: int = 1) -> Image.Image:
+    """Page `page_no` of an image file (only page 1) or a PDF, as an upright RGB image
+    (EXIF orientation applied)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OcrInputError(f"文件不存在或不是普通文件：{path.name}")
+    if is_pdf(path):
+        return render_pdf_page(path, page_no)
+    if page_no != 1:
+        raise OcrInputError(f"图片文件只有一页，没有第 {page_no} 页：{path.name}")
+    try:
+        with Image.open(path) as image:
+            longest = max(image.size)
+            if image.format == "JPEG" and longest > RENDER_MAX_SIDE:
+                # decode large photos at 1/2, 1/4 or 1/8 scale, never below RENDER_MAX_SIDE
+                scale = RENDER_MAX_SIDE / longest
+                image.draft(None, (math.ceil(image.width * scale),
+                                   math.ceil(image.height * scale)))
+            if image.width * image.height > MAX_PIXELS:
+                raise OcrInputError(f"图片尺寸过大（{image.width}×{image.height}），"
+                                    f"无法处理：{path.name}")
+            upright = ImageOps.exif_transpose(image)
+            return to_rgb(upright).copy()
+    except UnidentifiedImageError as exc:
+        raise OcrInputError(f"无法识别的文件格式（请上传常见图片或 PDF）：{path.name}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise OcrInputError(f"图片尺寸过大，无法处理：{path.name}") from exc
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
+        # Pillow warns about some corrupt files (errors where warnings are made errors)
+        raise OcrInputError(f"图片文件已损坏或不完整：{path.name}") from exc
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def _page_numbers(path: str) -> range:
+    name = Path(path).name
+    if not Path(path).is_file():
+        raise OcrInputError(f"文件不存在或不是普通文件：{name}")
+    if not is_pdf(path):
+        return range(1, 2)
+    count = pdf_page_count(path)
+    if count == 0:
+        raise OcrInputError(f"PDF 文件没有任何页面：{name}")
+    return range(1, count + 1)
+
+
+def cli_main(paths: list[str], out: TextIO) -> int:
+    """`intake ocr FILE...`: one JSON line per image or PDF page; 1 if any file failed."""
+    quiet_rapidocr()
+    engine = get_engine()
+    failed = False
+
+    def emit(record: dict[str, Any]) -> None:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+    def emit_error(path: str, page_no: int, message: str) -> None:
+        emit({"file": path, "page": page_no, "text": "", "confidence": 0, "seconds": 0.0,
+              "error": message})
+
+    for path in paths:
+        try:
+            pages = _page_numbers(path)
+        except OcrInputError as exc:
+            emit_error(path, 1, str(exc))
+            failed = True
+            continue
+        for page_no in pages:
+            try:
+                result = engine.read_image(open_page_image(path, page_no))
+            except OcrInputError as exc:
+                emit_error(path, page_no, str(exc))
+                failed = True
+                continue
+            except Exception as exc:
+                log.exception("OCR failed on %s page %d", path, page_no)
+                emit_error(path, page_no, f"文字识别失败：{type(exc).__name__}")
+                failed = True
+                continue
+            emit({"file": path, "page": page_no, "text": result.text,
+                  "confidence": round(result.confidence, 4),
+                  "seconds": round(result.seconds, 3)})
+    return 1 if failed else 0
