@@ -31,6 +31,8 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/api_throughput.py
 	$(BIN)/python bench/queue_paging.py
 	$(BIN)/python bench/classify_dev.py
+	$(BIN)/python bench/ocr_pages.py
+	$(BIN)/python bench/upload_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -65,6 +65,7 @@ def serve(settings: Settings) -> int:
     ocr_worker = OcrWorker(desk)
     ocr_worker.start()
     app.extensions["ocr_worker"] = ocr_worker  # an upload wakes it
+    app.extensions["letters_copies"] = ocr_worker.copies  # one set of decrypted copies
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",

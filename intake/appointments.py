@@ -141,6 +141,8 @@ def request_appointment(desk: Desk, req: AppointmentRequest) -> Receipt:
         raise InvalidSubmissionError("text", "请简要说明想当面反映的事项。")
 
     def book(session: Session, row: m.Submission, _code: str) -> None:
+        if req.suspected_bot:
+            return  # kept as an item (marked spam), but it takes no officer's time
         session.add(m.Appointment(submission_id=row.id, requested_slot_id=slot.id,
                                   slot_id=slot.id, status="requested"))
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.pipeline import ingest
-from intake.protect import Identity
+from intake.protect import Identity, redact_identity
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
@@ -35,6 +35,7 @@ DESK_CHANNELS = ("hotline", "visit")
 SPOKEN_PASSWORD_LENGTH = 8  # digits: easy to read out and to key in on a phone
 TOKEN_PREFIX = "xczdev_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 FUTURE_SLACK = timedelta(minutes=5)
+EXTERNAL_ID_MAX = 100  # desk_entries.external_id
 
 
 class DuplicateCallError(IntakeError):
@@ -97,17 +98,23 @@ def log_entry(
         raise InvalidSubmissionError("channel", f"值班台不受理 {entry.channel} 渠道")
     if entry.received_at.tzinfo is None:
         raise InvalidSubmissionError("received_at", "时间必须带时区。")
+    if not 2000 <= entry.received_at.year <= 2100:
+        raise InvalidSubmissionError("received_at", "来电或来访时间不对，请核对年份。")
     if entry.received_at > utcnow() + FUTURE_SLACK:
         raise InvalidSubmissionError("received_at", "来电或来访时间不能晚于现在。")
     if not entry.anonymous and not entry.identity.name:
         raise InvalidSubmissionError("name", "实名反映请填写姓名，或改为匿名。")
     external_id = (external_id or "").strip() or None
+    if external_id is not None and len(external_id) > EXTERNAL_ID_MAX:
+        raise InvalidSubmissionError("call_id", f"call_id 最多 {EXTERNAL_ID_MAX} 个字符。")
     if device_id is not None and external_id is not None:
         existing = _pushed_before(desk, device_id, external_id)
         if existing is not None:
             raise DuplicateCallError(existing)
     flags = desk_flags(desk, entry)
     password = spoken_password()
+    # A caller's name or number typed into the log is identity: sealed, not in the text.
+    text = redact_identity(entry.text, entry.identity)
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         session.add(m.DeskEntry(submission_id=row.id, recorded_by=staff_id,
@@ -116,7 +123,7 @@ def log_entry(
     submission = Submission(
         channel=entry.channel,
         received_at=entry.received_at,
-        text=entry.text,
+        text=text,
         password=password,
         title=entry.title,
         subject_name=entry.subject_name,

@@ -39,7 +39,7 @@ from intake.attachments import (
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.pipeline import DOCUMENT_MAX_CHARS, attachment_row, ingest
-from intake.protect import Identity
+from intake.protect import Identity, redact_identity
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
@@ -266,6 +266,9 @@ def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int
             log.exception("cannot count the pages of scan %s", stored.sha256[:12])
             return "无法读取 PDF 的页数；原件已保存，可下载查看后手工录入。", 1
         return ("", count) if count else ("PDF 文件没有页面。", 1)
+    if mime == "image/tiff":  # a fax or a document feeder's multi-page TIFF
+        with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
+            return "", ocr.image_page_count(path)
     if mime is not None and mime.startswith("image/"):
         return "", 1
     return NOT_A_SCAN, 1
@@ -674,12 +677,25 @@ def _checked_text(text: str) -> str:
     return text
 
 
-def save_text(desk: Desk, letter_id: int, text: str) -> None:
-    """Keep the officer's corrected text; the OCR text itself is kept as None (unchanged)."""
+REGROUPED = "识别完成后这封信的页面已重新分组或调整，请对照左侧原件核对文字后再保存或提交。"
+
+
+def _check_pages(letter: m.ScanLetter, expected: Sequence[int] | None) -> None:
+    """The text was typed against these pages: refuse it for a letter that now has others."""
+    if expected is not None and [p.id for p in letter.pages] != list(expected):
+        raise LetterError(REGROUPED)
+
+
+def save_text(desk: Desk, letter_id: int, text: str,
+              expected_pages: Sequence[int] | None = None) -> None:
+    """Keep the officer's corrected text; the OCR text itself is kept as None (unchanged).
+
+    `expected_pages` are the page ids the officer saw beside the text."""
     text = _checked_text(text)
     with desk.sessions() as session:
         begin_write(session)
         letter = _letter_for_write(session, letter_id)
+        _check_pages(letter, expected_pages)
         letter.text = None if text == ocr_text(letter) else text
         session.commit()
 
@@ -702,14 +718,16 @@ class Signer:
 
 def submit_letter(
     desk: Desk, letter_id: int, *, staff_id: int, staff_label: str, text: str | None = None,
-    signer: Signer | None = None,
+    signer: Signer | None = None, expected_pages: Sequence[int] | None = None,
+    partial_ok: bool = False,
 ) -> Receipt:
     """Send a letter into intake as an item; `text` (if given) is the reviewed text.
 
     The item is received when the box was opened, carries the letter's original files, and
     gets a random query password: nobody is told its code. Refuses an empty text, a letter
-    whose pages are still being read (unless the officer gives the text), and a second
-    submission.
+    whose pages are still being read (unless the officer says the text is complete), a letter
+    whose pages are no longer `expected_pages` (what the officer saw), and a second
+    submission. The signer's name and number are sealed as identity and hidden in the text.
     """
     with desk.sessions() as session:
         letter = session.get(m.ScanLetter, letter_id, options=[
@@ -720,9 +738,10 @@ def submit_letter(
             raise LetterError(f"这封信已提交（#{letter.submission_id}），不能重复提交。")
         batch = session.get(m.ScanBatch, letter.batch_id)
         assert batch is not None
-        if text is None and letter.text is None and any(
-                p.ocr_status in ("pending", "running") for p in letter.pages):
-            raise LetterError("这封信还有页面正在识别，请稍候，或直接录入文字后提交。")
+        _check_pages(letter, expected_pages)
+        if not partial_ok and any(p.ocr_status in ("pending", "running") for p in letter.pages):
+            raise LetterError("这封信还有页面正在识别，文字可能不全。请稍候再提交；"
+                              "如已对照原件录入全部文字，请勾选“文字已完整”后提交。")
         body = _checked_text(text if text is not None else letter_text(letter))
         page_ids = [p.id for p in letter.pages]
         files: dict[int, m.ScanFile] = {}
@@ -732,13 +751,14 @@ def submit_letter(
     if not body:
         raise LetterError("信件内容为空，不能提交。请对照原件录入或校对文字后再提交。")
     identity = Identity(name=signer.name, phone=signer.phone) if signer else Identity()
+    body = redact_identity(body, identity)
     flags = [f for f in hotline_flags(received_at, desk.round)
              if f in ("before_open", "after_close")]
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         letter = _letter_for_write(session, letter_id)  # a second submission stops here
         if [p.id for p in letter.pages] != page_ids:
-            raise LetterError("这封信的页面刚被调整过，请刷新后再提交。")
+            raise LetterError(REGROUPED)
         letter.text, letter.submission_id, letter.submitted_by = body, row.id, staff_id
         session.add(m.DeskEntry(submission_id=row.id, recorded_by=staff_id, flags=flags))
         for f in files.values():

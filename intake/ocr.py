@@ -642,18 +642,36 @@ def render_pdf_page(path: str | Path, page_no: int, dpi: int = 200) -> Image.Ima
             pdf.close()
 
 
+def image_page_count(path: str | Path) -> int:
+    """Pages of an image file: the frames of a multi-page TIFF (faxes, document feeders),
+    else 1 (an animated GIF is not a document)."""
+    try:
+        with Image.open(path) as image:
+            return max(1, getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning):
+        return 1  # unreadable: reading page 1 will say why
+
+
+def seek_page(image: Image.Image, page_no: int, name: str) -> None:
+    """Go to page `page_no` (1-based) of an opened image file."""
+    if page_no == 1:
+        return
+    if image.format != "TIFF" or page_no > getattr(image, "n_frames", 1):
+        raise OcrInputError(f"图片文件没有第 {page_no} 页：{name}")
+    image.seek(page_no - 1)
+
+
 def open_page_image(path: str | Path, page_no: int = 1) -> Image.Image:
-    """Page `page_no` of an image file (only page 1) or a PDF, as an upright RGB image
-    (EXIF orientation applied)."""
+    """Page `page_no` of an image file (a multi-page TIFF has several) or a PDF, as an
+    upright RGB image (EXIF orientation applied)."""
     path = Path(path)
     if not path.is_file():
         raise OcrInputError(f"文件不存在或不是普通文件：{path.name}")
     if is_pdf(path):
         return render_pdf_page(path, page_no)
-    if page_no != 1:
-        raise OcrInputError(f"图片文件只有一页，没有第 {page_no} 页：{path.name}")
     try:
         with Image.open(path) as image:
+            seek_page(image, page_no, path.name)
             longest = max(image.size)
             if image.format == "JPEG" and longest > RENDER_MAX_SIDE:
                 # decode large photos at 1/2, 1/4 or 1/8 scale, never below RENDER_MAX_SIDE
@@ -682,7 +700,7 @@ def _page_numbers(path: str) -> range:
     if not Path(path).is_file():
         raise OcrInputError(f"文件不存在或不是普通文件：{name}")
     if not is_pdf(path):
-        return range(1, 2)
+        return range(1, image_page_count(path) + 1)
     count = pdf_page_count(path)
     if count == 0:
         raise OcrInputError(f"PDF 文件没有任何页面：{name}")

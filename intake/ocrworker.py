@@ -74,8 +74,8 @@ class PlainCopies:
 
     A 300-page PDF is read page by page, for OCR and for page images; decrypting it again for
     every page would cost more than the OCR itself. Copies are removed when pushed out by newer
-    ones, after `idle` seconds unused (checked on every use and by `sweep`), on `close`, and at
-    the latest when the object goes away or the process exits.
+    ones, after `idle` seconds unused (a sweeper thread runs while any copy exists), on
+    `close`, and at the latest when the object goes away or the process exits.
     """
 
     def __init__(self, desk: Desk, *, keep: int = 2, idle: float = 120.0) -> None:
@@ -85,6 +85,7 @@ class PlainCopies:
         self._lock = threading.Lock()
         self._copies: OrderedDict[str, _Copy] = OrderedDict()
         self._folders: set[Path] = set()
+        self._sweeper: threading.Thread | None = None
         weakref.finalize(self, _remove_folders, self._folders)
 
     @contextmanager
@@ -119,6 +120,25 @@ class PlainCopies:
                 if copy.path is None and self._copies.get(storage_name) is copy:
                     del self._copies[storage_name]
             self.sweep()
+            self._keep_sweeping()
+
+    def _keep_sweeping(self) -> None:
+        """Make sure idle copies go even when nothing asks for another file."""
+        with self._lock:
+            if not self._copies or (self._sweeper is not None and self._sweeper.is_alive()):
+                return
+            self._sweeper = threading.Thread(target=self._sweep_until_empty,
+                                             name="plain-copies-sweeper", daemon=True)
+            self._sweeper.start()
+
+    def _sweep_until_empty(self) -> None:
+        while True:
+            time.sleep(max(1.0, self.idle / 4))
+            self.sweep()
+            with self._lock:
+                if not self._copies:
+                    self._sweeper = None
+                    return
 
     def _decrypt(self, storage_name: str, name: str) -> Path:
         root = self.desk.settings.data_dir / "tmp"
@@ -273,7 +293,7 @@ class OcrWorker:
         self.poll_seconds = poll_seconds
         self.join_seconds = join_seconds
         self._engine = engine
-        self._copies = PlainCopies(desk)
+        self.copies = PlainCopies(desk)  # shared with the page-image views
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -290,7 +310,7 @@ class OcrWorker:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
-        self._copies.close()
+        self.copies.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -298,10 +318,10 @@ class OcrWorker:
             try:
                 engine = self._engine or ocr.get_engine()
                 while not self._stop.is_set() and (claim := claim_page(self.desk)) is not None:
-                    read_page(self.desk, engine, self._copies, claim)
+                    read_page(self.desk, engine, self.copies, claim)
             except Exception:
                 log.exception("OCR round failed")
-            self._copies.sweep()
+            self.copies.sweep()
             self.wake.wait(self.poll_seconds)
 
 
@@ -319,7 +339,7 @@ def page_jpeg(copies: PlainCopies, file: m.ScanFile, page_no: int, rotation: int
             # A4 is 8.27 in wide: render at about the resolution needed, not the OCR's.
             image = ocr.render_pdf_page(path, page_no, dpi=max(36, int(width / 8.27) + 8))
         else:
-            image = _open_preview(path, width)
+            image = _open_preview(path, page_no, width)
     if rotation:
         image = image.rotate(-rotation, expand=True)  # PIL turns anticlockwise
     image.thumbnail((width, width * 3))
@@ -328,9 +348,10 @@ def page_jpeg(copies: PlainCopies, file: m.ScanFile, page_no: int, rotation: int
     return out.getvalue()
 
 
-def _open_preview(path: Path, width: int) -> Image.Image:
+def _open_preview(path: Path, page_no: int, width: int) -> Image.Image:
     try:
         with Image.open(path) as image:
+            ocr.seek_page(image, page_no, path.name)
             if image.format == "JPEG":
                 image.draft("RGB", (width, width))  # decode a phone photo at 1/8 if enough
             return ImageOps.exif_transpose(image).convert("RGB")

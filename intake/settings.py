@@ -75,7 +75,9 @@ class Settings:
     mail_relay_username: str = ""
     mail_relay_password: str = field(default="", repr=False)
     # Duty desk: scanned letters and suggestion-box notes.
-    scan_max_batch_bytes: int = 2048 * MiB  # one upload: a box opening or the day's post
+    # One upload (a box opening, the day's post). Waitress spools any request body up to the
+    # largest limit to disk before the app sees it: behind a proxy, limit bodies per path.
+    scan_max_batch_bytes: int = 1024 * MiB
     scan_max_file_bytes: int = 300 * MiB  # one image or PDF within it
     ocr_workers: int = 1  # background OCR threads in `intake serve`; 0: none
     ocr_max_attempts: int = 3  # automatic tries per page before it waits for a person

@@ -15,6 +15,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from handlers.web import display
 from handlers.web.limits import install_limits
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
+    # Ids in URLs fit the database's integer: a longer number is "not found", not an error.
+    app.url_map.converters["int"] = RowId
+
     from handlers.web.api import bp as api_bp
     from handlers.web.public import bp as public_bp
     from handlers.web.staff import bp as staff_bp
@@ -73,7 +77,8 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # Never to other sites; our own origin gets it, which CSRF checks need over HTTPS.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         private = ("/staff", "/status", "/api", "/report")  # may carry codes or identities
@@ -83,6 +88,14 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
 
     _register_errors(app)
     return app
+
+
+class RowId(IntegerConverter):
+    """`<int:…>` in routes: a positive id within a 32-bit database integer."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = None, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits, min, 2**31 - 1 if max is None else max, signed)
 
 
 def _register_errors(app: Flask) -> None:
@@ -107,6 +120,14 @@ def _register_errors(app: Flask) -> None:
     def csrf_failed(_exc: CSRFError) -> Any:
         return fail(400, "csrf",
                     "页面已过期或来源不明，请返回刷新页面后重新提交（已填写的内容可能需要重填）。")
+
+    @app.errorhandler(400)
+    def bad_request(_exc: HTTPException) -> Any:
+        return fail(400, "bad_request", "请求内容不完整或格式不对，请返回刷新页面后重试。")
+
+    @app.errorhandler(403)
+    def forbidden(_exc: HTTPException) -> Any:
+        return fail(403, "forbidden", "您的账号没有这项操作的权限。")
 
     @app.errorhandler(404)
     def not_found(_exc: HTTPException) -> Any:

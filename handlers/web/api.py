@@ -82,6 +82,10 @@ def report_message(code: str) -> Any:
 
 # --- Call-centre systems push call logs with a device token (docs/call-centre-api.md) ---
 
+# Core field names as the call-centre knows them.
+CALL_FIELD_NAMES = {"name": "caller_name", "reporter_name": "caller_name",
+                    "phone": "caller_number", "reporter_phone": "caller_number",
+                    "received_at": "started_at"}
 CALL_FIELDS = ("call_id", "started_at", "caller_number", "caller_name", "text", "title",
                "subject_name", "subject_unit", "subject_post")
 
@@ -135,7 +139,7 @@ def desk_call() -> Any:
             "code": "duplicate", "field": "call_id",
             "message": "这通来电已经推送过；查询码只在首次推送时返回。"}), 409
     except InvalidSubmissionError as exc:
-        return error(400, "invalid", exc.message, exc.field)
+        return error(400, "invalid", exc.message, CALL_FIELD_NAMES.get(exc.field, exc.field))
     return jsonify(id=receipt.submission_id, code=receipt.code, password=receipt.password,
                    received_at=receipt.received_at.isoformat(), late=receipt.late,
                    flags=list(receipt.flags)), 201

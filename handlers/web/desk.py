@@ -49,6 +49,8 @@ def parse_local(value: str, field: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise InvalidSubmissionError(field, "时间格式不对，应为 2026-03-05 09:30。") from exc
+    if not 2000 <= parsed.year <= 2100:
+        raise InvalidSubmissionError(field, "时间不对，请核对年份。")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA)
 
 
@@ -123,20 +125,24 @@ def appointment_list() -> str:
 def slot_create() -> Any:
     require("desk")
     form = request.form
+    published = 0
     try:
         start = parse_local(form.get("starts_at", ""), "starts_at")
         minutes = int(form.get("minutes", "30") or 30)
-        count = max(1, min(int(form.get("count", "1") or 1), 20))
+        count = int(form.get("count", "1") or 1)
+        if not (10 <= minutes <= 480 and 1 <= count <= 20):
+            raise InvalidSubmissionError("minutes", "每个时段 10 到 480 分钟，一次最多 20 个。")
         for i in range(count):  # a morning of consecutive slots in one go
             begins = start + i * timedelta(minutes=minutes)
             appointments.create_slot(desk(), begins, begins + timedelta(minutes=minutes),
                                      form.get("place", ""), staff_id=g.staff.id)
+            published += 1
     except ValueError:
         flash("时长和个数应为数字。")
     except InvalidSubmissionError as exc:
-        flash(exc.message)
+        flash((f"已发布 {published} 个时段；其余未发布：" if published else "") + exc.message)
     else:
-        flash(f"已发布 {count} 个时段。")
+        flash(f"已发布 {published} 个时段。")
     return redirect(url_for("staff.desk.appointment_list"))
 
 

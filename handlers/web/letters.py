@@ -411,7 +411,10 @@ def _render_letter(letter_id: int, *, error: str = "", text: str | None = None,
     with desk().sessions() as db:
         row = db.get(m.ScanLetter, letter_id)
         if row is None:
-            abort(404)
+            if text is None:
+                abort(404)
+            # Merged away while the officer typed: keep what they typed on the page.
+            return render_template("staff/letters_gone.html", error=error, text=text), status
         batch_row = letters.db_batch(db, row.batch_id)
         assert batch_row is not None
         siblings = batch_row.letters
@@ -435,9 +438,12 @@ def edit_letter(letter_id: int) -> Any:
     text = form.get("text", "")
     signer = letters.Signer(name=form.get("signer_name", "").strip(),
                             phone=form.get("signer_phone", "").strip())
+    # The pages the officer saw beside the text (OCR may regroup the batch meanwhile).
+    seen = ([int(x) for x in form["pages"].split(",") if x.isdigit()]
+            if "pages" in form else None)
     try:
         if action == "save":
-            letters.save_text(desk(), letter_id, text)
+            letters.save_text(desk(), letter_id, text, expected_pages=seen)
             flash("已保存校对后的文字。")
             return redirect(url_for(".letter", letter_id=letter_id), 303)
         if action == "reset":
@@ -448,7 +454,8 @@ def edit_letter(letter_id: int) -> Any:
             abort(400)
         receipt = letters.submit_letter(
             desk(), letter_id, staff_id=g.staff.id, staff_label=g.staff.username, text=text,
-            signer=signer if signer.name or signer.phone else None)
+            signer=signer if signer.name or signer.phone else None, expected_pages=seen,
+            partial_ok=form.get("complete") == "1")
     except letters.LetterError as exc:
         return _render_letter(letter_id, error=exc.message, text=text, signer=signer,
                               status=409)

@@ -47,7 +47,7 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
     attempts = limiter.shared_limit(settings.code_attempt_limit, "code-attempts",
                                     methods=["POST"], key_func=_code_key)
     # Wrong device tokens count like failed look-ups: a token cannot be guessed at speed.
-    bad_tokens = limiter.shared_limit(settings.status_failure_limit, "lookup-failures",
+    bad_tokens = limiter.shared_limit(settings.status_failure_limit, "device-token-failures",
                                       methods=["POST"], deduct_when=_unauthorised)
     messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"])
     login = limiter.limit(LOGIN_LIMIT, methods=["POST"])

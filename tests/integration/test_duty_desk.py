@@ -74,6 +74,7 @@ def test_a_visit_at_night_is_not_flagged_for_hotline_hours(desk: Desk) -> None:
     (a_call(anonymous=False), "name"),
     (a_call(received_at=utcnow() + timedelta(hours=2)), "received_at"),
     (a_call(channel="email"), "channel"),
+    (a_call(received_at=datetime(1, 1, 1, tzinfo=CST)), "received_at"),
 ])
 def test_bad_logs_name_the_field_and_store_nothing(desk: Desk, entry: duty.DeskLog,
                                                    field: str) -> None:
@@ -197,9 +198,11 @@ def test_wrong_tokens_are_rate_limited(app: Flask, desk: Desk) -> None:
 @pytest.mark.parametrize(("body", "field"), [
     ({"started_at": "2026-03-05 10:15"}, "started_at"),
     ({"started_at": None}, "started_at"),
+    ({"started_at": "0001-01-01T00:00:00+08:00"}, "started_at"),
     ({"text": ""}, "text"),
     ({"text": 42}, "text"),
-    ({"anonymous": False}, "name"),
+    ({"anonymous": False}, "caller_name"),
+    ({"call_id": "x" * 101}, "call_id"),
 ])
 def test_bad_pushes_get_400_naming_the_field(app: Flask, desk: Desk, body: dict[str, object],
                                              field: str) -> None:
@@ -353,3 +356,43 @@ def _officer(desk: Desk) -> int:
     if existing is not None:
         return existing
     return create_user(desk, "zhiban", "duty_officer", password="officer-password-1")[0].id
+
+
+def test_a_callers_number_typed_into_the_log_is_hidden_in_the_text(desk: Desk) -> None:
+    receipt = duty.log_entry(desk, a_call(
+        text=CALL_TEXT + "来电人电话 138-0000-1111，请回电。",
+        identity=Identity(phone="13800001111")))
+    with desk.sessions() as db:
+        text = db.get_one(m.Submission, receipt.submission_id).text
+    assert "1111" not in text and "［电话已隐去］" in text
+
+
+def test_ids_too_large_for_the_database_are_not_found(app: Flask, desk: Desk) -> None:
+    officer = staff_client(app, desk, "zhiban", "duty_officer")
+    huge = "9" * 20
+    for path in (f"/staff/items/{huge}", f"/staff/letters/batches/{huge}",
+                 f"/staff/letters/pages/{huge}/image"):
+        assert officer.get(path).status_code == 404, path
+    token = csrf_token(officer, "/staff/desk/appointments")
+    r = officer.post(f"/staff/desk/appointments/{huge}",
+                     data={"csrf_token": token, "action": "confirm"})
+    assert r.status_code == 404
+
+
+def test_honeypot_requests_take_no_officers_time(desk: Desk) -> None:
+    slot = future_slot(desk)
+    appointments.request_appointment(desk, appointments.AppointmentRequest(
+        slot_id=slot, text="广告", password="appt-pass", suspected_bot=True))
+    assert appointments.requests(desk) == []
+    with desk.sessions() as db:
+        assert db.scalars(select(m.Submission.status)).one() == "spam"
+
+
+def test_slot_series_limits_are_checked(app: Flask, desk: Desk) -> None:
+    officer = staff_client(app, desk, "zhiban", "duty_officer")
+    start = (utcnow() + timedelta(days=2)).astimezone(CST).strftime("%Y-%m-%dT09:00")
+    token = csrf_token(officer, "/staff/desk/appointments")
+    r = officer.post("/staff/desk/slots", follow_redirects=True, data={
+        "csrf_token": token, "starts_at": start, "minutes": "100000", "count": "1"})
+    assert "10 到 480 分钟" in r.get_data(as_text=True)
+    assert appointments.slots(desk) == []

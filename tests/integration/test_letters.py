@@ -25,7 +25,14 @@ from sqlalchemy import func, select
 from intake import letters
 from intake.desk import Desk
 from intake.ocr import PageText
-from intake.ocrworker import OcrWorker, PlainCopies, claim_page, read_page, run_pending
+from intake.ocrworker import (
+    OcrWorker,
+    PlainCopies,
+    claim_page,
+    page_jpeg,
+    read_page,
+    run_pending,
+)
 from intake.staff import create_user
 from intake.store import models as m
 from tests.ocr_letters import LETTERS, Letter, render_letter, require_font
@@ -262,7 +269,10 @@ def test_grouping_operations_keep_letters_and_pages_in_dense_order(
         letters.merge_with_previous(desk, batch_id, third)
     letters.reset_text(desk, second)
     letters.merge_with_previous(desk, batch_id, third)
-    letters.submit_letter(desk, first, staff_id=officer, staff_label="officer", text="第一封信")
+    with pytest.raises(letters.LetterError, match="正在识别"):
+        letters.submit_letter(desk, first, staff_id=officer, staff_label="officer", text="第一封信")
+    letters.submit_letter(desk, first, staff_id=officer, staff_label="officer", text="第一封信",
+                          partial_ok=True)
     with pytest.raises(letters.LetterError, match="已提交"):
         letters.move_page(desk, batch_id, pid("c.pdf", 1), -1)
     with pytest.raises(letters.LetterError, match="已提交"):
@@ -614,14 +624,17 @@ def test_batch_page_edits_and_the_review_page(app: Flask, desk: Desk) -> None:
     assert 'name="text"' in page and "下一封待提交" in page
     assert f"/staff/letters/pages/{b}/image" in page
     token = csrf_token(client, path)
-    r = client.post(path, data={"csrf_token": token, "action": "submit", "text": "  "})
+    r = client.post(path, data={"csrf_token": token, "action": "submit", "text": "来信"})
+    assert r.status_code == 409 and "正在识别" in r.get_data(as_text=True)  # OCR not done
+    r = client.post(path, data={"csrf_token": token, "action": "submit", "text": "  ",
+                                "complete": "1"})
     assert r.status_code == 409 and "信件内容为空" in r.get_data(as_text=True)
     r = client.post(path, data={"csrf_token": token, "action": "save",
                                 "text": "镇财政所长收购物卡。"})
     assert r.status_code == 303 and "镇财政所长收购物卡" in client.get(path).get_data(as_text=True)
     r = client.post(path, data={"csrf_token": token, "action": "submit",
                                 "text": "镇财政所长收购物卡，请查处。", "signer_name": "王某",
-                                "signer_phone": "13800000000"})
+                                "signer_phone": "13800000000", "complete": "1"})
     assert r.status_code == 303
     assert r.headers["Location"] == f"/staff/letters/letters/{letter_ids(desk, batch_id)[1]}"
     with desk.sessions() as session:
@@ -677,3 +690,73 @@ def test_plain_copies_are_reused_and_removed(desk: Desk) -> None:
         assert again == first  # decrypted once
     copies.close()
     assert not Path(first).exists()
+
+    # Left alone, an idle copy still goes: nobody has to ask for another file.
+    idle = PlainCopies(desk, idle=0.2)
+    with idle.path(f.storage_name, f.original_name) as plain:
+        assert plain.exists()
+    deadline = time.monotonic() + 10
+    while plain.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not plain.exists()
+
+
+def test_text_typed_against_other_pages_is_refused(desk: Desk, officer: int) -> None:
+    batch_id = new_batch(desk, "box", "北山社区服务中心")
+    add(desk, batch_id, "a.png", png())
+    add(desk, batch_id, "b.png", png("gray"))
+    letters.finish_batch(desk, batch_id)
+    run_pending(desk, engine=FixedEngine(""))
+    first, second = letter_ids(desk, batch_id)
+    seen = [p for (p,) in _page_ids(desk, first)]
+    letters.merge_with_previous(desk, batch_id, second)  # meanwhile: the pages changed
+    for act in (lambda: letters.save_text(desk, first, "对照原件录入", expected_pages=seen),
+                lambda: letters.submit_letter(desk, first, staff_id=officer,
+                                              staff_label="officer", text="对照原件录入",
+                                              expected_pages=seen)):
+        with pytest.raises(letters.LetterError, match="重新分组"):
+            act()
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(m.Submission)) == 0
+
+
+def test_a_signers_name_and_number_are_sealed_and_hidden_in_the_text(
+        desk: Desk, officer: int) -> None:
+    batch_id = new_batch(desk, "postal", "")
+    add(desk, batch_id, "a.png", png())
+    letters.finish_batch(desk, batch_id)
+    run_pending(desk, engine=FixedEngine(""))
+    (first,) = letter_ids(desk, batch_id)
+    text = "反映村支书截留补偿款。\n反映人：王建国  电话：139 0571 2846"
+    receipt = letters.submit_letter(desk, first, staff_id=officer, staff_label="officer",
+                                    text=text, signer=letters.Signer("王建国", "13905712846"))
+    with desk.sessions() as session:
+        item = session.get_one(m.Submission, receipt.submission_id)
+        assert "王建国" not in item.text and "2846" not in item.text
+        assert "［署名已隐去］" in item.text and "［电话已隐去］" in item.text
+        assert not item.anonymous and item.identity_sealed is not None
+
+
+def _page_ids(desk: Desk, letter_id: int) -> list[tuple[int]]:
+    with desk.sessions() as session:
+        return [(p.id,) for p in session.scalars(
+            select(m.ScanPage).where(m.ScanPage.letter_id == letter_id)
+            .order_by(m.ScanPage.position))]
+
+
+def test_a_multi_page_tiff_is_every_one_of_its_pages(desk: Desk) -> None:
+    frames = [Image.new("RGB", (60, 80), c) for c in ("white", "gray", "black")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
+    batch_id = new_batch(desk, "postal", "")
+    added = add(desk, batch_id, "fax.tif", buf.getvalue())
+    assert added.pages == 3
+    copies = PlainCopies(desk)
+    with desk.sessions() as session:
+        f = session.scalars(select(m.ScanFile)).one()
+    shades = []
+    for page_no in (1, 2, 3):
+        jpeg = page_jpeg(copies, f, page_no, 0, 60)
+        shades.append(Image.open(io.BytesIO(jpeg)).convert("L").getpixel((30, 40)))
+    assert shades[0] > shades[1] > shades[2]
+    copies.close()

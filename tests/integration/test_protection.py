@@ -148,4 +148,4 @@ def test_public_pages_carry_no_external_assets(client: FlaskClient) -> None:
         html = r.get_data(as_text=True)
         assert "http://" not in html and "https://" not in html, path
         assert "default-src 'self'" in r.headers["Content-Security-Policy"]
-        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["Referrer-Policy"] == "same-origin"

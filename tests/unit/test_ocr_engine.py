@@ -263,7 +263,7 @@ def test_image_files_have_one_page(tmp_path: Path) -> None:
     path = tmp_path / "scan.png"
     Image.new("L", (50, 50), 255).save(path)
     assert ocr.open_page_image(path).size == (50, 50)
-    with pytest.raises(OcrInputError, match="只有一页"):
+    with pytest.raises(OcrInputError, match="没有第 2 页"):
         ocr.open_page_image(path, 2)
 
 

@@ -4,9 +4,12 @@
   var form = document.querySelector("form.desk-log");
   if (!form) { return; }
   form.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    if (event.key !== "Enter") { return; }
+    if (event.ctrlKey || event.metaKey) {
       event.preventDefault();
       form.requestSubmit();
+    } else if (event.target.tagName === "INPUT") {
+      event.preventDefault();  // Enter in a small field must not save a half-typed log
     }
   });
   var submitting = false;

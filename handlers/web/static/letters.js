@@ -39,7 +39,7 @@
         button.disabled = false;
       });
       xhr.addEventListener("error", function () {
-        status.textContent = "网络中断，上传没有完成。请在批次列表中查看已收到的文件，缺少的重新上传。";
+        status.textContent = "网络中断，上传可能没有完成。请在批次列表中核对收到了哪些文件，缺少的重新上传。";
         button.disabled = false;
       });
       xhr.send(new FormData(form));
