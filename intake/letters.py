@@ -648,6 +648,7 @@ def retry_pages(desk: Desk, batch_id: int, page_ids: Sequence[int] | None = None
         pages = list(session.scalars(query))
         for page in pages:
             page.ocr_status, page.ocr_attempts, page.ocr_claim = "pending", 0, None
+            page.ocr_claimed_at = None  # due at once: a person asked
             page.ocr_error = ""
         session.commit()
     return len(pages)

@@ -3,8 +3,8 @@
 An upload only records its pages as "pending" and returns. Worker threads (`OcrWorker`, as
 many as `ocr_workers`) claim one due page at a time, read it with the offline engine and store
 the text. A claim is a lease: a token and a time; a worker that died mid-page leaves a claim
-that goes stale after LEASE and the page is taken up again. A page that fails is tried again
-up to `ocr_max_attempts` times (a file that cannot be opened is not: its bytes will not
+that goes stale after LEASE and the page is taken up again. A page that fails is tried again,
+RETRY_AFTER later, up to `ocr_max_attempts` times (a file that cannot be opened is not: its bytes will not
 change), then stays "failed", with its error and its images, until a person presses 重试.
 
 The claim is an UPDATE … WHERE on the row still being due, after a SELECT … FOR UPDATE SKIP
@@ -43,6 +43,7 @@ from intake.store.db import begin_write
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)  # far longer than one page takes, even a huge scan
+RETRY_AFTER = timedelta(minutes=1)  # a page that failed waits this long before its next try
 POLL_SECONDS = 3.0
 INTERRUPTED = "识别多次中断（进程退出或超时），请点“重试”，或对照原件手工录入。"
 
@@ -181,10 +182,12 @@ def _remove_folders(folders: set[Path]) -> None:
 # --- claiming and recording -----------------------------------------------------------------
 
 
-def _due(stale_before: datetime) -> ColumnElement[bool]:
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending and not just failed (a failed try keeps its claim time), or under a stale lease."""
     p = m.ScanPage
-    return (p.ocr_status == "pending") | ((p.ocr_status == "running")
-                                          & (p.ocr_claimed_at < stale_before))
+    return (((p.ocr_status == "pending")
+             & (p.ocr_claimed_at.is_(None) | (p.ocr_claimed_at < now - RETRY_AFTER)))
+            | ((p.ocr_status == "running") & (p.ocr_claimed_at < now - LEASE)))
 
 
 def claim_page(desk: Desk, now: datetime | None = None) -> Claim | None:
@@ -200,13 +203,13 @@ def claim_page(desk: Desk, now: datetime | None = None) -> Claim | None:
             update(p).where(p.ocr_status == "running", p.ocr_claimed_at < stale,
                             p.ocr_attempts >= desk.settings.ocr_max_attempts)
             .values(ocr_status="failed", ocr_claim=None, ocr_error=INTERRUPTED))
-        page_id = session.scalar(select(p.id).where(_due(stale)).order_by(p.id).limit(1)
+        page_id = session.scalar(select(p.id).where(_due(now)).order_by(p.id).limit(1)
                                  .with_for_update(skip_locked=True))
         if page_id is None:
             session.commit()
             return None
         taken = session.execute(
-            update(p).where(p.id == page_id, _due(stale))
+            update(p).where(p.id == page_id, _due(now))
             .values(ocr_status="running", ocr_claim=token, ocr_claimed_at=now,
                     ocr_attempts=p.ocr_attempts + 1))
         if taken.rowcount != 1:  # another worker was quicker
