@@ -4,8 +4,8 @@ An upload only records its pages as "pending" and returns. Worker threads (`OcrW
 many as `ocr_workers`) claim one due page at a time, read it with the offline engine and store
 the text. A claim is a lease: a token and a time; a worker that died mid-page leaves a claim
 that goes stale after LEASE and the page is taken up again. A page that fails is tried again,
-RETRY_AFTER later, up to `ocr_max_attempts` times (a file that cannot be opened is not: its bytes will not
-change), then stays "failed", with its error and its images, until a person presses 重试.
+RETRY_AFTER later, up to `ocr_max_attempts` times (a file that cannot be opened is not: its
+bytes will not change), then stays "failed", with its error and images, until 重试 is pressed.
 
 The claim is an UPDATE … WHERE on the row still being due, after a SELECT … FOR UPDATE SKIP
 LOCKED (PostgreSQL) inside a write transaction (SQLite takes its lock at BEGIN), as the
