@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SIDE = 3000  # pages are reduced to this longest side; lines are cut from this image
-DET_MAX_SIDE = 2000  # RapidOCR shrinks the detector's input further to this longest side
+DET_MAX_SIDE = 1280  # the detector works on at most this longest side (A4 at 150 dpi or so):
+# measured on the test letters, as accurate as 2000 px on 150 and 300 dpi scans, with about
+# 350 MiB less peak memory and faster
 MAX_ASPECT = 3  # thinner images are padded to this long side / short side ratio
 DET_MIN_SIDE = 736  # RapidOCR's detector input short side (Det.limit_side_len)
 RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page or a draft-decoded JPEG
