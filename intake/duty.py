@@ -39,7 +39,8 @@ EXTERNAL_ID_MAX = 100  # desk_entries.external_id
 
 
 class DuplicateCallError(IntakeError):
-    """A call-centre pushed a call it had pushed before; `submission_id` is the stored item."""
+    """A call (or a log form) sent again that is already stored as `submission_id`: a
+    call-centre's retry with the same call id, or an officer's form submitted twice."""
 
     def __init__(self, submission_id: int) -> None:
         super().__init__(f"call already stored as item {submission_id}")
@@ -107,8 +108,8 @@ def log_entry(
     external_id = (external_id or "").strip() or None
     if external_id is not None and len(external_id) > EXTERNAL_ID_MAX:
         raise InvalidSubmissionError("call_id", f"call_id 最多 {EXTERNAL_ID_MAX} 个字符。")
-    if device_id is not None and external_id is not None:
-        existing = _pushed_before(desk, device_id, external_id)
+    if external_id is not None:
+        existing = _stored_before(desk, device_id, staff_id, external_id)
         if existing is not None:
             raise DuplicateCallError(existing)
     flags = desk_flags(desk, entry)
@@ -136,8 +137,8 @@ def log_entry(
         receipt = ingest(desk, submission, in_transaction=record)
     except IntegrityError:
         # Two pushes of one call raced; the other one stored it.
-        if device_id is not None and external_id is not None:
-            existing = _pushed_before(desk, device_id, external_id)
+        if external_id is not None:
+            existing = _stored_before(desk, device_id, staff_id, external_id)
             if existing is not None:
                 raise DuplicateCallError(existing) from None
         raise
@@ -145,13 +146,15 @@ def log_entry(
                        receipt.late, tuple(flags))
 
 
-def _pushed_before(desk: Desk, device_id: int, external_id: str) -> int | None:
+def _stored_before(
+    desk: Desk, device_id: int | None, staff_id: int | None, external_id: str
+) -> int | None:
+    """The item already stored under this id by this device, or by this officer's form."""
+    source = (m.DeskEntry.device_id == device_id if device_id is not None
+              else m.DeskEntry.device_id.is_(None) & (m.DeskEntry.recorded_by == staff_id))
     with desk.sessions() as session:
-        return session.scalar(
-            select(m.DeskEntry.submission_id).where(
-                m.DeskEntry.device_id == device_id, m.DeskEntry.external_id == external_id
-            )
-        )
+        return session.scalar(select(m.DeskEntry.submission_id).where(
+            source, m.DeskEntry.external_id == external_id))
 
 
 # --- Call-centre devices ---------------------------------------------------------------------

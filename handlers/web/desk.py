@@ -3,6 +3,7 @@ call-centre devices allowed to push calls. Nested under the staff blueprint (/st
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,7 +82,8 @@ def log_entry(channel: str) -> Any:
         abort(404)
     if request.method == "GET":
         return render_template("staff/desk_log.html", channel=channel, values={},
-                               now=now_local(), title=CHANNEL_TITLES[channel])
+                               now=now_local(), title=CHANNEL_TITLES[channel],
+                               form_key=secrets.token_urlsafe(16))
     form = request.form
     try:
         anonymous = form.get("anonymous", "true") != "false"
@@ -102,10 +104,16 @@ def log_entry(channel: str) -> Any:
                 subject_post=form.get("subject_post", ""),
             ),
             staff_id=g.staff.id,
+            # One key per opened form: sent twice (a reload, a double press), it is one item.
+            external_id=form.get("form_key") or None,
         )
+    except duty.DuplicateCallError as exc:
+        return render_template("staff/desk_receipt.html", duplicate=exc.submission_id,
+                               channel=channel), 409
     except InvalidSubmissionError as exc:
         return render_template("staff/desk_log.html", channel=channel, values=form,
-                               now=now_local(), title=CHANNEL_TITLES[channel], error=exc), 400
+                               now=now_local(), title=CHANNEL_TITLES[channel], error=exc,
+                               form_key=form.get("form_key", "")), 400
     return render_template("staff/desk_receipt.html", receipt=receipt, channel=channel)
 
 

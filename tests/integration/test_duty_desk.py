@@ -396,3 +396,21 @@ def test_slot_series_limits_are_checked(app: Flask, desk: Desk) -> None:
         "csrf_token": token, "starts_at": start, "minutes": "100000", "count": "1"})
     assert "10 到 480 分钟" in r.get_data(as_text=True)
     assert appointments.slots(desk) == []
+
+
+def test_a_log_form_sent_twice_is_one_item(app: Flask, desk: Desk) -> None:
+    officer = staff_client(app, desk, "zhiban", "duty_officer")
+    page = officer.get("/staff/desk/log/visit").get_data(as_text=True)
+    key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(officer, "/staff/desk/log/visit"), "form_key": key,
+            "text": CALL_TEXT, "received_at": "2026-03-05T10:00"}
+    first = officer.post("/staff/desk/log/visit", data=data)
+    again = officer.post("/staff/desk/log/visit", data=data)  # F5 on the receipt page
+    assert first.status_code == 200 and again.status_code == 409
+    assert 'id="already-saved"' in again.get_data(as_text=True)
+    assert 'id="query-code"' not in again.get_data(as_text=True)
+    other = staff_client(app, desk, "zhiban2", "duty_officer")  # keys are per officer
+    assert other.post("/staff/desk/log/visit", data={
+        **data, "csrf_token": csrf_token(other, "/staff/desk/log/visit")}).status_code == 200
+    with desk.sessions() as db:
+        assert len(list(db.scalars(select(m.Submission.id)))) == 2
