@@ -26,6 +26,7 @@ Per page:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -76,7 +77,7 @@ class OcrInputError(Exception):
 
 @dataclass(frozen=True)
 class PageText:
-    text: str  # lines joined by "\n", in reading order
+    text: str  # paragraphs (rows wrapped at the margin rejoined) by "\n", in reading order
     confidence: float  # mean line score weighted by characters, 0..1; 0.0 when no text
     seconds: float  # wall time of recognising this page
     rotation: int  # 0/90/180/270: clockwise degrees the page was rotated by to read it upright
@@ -244,7 +245,17 @@ def normalise_punctuation(text: str) -> str:
     return "".join(c.translate(_FULL_WIDTH) if w else c for c, w in zip(chars, wide, strict=True))
 
 
-def reading_order(lines: Sequence[Line]) -> list[str]:
+@dataclass(frozen=True)
+class Row:
+    """One row of text on the page, joined from its fragments, with where it lies."""
+
+    text: str
+    left: float
+    right: float
+    height: float
+
+
+def rows(lines: Sequence[Line]) -> list[Row]:
     """Rows of text, top to bottom, each joined from its fragments left to right.
 
     A line joins the current row when it overlaps the row vertically by at least half the
@@ -252,26 +263,75 @@ def reading_order(lines: Sequence[Line]) -> list[str]:
     """
     items = []
     for line in lines:
-        ys = line.box[:, 1]
-        items.append((float(ys.min()), float(ys.max()), float(line.box[:, 0].min()), line.text))
+        ys, xs = line.box[:, 1], line.box[:, 0]
+        items.append((float(ys.min()), float(ys.max()), float(xs.min()), float(xs.max()),
+                      line.text))
     items.sort(key=lambda it: (it[0] + it[1]) / 2)
 
-    rows: list[list[tuple[float, float, float, str]]] = []
+    groups: list[list[tuple[float, float, float, float, str]]] = []
     row_top = row_bottom = 0.0
     for item in items:
         top, bottom = item[0], item[1]
-        if rows:
+        if groups:
             overlap = min(bottom, row_bottom) - max(top, row_top)
             smaller = min(bottom - top, row_bottom - row_top)
             if overlap >= 0.5 * max(smaller, 1.0):
-                rows[-1].append(item)
+                groups[-1].append(item)
                 row_top, row_bottom = min(row_top, top), max(row_bottom, bottom)
                 continue
-        rows.append([item])
+        groups.append([item])
         row_top, row_bottom = top, bottom
 
-    texts = [join_fragments([it[3] for it in sorted(row, key=lambda it: it[2])]) for row in rows]
-    return [t for t in texts if t]
+    out = []
+    for group in groups:
+        text = join_fragments([it[4] for it in sorted(group, key=lambda it: it[2])])
+        if text:
+            out.append(Row(text, min(it[2] for it in group), max(it[3] for it in group),
+                           statistics.median(it[1] - it[0] for it in group)))
+    return out
+
+
+def reading_order(lines: Sequence[Line]) -> list[str]:
+    """The texts of `rows(lines)`."""
+    return [row.text for row in rows(lines)]
+
+
+# A row ending in one of these (closing quotes and brackets aside) ends its sentence.
+ENDS_SENTENCE = set("。！？：；…!?:;")
+CLOSERS = "”’』」）)》"
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a row ends a sentence: 。 or ！ or …, also inside closing quotes (。”)."""
+    text = text.rstrip(CLOSERS)
+    return bool(text) and text[-1] in ENDS_SENTENCE
+
+
+def paragraphs(page_rows: Sequence[Row]) -> list[str]:
+    """Rows wrapped at the page's right margin joined back into their paragraphs.
+
+    A printed or written line that fills the width and does not end a sentence continues on
+    the next row, unless that row is indented (a new paragraph) or set apart (a signature,
+    a date). Rejoined, a phrase broken at the margin ("侵占惠农\n补贴") reads whole again.
+    """
+    if len(page_rows) < 2:
+        return [row.text for row in page_rows]
+    height = statistics.median(row.height for row in page_rows)
+    lefts = sorted(row.left for row in page_rows)
+    rights = sorted(row.right for row in page_rows)
+    margin_left = lefts[len(lefts) // 10]
+    margin_right = rights[(len(rights) * 9) // 10]
+    out = [page_rows[0].text]
+    for before, row in itertools.pairwise(page_rows):
+        runs_on = (not ends_sentence(before.text)
+                   and before.right >= margin_right - 2.5 * height  # kinsoku: a char or two short
+                   and before.left <= margin_left + 3 * height
+                   and row.left <= margin_left + height)
+        if runs_on:
+            out[-1] = join_fragments([out[-1], row.text])
+        else:
+            out.append(row.text)
+    return out
 
 
 def page_confidence(lines: Sequence[Line]) -> float:
@@ -453,7 +513,7 @@ class OcrEngine:
             seconds += time.perf_counter() - start
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
         return PageText(
-            text="\n".join(normalise_punctuation(row) for row in reading_order(kept)),
+            text="\n".join(normalise_punctuation(p) for p in paragraphs(rows(kept))),
             confidence=page_confidence(kept),
             seconds=seconds,
             rotation=rotation,

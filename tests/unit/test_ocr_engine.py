@@ -330,3 +330,45 @@ def test_cli_reports_unreadable_files_without_loading_models(tmp_path: Path) -> 
         assert record["page"] == 1 and record["text"] == "" and record["confidence"] == 0
     assert "无法识别" in records[0]["error"]
     assert "不存在" in records[1]["error"]
+
+
+# --- paragraphs: rows wrapped at the margin joined back ---------------------------------------
+
+
+def row(text: str, left: float, right: float, height: float = 30.0) -> ocr.Row:
+    return ocr.Row(text, left, right, height)
+
+
+def test_rows_wrapped_at_the_margin_are_joined_into_their_paragraph() -> None:
+    page = [
+        row("关于村支书侵占补贴的反映", 400, 840),            # a centred title
+        row("尊敬的巡察组：", 100, 320),                       # a greeting
+        row("村支书李某把全村的耕地地力保护补贴以统一代管的名义", 160, 1140),  # indented start
+        row("扣留，至今没有发放。村民多次询问，他说上面没拨款。", 100, 1135),
+        row("另外修村道时他让亲戚承包工程，质量很差，雨后开", 100, 1140),
+        row("裂。", 100, 160),                                  # the paragraph's last row
+        row("反映人：王某", 900, 1140),                          # set apart on the right
+        row("2026年3月5日", 920, 1140),
+    ]
+    assert ocr.paragraphs(page) == [
+        "关于村支书侵占补贴的反映",
+        "尊敬的巡察组：",
+        "村支书李某把全村的耕地地力保护补贴以统一代管的名义扣留，至今没有发放。村民多次询问，"
+        "他说上面没拨款。",
+        "另外修村道时他让亲戚承包工程，质量很差，雨后开裂。",
+        "反映人：王某",
+        "2026年3月5日",
+    ]
+
+
+@pytest.mark.parametrize(("text", "ends"), [
+    ("没有发放。", True), ("他说“上面没拨款。”", True), ("尊敬的巡察组：", True),
+    ("以“资料费”", False), ("扣留，", False), ("雨后开", False), ("", False),
+])
+def test_ends_sentence(text: str, ends: bool) -> None:
+    assert ocr.ends_sentence(text) is ends
+
+
+def test_a_single_row_or_none_is_left_alone() -> None:
+    assert ocr.paragraphs([]) == []
+    assert ocr.paragraphs([row("只有一行", 100, 300)]) == ["只有一行"]
