@@ -18,15 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from intake.classify import Classifier  # noqa: E402
+from intake.classify.command import format_table  # noqa: E402
 from intake.classify.metrics import score  # noqa: E402
 from intake.round import load_round  # noqa: E402
 from intake.rules import load_rules  # noqa: E402
 
 FILES = ("cases_dev.jsonl", "messages_dev.jsonl", "complaints_dev.jsonl")
-
-
-def _fmt(value: float | None) -> str:
-    return "  n/a" if value is None else f"{value:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,24 +40,18 @@ def main(argv: list[str] | None = None) -> int:
 
     all_rows: list[dict] = []
     all_preds: list[dict] = []
-    print(f"{'file':<22}{'n':>5}{'scope_bacc':>11}{'role_acc':>10}{'micro_f1':>10}"
-          f"{'macro_f1':>10}{'route_ok':>10}")
+    results = []
     for name in FILES:
         rows = [json.loads(line) for line in (data / name).read_text("utf-8").splitlines()
                 if line.strip()]
         preds = [clf.classify(r["text"], channel=r.get("channel")).to_contract() for r in rows]
-        s = score(rows, preds)
-        print(f"{name:<22}{s['n']:>5}{_fmt(s['in_scope_balanced_accuracy']):>11}"
-              f"{_fmt(s['role_accuracy']):>10}{_fmt(s['discipline_micro_f1']):>10}"
-              f"{_fmt(s['discipline_macro_f1']):>10}{_fmt(s['route_ok']):>10}")
+        results.append((name, score(rows, preds)))
         if args.errors:
             _print_errors(rows, preds)
         all_rows += rows
         all_preds += preds
-    s = score(all_rows, all_preds)
-    print(f"{'all':<22}{s['n']:>5}{_fmt(s['in_scope_balanced_accuracy']):>11}"
-          f"{_fmt(s['role_accuracy']):>10}{_fmt(s['discipline_micro_f1']):>10}"
-          f"{_fmt(s['discipline_macro_f1']):>10}{_fmt(s['route_ok']):>10}")
+    results.append(("all", score(all_rows, all_preds)))
+    print(format_table(results))
 
     texts = [r["text"] for r in all_rows]
     rounds = max(1, 3000 // len(texts))

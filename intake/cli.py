@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in", dest="in_path")
     p.add_argument("--out", dest="out_path")
 
+    p = sub.add_parser("evaluate", help="score the classifier on labelled JSON Lines files")
+    p.add_argument("--round", required=True)
+    p.add_argument("--json", action="store_true", help="one JSON line per file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
     p = sub.add_parser("export", help="export every stored item as JSON Lines")
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
     p.add_argument("--since", help="ISO date or time; items received from then on")
@@ -78,6 +83,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from intake.classify.command import run_classify
 
         return run_classify(args.round, args.in_path, args.out_path)
+    if args.command == "evaluate":
+        from intake.classify.command import run_evaluate
+
+        return run_evaluate(args.round, args.files, as_json=args.json)
     if args.command == "ocr":
         from intake.ocr import cli_main
 

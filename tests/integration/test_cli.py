@@ -65,6 +65,30 @@ def test_classify_with_files_and_a_bad_round(tmp_path: Path) -> None:
     assert r.returncode == 2 and "scope.roles[1]" in r.stderr
 
 
+def test_evaluate_prints_the_contracts_metrics(tmp_path: Path) -> None:
+    rows = [
+        {"id": "1", "text": "青山镇党委书记李建国收受老板送的购物卡。", "in_scope": True,
+         "role": "leadership", "disciplines": ["integrity"], "label_basis": "stated"},
+        {"id": "2", "text": "小区楼下烧烤店油烟太大，晚上吵得睡不着。", "in_scope": False,
+         "routes_ok": ["ecology_environment", "hotline_12345"]},
+    ]
+    labelled = tmp_path / "dev.jsonl"
+    labelled.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
+                        + "\nnot json\n", encoding="utf-8")
+    r = run(["evaluate", "--round", str(EXAMPLE_ROUND), "--json", str(labelled)])
+    assert r.returncode == 0, r.stderr
+    (figures,) = [json.loads(line) for line in r.stdout.splitlines()]
+    assert figures["n"] == 2 and figures["in_scope_balanced_accuracy"] == 1.0
+    assert figures["role_accuracy"] == 1.0 and figures["discipline_micro_f1"] == 1.0
+    assert "不是有效的 JSON" in r.stderr
+    table = run(["evaluate", "--round", str(EXAMPLE_ROUND), str(labelled), str(labelled)])
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[0].split()[:3] == ["file", "n", "scope_bacc"]
+    assert table.stdout.splitlines()[-1].startswith("all")
+    assert run(["evaluate", "--round", str(EXAMPLE_ROUND), str(tmp_path / "none.jsonl")]
+               ).returncode == 2
+
+
 def test_rules_check(tmp_path: Path) -> None:
     r = run(["rules", "check"])
     assert r.returncode == 0, r.stderr
