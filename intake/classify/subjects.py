@@ -211,6 +211,8 @@ class SubjectFinder:
             token = m.group()
             if self._county and token.endswith(self._county):
                 continue
+            if "某" in token:  # a masked place ("某村", "该镇某村"): not known to be elsewhere
+                continue
             if self._round_re.search(token):
                 continue
             stem = token

@@ -127,6 +127,20 @@ def test_other_township_is_outside() -> None:
     assert not s.in_scope
 
 
+@pytest.mark.parametrize(("text", "role"), [
+    # A verb before 镇/村 is not another place: the post stays the round's own.
+    ("镇党委书记借口看病离岗一周，并带走镇财政所长和几名干部用公款旅游", "leadership"),
+    ("村党支部书记明知不符合条件，仍安排村会计为亲戚出具低保证明", "subordinate_head"),
+    ("来电人自称镇机关干部，反映镇党委书记搞一言堂，工程不招标", "leadership"),
+    # A masked place ("某村") is not known to be elsewhere.
+    ("该镇某村党支部书记把危房改造补助发给了自己的亲戚", "subordinate_head"),
+], ids=["verb-before-town", "verb-before-village", "self-described", "masked-place"])
+def test_words_before_a_place_suffix_are_not_places(text: str, role: str) -> None:
+    s = run(text)
+    assert s.subject_role == role
+    assert s.in_scope
+
+
 def test_staff_outside_scope_goes_to_commission() -> None:
     s = run("上湾村会计曹丽发补贴时给每户少发了两百元")
     assert s.subject_role == "staff"
