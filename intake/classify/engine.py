@@ -67,8 +67,9 @@ class Classifier:
             alleged_role = main.role
         elif labels and (main is None or main.role == "unknown"):
             alleged_role = "unknown"  # a charge against someone unnamed
+        charges = len({prep.norm[h.start:h.end] for h in counted})
         routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
-                                    matches=matches)
+                                    matches=matches, charges=charges)
 
         confidence = _confidence(in_scope, main, counted, routes, matches)
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)

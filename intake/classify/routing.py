@@ -45,11 +45,11 @@ class Router:
         return out
 
     def route(self, text: str, *, in_scope: bool, alleged_role: str | None,
-              matches: list[RouteMatch]) -> tuple[str, ...]:
+              matches: list[RouteMatch], charges: int = 2) -> tuple[str, ...]:
         """Ordered route codes for an item.
 
         `alleged_role` is the role of the main subject when a discipline breach is alleged
-        against an official, else None.
+        against an official, else None; `charges` counts the distinct conduct phrases.
         """
         if len(text.strip()) < self._min_chars:
             return (self._empty,)
@@ -59,6 +59,12 @@ class Router:
         if in_scope:
             routes.append("accept")
             routes.extend(m.rule.department for m in topical if m.rule.also_in_scope)
+        elif alleged_role == "unknown" and topical and charges < 2:
+            # One conduct word and nobody identified: the matter itself decides who acts
+            # first, the commission gets it after ("决策失误" in a complaint about a school
+            # move). Several charges read as a discipline complaint and go to it first.
+            routes.extend(m.rule.department for m in topical)
+            routes.extend(self._discipline_routes["unknown"])
         elif alleged_role is not None and alleged_role in self._discipline_routes:
             routes.extend(self._discipline_routes[alleged_role])
             routes.extend(m.rule.department for m in topical)

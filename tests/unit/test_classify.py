@@ -296,3 +296,16 @@ def test_dev_complaints_floor() -> None:
     # Floors well under today's figures: they catch a broken lexicon, not small drift.
     assert s["in_scope_balanced_accuracy"] >= 0.8
     assert s["discipline_micro_f1"] >= 0.75
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    # One conduct word, nobody named: the matter's department acts first.
+    ("强烈要求湾田学校不要盲目改址，前期投资谁买单，这是决策失误", "education"),
+    # Several charges, nobody named: a discipline complaint, the commission first.
+    ("有人虚开发票套取公款，还收受供应商礼金，违规组织公款宴请", "discipline_commission"),
+], ids=["one-word-topical", "several-charges"])
+def test_unnamed_charges_route_by_their_weight(text: str, first: str) -> None:
+    s = run(text)
+    assert not s.in_scope
+    assert s.routes[0] == first
+    assert "discipline_commission" in s.routes
