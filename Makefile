@@ -33,6 +33,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/classify_dev.py
 	$(BIN)/python bench/ocr_pages.py
 	$(BIN)/python bench/upload_throughput.py
+	$(BIN)/python bench/duplicates.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

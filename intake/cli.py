@@ -54,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ocr", help="OCR images and PDFs offline: a JSON line per page")
     p.add_argument("files", nargs="+", metavar="FILE")
 
+    p = sub.add_parser("duplicates", help="possible duplicates across channels")
+    dup_sub = p.add_subparsers(dest="duplicates_command", required=True)
+    backfill = dup_sub.add_parser("backfill", help="index stored items and link duplicates")
+    backfill.add_argument("--rebuild", action="store_true",
+                          help="index every item again (after roster or classification changes)")
+
     p = sub.add_parser("rules", help="routing rules")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate routing rules")
@@ -87,6 +93,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from intake.classify.command import run_evaluate
 
         return run_evaluate(args.round, args.files, as_json=args.json)
+    if args.command == "duplicates":
+        from intake.desk import open_desk
+        from intake.duplicates import backfill as run_backfill
+
+        desk = open_desk(load_settings())
+        try:
+            done = run_backfill(desk, rebuild=args.rebuild)
+        finally:
+            desk.close()
+        print(f"已为 {done} 件建立查重索引。")
+        return 0
     if args.command == "ocr":
         from intake.ocr import cli_main
 

@@ -16,6 +16,7 @@ from functools import cache
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from intake import duplicates
 from intake.attachments import StoredFile
 from intake.classify import Suggestion
 from intake.desk import Desk
@@ -93,12 +94,13 @@ def ingest(
     if late and suggestion is not None:
         # After the round closed, whether the team still takes an item in is a person's call.
         suggestion = replace(suggestion, needs_review=True)
+    fingerprint = _fingerprint(desk, sub, suggestion)
     stored: list[StoredFile] = []
     try:
         for f in sub.attachments:
             stored.append(desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes))
         receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion,
-                          in_transaction)
+                          in_transaction, fingerprint)
     except BaseException:
         desk.files.discard(stored, files_in_use(desk))  # no file without its item
         raise
@@ -109,7 +111,7 @@ def ingest(
 def _commit(
     desk: Desk, sub: Submission, code: str, secret_hash: str, late: bool,
     stored: list[StoredFile], suggestion: Suggestion | None,
-    in_transaction: InTransaction | None,
+    in_transaction: InTransaction | None, fingerprint: duplicates.Fingerprint | None = None,
 ) -> Receipt:
     sealed = None if sub.identity.is_empty() else desk.keyring.seal_identity(sub.identity)
     with desk.sessions() as session:
@@ -141,6 +143,8 @@ def _commit(
             db_set_classification(session, row, suggestion, source="service")
         if in_transaction is not None:
             in_transaction(session, row, code)
+        if fingerprint is not None:  # after the channel's own links, which it does not repeat
+            duplicates.db_record(session, row, fingerprint)
         session.commit()
         return Receipt(row.id, code, row.received_at, late)
 
@@ -213,6 +217,18 @@ def _suggest(desk: Desk, sub: Submission) -> Suggestion | None:
         return desk.classifier.classify(sub.text, channel=sub.channel, hints=sub.hints())
     except Exception:
         log.exception("classifier failed; item stored without a suggestion")
+        return None
+
+
+def _fingerprint(
+    desk: Desk, sub: Submission, suggestion: Suggestion | None
+) -> duplicates.Fingerprint | None:
+    """The duplicate step's pure part; like the classifier, it must never cost us the item."""
+    try:
+        persons = duplicates.accused(suggestion.subjects) if suggestion is not None else ()
+        return duplicates.fingerprint(sub.text, persons, duplicates.round_boilerplate(desk.round))
+    except Exception:
+        log.exception("duplicate fingerprint failed; item stored without duplicate links")
         return None
 
 

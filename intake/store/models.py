@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -550,3 +551,27 @@ class ScanPage(Base):
     ocr_claim: Mapped[str | None] = mapped_column(String(32))
 
     file: Mapped[ScanFile] = relationship()
+
+
+# --- Possible duplicates across channels (issue 5) ---
+
+
+class TextSignature(Base):
+    """Index keys of an item's text, for finding possible duplicates without a full scan.
+
+    `band` 0.. holds one MinHash LSH band of the normalised text; -1 the exact-text hash; -2,
+    -3, … one roster person the item accuses. Each key is hashed together with its band, so
+    one index on `hash` finds every kind of match at once.
+    """
+
+    __tablename__ = "text_signatures"
+    __table_args__ = (
+        Index("ix_text_signatures_lookup", "hash", "submission_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    band: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[int] = mapped_column(BigInteger)

@@ -89,6 +89,13 @@ def test_evaluate_prints_the_contracts_metrics(tmp_path: Path) -> None:
                ).returncode == 2
 
 
+def test_duplicates_backfill_indexes_stored_items(desk: Desk) -> None:
+    ingest(desk, make_submission())
+    r = run(["duplicates", "backfill", "--rebuild"], desk)
+    assert r.returncode == 0, r.stderr
+    assert "已为 1 件建立查重索引" in r.stdout
+
+
 def test_rules_check(tmp_path: Path) -> None:
     r = run(["rules", "check"])
     assert r.returncode == 0, r.stderr
