@@ -32,7 +32,6 @@ import itertools
 import json
 import os
 import secrets
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -52,10 +51,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procs import (  # noqa: E402
+    HOST,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    load_average,
+    log_tail,
+    percentile,
+    stop,
+)
+
 from intake.protect import password_hasher  # noqa: E402
 from intake.settings import Settings  # noqa: E402
 
-HOST = "127.0.0.1"
 SERVICE_PATH = "/api/v1/reports"
 BARE_PATH = "/reports"
 RATE_LIMIT = "1000000 per minute"
@@ -203,12 +212,6 @@ def serve_bare(port: int, data_dir: Path, threads: int) -> None:
 # -- server processes ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     name: str
@@ -222,28 +225,14 @@ class Server:
     proc: subprocess.Popen[bytes]
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log, lines)
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far (Linux /proc), else None."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def stored_rows(self) -> int:
         with sqlite3.connect(f"file:{self.db_file}?mode=ro", uri=True) as conn:
             return int(conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without INTAKE_* settings or a Redis URL that could change the service."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("INTAKE_") and k != "REDIS_URL"}
 
 
 def start_service(base: Path, threads: int) -> Server:
@@ -300,16 +289,6 @@ def wait_ready(server: Server, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{server.log_tail()}")
 
 
-def stop(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
-
-
 @contextmanager
 def running(base: Path, threads: int) -> Iterator[list[Server]]:
     servers: list[Server] = []
@@ -321,7 +300,7 @@ def running(base: Path, threads: int) -> Iterator[list[Server]]:
         yield servers
     finally:
         for server in servers:
-            stop(server)
+            stop(server.proc)
 
 
 # -- load generator -------------------------------------------------------------------------
@@ -391,13 +370,6 @@ def load(server: Server, bodies: list[bytes], total: int, concurrency: int) -> R
     return result
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def report(r: RunResult) -> None:
     ok = r.statuses.get(201, 0)
     cpu = (f"{r.server_cpu / r.requests * 1000:.1f} ms/request ({r.server_cpu:.1f} s)"
@@ -424,13 +396,6 @@ def argon2_single_ms(rounds: int = 10) -> float:
     for i in range(rounds):
         hasher.hash(f"{i:016d}\x00password")
     return (time.perf_counter() - start) / rounds * 1000
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,6 @@ import os
 import secrets
 import signal
 import smtplib
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -68,10 +67,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procs import (  # noqa: E402
+    HOST,
+    clean_env,
+    cpu_seconds,
+    free_port,
+    load_average,
+    log_tail,
+    percentile,
+    stop,
+)
+
 from intake.protect import hash_secret, password_hasher  # noqa: E402
 from intake.settings import Settings, load_settings  # noqa: E402
 
-HOST = "127.0.0.1"
 MAILBOX = "xcz1@intake.example.cn"  # config/round.example.yaml
 EMAILS = Path("/work/shared/data/emails")
 AUTOREPLY_LIMIT = "100000 per hour"
@@ -196,12 +205,6 @@ def serve_bare(port: int, data_size_limit: int, ident: str) -> None:
 # -- server processes ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     name: str
@@ -211,18 +214,10 @@ class Server:
     db_file: Path | None = None  # the service's database
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log, lines)
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far (Linux /proc), else None."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def counted(self) -> int:
         """Messages a counting server (bare, sink) has taken so far."""
@@ -242,12 +237,6 @@ class Server:
 
     def queued_replies(self) -> int:
         return int(self.query("SELECT count(*) FROM outbox WHERE status = 'queued'")[0][0])
-
-
-def clean_env() -> dict[str, str]:
-    """This environment without INTAKE_* settings or a Redis URL that could change the service."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("INTAKE_") and k != "REDIS_URL"}
 
 
 def start_counting(base: Path, name: str, size_limit: int) -> Server:
@@ -295,16 +284,6 @@ def wait_ready(server: Server, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{server.log_tail()}")
 
 
-def stop(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
-
-
 @contextmanager
 def running(base: Path, size_limit: int) -> Iterator[dict[str, Server]]:
     servers: dict[str, Server] = {}
@@ -319,7 +298,7 @@ def running(base: Path, size_limit: int) -> Iterator[dict[str, Server]]:
         STOP.set()
         for name in ("service", "bare", "sink"):  # the relay last: the outbox may still send
             if name in servers:
-                stop(servers[name])
+                stop(servers[name].proc)
 
 
 # -- load generator --------------------------------------------------------------------------
@@ -477,13 +456,6 @@ def profile_components(mails: list[Mail], base: Path) -> dict[str, float]:
 # -- report ----------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def report(r: RunResult) -> None:
     cpu = (f"{r.server_cpu / r.messages * 1000:.1f} ms/message ({r.server_cpu:.1f} s)"
            if r.server_cpu is not None else "n/a")
@@ -503,13 +475,6 @@ def report(r: RunResult) -> None:
     print(f"    server CPU   {cpu}")
     for text, n in Counter(r.failures).most_common(5):
         print(f"    failure x{n}: {text}")
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,6 @@ import io
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HOST = "127.0.0.1"
+from procs import HOST, clean_env, free_port, log_tail, peak_rss, stop  # noqa: E402
+
 MiB = 1024 * 1024
 PASSWORD = "bench-officer-password"
 CHUNK = 256 * 1024
@@ -104,12 +104,6 @@ def distinct(batch: Batch, run: int) -> Batch:
 # -- servers ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     name: str
@@ -121,26 +115,13 @@ class Server:
     token: str = ""
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log, lines)
 
     def peak_rss(self) -> int | None:
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
-        return int(match.group(1)) * 1024 if match else None
+        return peak_rss(self.proc.pid)
 
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(HOST, self.port, timeout=600)
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("INTAKE_") and k != "REDIS_URL"}
 
 
 def serve_bare(port: int, folder: Path) -> None:
@@ -232,16 +213,6 @@ def wait_ready(server: Server, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{server.name} not ready after {timeout:.0f}s:\n{server.log_tail()}")
 
 
-def stop(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
-
-
 @contextmanager
 def running(base: Path) -> Iterator[list[Server]]:
     servers: list[Server] = []
@@ -254,7 +225,7 @@ def running(base: Path) -> Iterator[list[Server]]:
         yield servers
     finally:
         for server in servers:
-            stop(server)
+            stop(server.proc)
 
 
 # -- the client ------------------------------------------------------------------------------
