@@ -4,13 +4,12 @@ call-centre devices allowed to push calls. Nested under the staff blueprint (/st
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -20,43 +19,16 @@ from flask import (
 )
 from sqlalchemy import func, select
 
+from handlers.web.context import desk, now_local, parse_local, require
 from intake import appointments, duty
-from intake.desk import Desk
 from intake.protect import Identity
-from intake.staff import may
 from intake.store import models as m
-from intake.store.models import utcnow
 from intake.submission import InvalidSubmissionError
-from intake.workdays import CHINA
 
 bp = Blueprint("desk", __name__)
 
 CHANNEL_TITLES = {"hotline": "记录来电", "visit": "记录来访"}
 RECENT = 20
-
-
-def desk() -> Desk:
-    return current_app.extensions["desk"]
-
-
-def require(permission: str) -> None:
-    if not may(g.staff.role, permission):
-        abort(403)
-
-
-def parse_local(value: str, field: str) -> datetime:
-    """A `datetime-local` value, read in the service's local time (UTC+8)."""
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InvalidSubmissionError(field, "时间格式不对，应为 2026-03-05 09:30。") from exc
-    if not 2000 <= parsed.year <= 2100:
-        raise InvalidSubmissionError(field, "时间不对，请核对年份。")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA)
-
-
-def now_local() -> str:
-    return utcnow().astimezone(CHINA).strftime("%Y-%m-%dT%H:%M")
 
 
 @bp.get("/")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,12 +36,11 @@ from python_multipart.multipart import parse_options_header
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from wtforms import ValidationError
 
-from handlers.web import display
+from handlers.web.context import desk, now_local, parse_local, require
 from intake import letters, ocr
 from intake.attachments import human_size
 from intake.audit import db_record
 from intake.ocrworker import PlainCopies, page_jpeg
-from intake.staff import may
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import InvalidSubmissionError
@@ -57,14 +55,9 @@ OCR_STATUS = {"pending": "待识别", "running": "识别中", "done": "已识别
 SOURCES = {"box": "意见箱", "postal": "邮政信箱"}
 
 
-def desk() -> Any:
-    return current_app.extensions["desk"]
-
-
 @bp.before_request
 def require_desk() -> None:
-    if not may(g.staff.role, "desk"):
-        abort(403)
+    require("desk")
 
 
 @bp.context_processor
@@ -90,7 +83,7 @@ def upload_form() -> str:
 
 def _render_upload(error: str = "", fields: dict[str, str] | None = None) -> str:
     fields = fields or {}
-    now = datetime.now(display.CHINA).strftime("%Y-%m-%dT%H:%M")
+    now = now_local()
     return render_template(
         "staff/letters_upload.html", error=error, fields=fields,
         opened_default=fields.get("opened_at") or now,
@@ -169,16 +162,10 @@ def _check_csrf(token: str | None) -> None:
 
 
 def _create_batch(fields: dict[str, str]) -> int:
-    raw = fields.get("opened_at", "").strip()
-    opened_at = None
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            opened_at = datetime.strptime(raw, fmt).replace(tzinfo=display.CHINA)
-            break
-        except ValueError:
-            continue
-    if opened_at is None:
-        raise letters.LetterError("请填写开箱（取信）时间。")
+    try:
+        opened_at = parse_local(fields.get("opened_at", ""), "opened_at")
+    except InvalidSubmissionError:
+        raise letters.LetterError("请填写开箱（取信）时间。") from None
     return letters.create_batch(
         desk(), source=fields.get("source", ""), box=fields.get("box", ""),
         opened_at=opened_at, note=fields.get("note", ""), staff_id=g.staff.id)

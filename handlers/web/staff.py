@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -23,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from handlers.web import display
+from handlers.web.context import desk, require
 from intake.appointments import slot_label
 from intake.audit import db_record
 from intake.classify import DISCIPLINES
@@ -51,10 +51,6 @@ OPEN_ENDPOINTS = {"staff.login"}
 PASSWORD_ENDPOINTS = {"staff.password", "staff.logout"}
 
 
-def desk() -> Any:
-    return current_app.extensions["desk"]
-
-
 @bp.before_request
 def require_login() -> Any:
     if request.endpoint in OPEN_ENDPOINTS:
@@ -80,11 +76,6 @@ def require_login() -> Any:
 @bp.context_processor
 def staff_context() -> dict[str, Any]:
     return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES}
-
-
-def require(permission: str) -> None:
-    if not may(g.staff.role, permission):
-        abort(403)
 
 
 @bp.route("/login", methods=["GET", "POST"])
