@@ -27,7 +27,7 @@ from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
 from intake.submission import IntakeError, InvalidSubmissionError, Submission
-from intake.workdays import hotline_flags
+from intake.workdays import hotline_flags, round_flags
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,9 @@ def spoken_password() -> str:
 
 def desk_flags(desk: Desk, entry: DeskLog) -> list[str]:
     """Hotline hours apply to calls; visits are welcome whenever the desk is staffed."""
-    flags = hotline_flags(entry.received_at, desk.round)
-    if entry.channel != "hotline":
-        flags = [f for f in flags if f in ("before_open", "after_close")]
-    return flags
+    if entry.channel == "hotline":
+        return hotline_flags(entry.received_at, desk.round)
+    return round_flags(entry.received_at, desk.round)
 
 
 def log_entry(

@@ -49,7 +49,7 @@ from intake.submission import (
     Submission,
     clean_text,
 )
-from intake.workdays import hotline_flags
+from intake.workdays import round_flags
 
 log = logging.getLogger(__name__)
 
@@ -753,8 +753,7 @@ def submit_letter(
         raise LetterError("信件内容为空，不能提交。请对照原件录入或校对文字后再提交。")
     identity = Identity(name=signer.name, phone=signer.phone) if signer else Identity()
     body = redact_identity(body, identity)
-    flags = [f for f in hotline_flags(received_at, desk.round)
-             if f in ("before_open", "after_close")]
+    flags = round_flags(received_at, desk.round)
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         letter = _letter_for_write(session, letter_id)  # a second submission stops here

@@ -44,19 +44,25 @@ def add_working_days(start: date, days: int, rnd: Round) -> date:
     return current
 
 
-def hotline_flags(at: datetime, rnd: Round) -> list[str]:
-    """What is unusual about a call at `at`: never a reason to refuse it, a fact for staff.
-
-    "before_open" / "after_close": outside the round; "non_working_day": a weekend or holiday
-    on the official calendar; "outside_hours": a working day, but outside the published hours;
-    "calendar_assumed": the year is not in the calendar, Monday to Friday were assumed.
-    """
-    local = at.astimezone(rnd.opens.tzinfo)
+def round_flags(at: datetime, rnd: Round) -> list[str]:
+    """"before_open" / "after_close" for an item taken in outside the round (any channel)."""
     flags = []
     if at < rnd.opens:
         flags.append("before_open")
     if at > rnd.closes:
         flags.append("after_close")
+    return flags
+
+
+def hotline_flags(at: datetime, rnd: Round) -> list[str]:
+    """What is unusual about a call at `at`: never a reason to refuse it, a fact for staff.
+
+    The round's flags, then "non_working_day": a weekend or holiday on the official
+    calendar; "outside_hours": a working day, but outside the published hours;
+    "calendar_assumed": the year is not in the calendar, Monday to Friday were assumed.
+    """
+    local = at.astimezone(rnd.opens.tzinfo)
+    flags = round_flags(at, rnd)
     day = working_day(local.date(), rnd)
     if not day.official:
         flags.append("calendar_assumed")
