@@ -97,6 +97,8 @@ class RuleSet:
     fallback: str
     empty: str
     min_chars: int = 6
+    # Regular expressions for the context of a mention (posts.yaml `contexts`), by key.
+    subject_contexts: dict[str, str] = field(default_factory=dict)
     directory: str = field(default="", compare=False)
 
 
@@ -150,6 +152,9 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         pattern = entry["pattern"].replace("{surname}", surname_class)
         _check_regex(pattern, "posts.yaml", f"posts[{i}].pattern", problems)
         posts.append(PostRule(pattern, entry["role"], entry["level"]))
+    contexts = dict(posts_doc.get("contexts", {}))
+    for key, pattern in contexts.items():
+        _check_regex(pattern, "posts.yaml", f"contexts.{key}", problems)
 
     routes = []
     for i, entry in enumerate(routes_doc["rules"]):
@@ -207,6 +212,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         fallback=routes_doc["fallback"],
         empty=routes_doc["empty"],
         min_chars=int(routes_doc.get("min_chars", 6)),
+        subject_contexts=contexts,
         directory=str(directory),
     ), []
 

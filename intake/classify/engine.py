@@ -60,12 +60,17 @@ class Classifier:
         alleged_main = ranked[0][0] if ranked else False
         in_scope = bool(main and alleged_main and main.role in self._scope and labels)
         subject_role = main.role if main else "unknown"
+        if labels and not alleged_main and not self._subjects.names_round(prep.norm):
+            # Conduct alleged of someone unnamed, away from the inspected unit (a case notice
+            # with its post cut off: "违规借用下属单位车辆"): discipline binds officials, and
+            # nothing ties this one to the round, so an official elsewhere.
+            subject_role = "outside_official"
 
         matches = self._router.matches(prep.norm)
         alleged_role = None
         if labels and main and alleged_main and main.role in OFFICIAL_ROLES:
             alleged_role = main.role
-        elif labels and (main is None or main.role == "unknown"):
+        elif labels and (main is None or main.role == "unknown" or not alleged_main):
             alleged_role = "unknown"  # a charge against someone unnamed
         charges = len({prep.norm[h.start:h.end] for h in counted})
         routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
@@ -97,6 +102,8 @@ class Classifier:
         for m in mentions:
             near = any(_near(prep, m, h) for h in counted) or (
                 bool(counted) and len(officials) == 1 and m.role in OFFICIAL_ROLES)
+            if near and self._subjects.counterpart(prep.norm, m):
+                near = False  # the other side of a deal, not the accused
             key = (m.name or m.text, m.role)
             if key in merged:
                 was_near, kept = merged[key]

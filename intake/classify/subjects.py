@@ -16,6 +16,7 @@ from intake.round import RosterMember, Round
 from intake.rules import RuleSet
 
 _PUNCT = "，,。；;！？!?\n"
+_OFFICIAL = frozenset({"leadership", "subordinate_head", "key_post", "staff", "outside_official"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,17 @@ class SubjectFinder:
         self._roster_re = re.compile("|".join(map(re.escape, names))) if names else None
         self._not_before = tuple(rules.not_subject_before)
         self._not_after = tuple(rules.not_subject_after)
+        ctx = rules.subject_contexts
+        never = re.compile(r"(?!x)x")  # matches nothing: a context the rules leave out
+        self._referral_before = re.compile(ctx["referral_before"]) if "referral_before" in ctx \
+            else never
+        self._referral_after = re.compile(ctx["referral_after"]) if "referral_after" in ctx \
+            else never
+        self._counterpart = re.compile(ctx["counterpart_before"]) if "counterpart_before" in ctx \
+            else never
+        self._institution = re.compile(ctx["institution_before"]) \
+            if "institution_before" in ctx else never
+        self._header = re.compile(ctx["header"]) if "header" in ctx else never
 
     # --- building --------------------------------------------------------------------
 
@@ -109,7 +121,34 @@ class SubjectFinder:
                     found.append(self._post_mention(text, m.start(), m.end(), role, level,
                                                     doc_foreign))
         found = [f for f in found if not self._excluded(prep, f)]
-        return _resolve_overlaps(found)
+        found = _resolve_overlaps(found)
+        if not any(f.role in _OFFICIAL for f in found):
+            header = self._header_body(text)
+            if header is not None:
+                found.insert(0, header)
+        return found
+
+    def names_round(self, text: str) -> bool:
+        """True when the text names the inspected unit or one of its places."""
+        return bool(self._round_re.search(text))
+
+    def counterpart(self, text: str, m: Mention) -> bool:
+        """A private person or business named as the other side of a deal, not the accused
+        ("向私营企业出借", "接受私营企业主提供的宴请")."""
+        if m.role != "non_official" or m.start < 0:
+            return False
+        return bool(self._counterpart.search(text, max(0, m.start - 4), m.start))
+
+    def _header_body(self, text: str) -> Mention | None:
+        """A text headed by a body of another level ("市总工会：…") is about that body."""
+        m = self._header.match(text)
+        if m is None:
+            return None
+        body = m.group("body")
+        if self._round_re.search(body) or any(w in body for w in ("巡察", "领导", "同志")):
+            return None
+        start = m.start("body")
+        return Mention(start, m.end("body"), body, "", body, "outside_official", 0.5)
 
     def from_hints(self, hints: dict[str, str]) -> Mention | None:
         """A subject from what a web reporter typed into the form's separate fields."""
@@ -195,7 +234,8 @@ class SubjectFinder:
                                         for m in self._round_re.finditer(window)]
         found += [(end, "") for end, _ in self._place_tokens(window)]
         if not found:
-            return None
+            # A body right before the post ("评估督导司原党支部书记") makes it that body's.
+            return "" if self._institution.search(text, max(lo, start - 8), start) else None
         return max(found)[1]
 
     def _doc_is_elsewhere(self, text: str) -> bool:
@@ -232,6 +272,10 @@ class SubjectFinder:
             return True
         after = text[m.end:m.end + 6]
         if any(after.startswith(cue) or cue in after for cue in self._not_after):
+            return True
+        # A body someone turned to ("向派出所报案", "打供水公司电话") is not complained about.
+        if m.role in ("outside_official", "non_official") and self._referral_before.search(
+                text, max(0, m.start - 3), m.start + 2) and self._referral_after.match(text, m.end):
             return True
         if m.roster and m.text == m.name:
             s_start, s_end = prep.sentence_bounds(m.start)

@@ -309,3 +309,50 @@ def test_unnamed_charges_route_by_their_weight(text: str, first: str) -> None:
     assert not s.in_scope
     assert s.routes[0] == first
     assert "discipline_commission" in s.routes
+
+
+# --- who is accused: the context of a mention ------------------------------------------
+
+@pytest.mark.parametrize(("text", "role"), [
+    # A body someone was sent to is not the one complained about.
+    ("老板欠了我们三个月工资一直不给，已建议其向县人社局劳动保障监察大队反映。", "non_official"),
+    ("邻居把我推倒了，已建议他向派出所报案。", "non_official"),
+    ("小区自来水发黄一整天，打供水公司电话说在检修。", "unknown"),
+    # A private person on the other side of a deal is not the accused; the official is,
+    # and a charge against nobody named, far from the round, is an official elsewhere.
+    ("不正确履行职责，违规向私营企业出借巨额资金，造成不良影响。", "outside_official"),
+    ("违规借用下属单位和其他单位车辆供个人长期使用。", "outside_official"),
+    # A post right after another body is that body's, not the round's township's.
+    ("国家某部评估督导司原党支部书记多次收受管理对象所送礼金。", "outside_official"),
+    ("某能源股份有限公司原党委委员多次接受供应商安排的宴请。", "outside_official"),
+    ("某省政协原党组成员、副主席收受礼金折合四十万元。", "outside_official"),
+    ("某市粮食储备中心原主任某某套取财政补贴，收受贿赂。", "outside_official"),
+    # A notice headed by a body of another level is about that body.
+    ("市总工会：未经调研印发通知，层层加码，加重基层负担。", "outside_official"),
+    # A masked private name ("卢某") is a private person; a mention "对此不知情" is not accused.
+    ("我借给同村卢某六万元，有借条，他一直不还，法院判了也不执行。", "non_official"),
+    ("上湾村村委委员在危房改造评定中把亲戚的房子报成危房，书记和村主任对此不知情。", "staff"),
+    # Still the round's own: a charge naming its places keeps "unknown" when nobody is named.
+    ("柳河镇有人把低保名额给了自己亲戚。", "unknown"),
+])
+def test_mention_context_decides_the_accused(text: str, role: str) -> None:
+    assert run(text).subject_role == role
+
+
+def test_word_before_community_is_not_a_place() -> None:
+    # "去年是社区胡书记" once read "年是社区" as another place, making 胡书记 an outsider.
+    s = run("这个工程去年是社区罗书记直接交给他表哥的施工队的，没看到公示。")
+    assert s.subject_role == "subordinate_head"
+    assert s.in_scope
+
+
+@pytest.mark.parametrize(("text", "discipline"), [
+    ("新当选的上湾村党支部书记宴请包村干部和参加选举的党员。", "organizational"),
+    ("党员在推荐会投票前当众承诺，无论谁当选都会给参会人员发工夫钱。", "organizational"),
+    ("上湾村书记未履行规定程序，擅自将组里的土地租给他人十八年。", "organizational"),
+    ("上湾村主任冒领本村全迁户、死亡户的粮食直补款。", "mass"),
+    ("下湾村书记安排会计出具证明，致其亲戚违规领取临时救助金2100元。", "mass"),
+    ("上湾村书记擅自将村集体的鱼塘租给自己的亲戚。", "mass"),
+])
+def test_conduct_across_long_gaps(text: str, discipline: str) -> None:
+    assert discipline in run(text).disciplines
