@@ -69,6 +69,8 @@ class Suggestion:
             "needs_review": self.needs_review,
             "evidence": [{"text": e.text, "label": e.label, "status": e.status}
                          for e in self.evidence],
+            # Extension of the contract: people staff may pick instead of the subjects.
+            "candidates": [subject(s) for s in self.candidates],
         }
 
     def to_record(self) -> dict:

@@ -80,6 +80,7 @@ class Classifier:
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
         needs_review = confidence < 0.6 or (in_scope and hedged_only)
         subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
+        candidates = self._candidates(prep, ranked, subjects)
         return Suggestion(
             in_scope=in_scope,
             subject_role=subject_role,
@@ -90,7 +91,24 @@ class Classifier:
             needs_review=needs_review,
             evidence=to_evidence(prep, hits) + extra_evidence,
             model_version=MODEL_VERSION,
+            candidates=candidates,
         )
+
+    def _candidates(self, prep: Prepared, ranked: list[tuple[bool, Mention]],
+                    subjects: tuple[Subject, ...]) -> tuple[Subject, ...]:
+        """People staff may pick instead: roster members an unresolved post may mean, then
+        mentions beyond the first five; at most eight, none already a subject."""
+        named = {s.name for s in subjects if s.name}
+        out: list[Subject] = []
+        for _, m in ranked:
+            for r in self._subjects.members_like(prep.norm, m):
+                if r.name not in named:
+                    named.add(r.name)
+                    start, end = prep.span(m.start, m.end)
+                    out.append(Subject(prep.original[start:end], r.name, r.post, r.role, 0.3,
+                                       start, end))
+        out += [self._subject(prep, m) for _, m in ranked[5:]]
+        return tuple(out[:8])
 
     def _rank(self, prep: Prepared, mentions: list[Mention], counted: list[Hit],
               hinted: Mention | None, alleged: bool) -> list[tuple[bool, Mention]]:

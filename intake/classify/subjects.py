@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from intake.classify import sounds
 from intake.classify.text import Prepared
 from intake.round import RosterMember, Round
 from intake.rules import RuleSet
@@ -60,6 +61,7 @@ class SubjectFinder:
         self._variants = self._roster_variants(round, rules)
         names = sorted(self._variants, key=len, reverse=True)
         self._roster_re = re.compile("|".join(map(re.escape, names))) if names else None
+        self._sound_re = self._sound_pattern(round, rules)
         self._not_before = tuple(rules.not_subject_before)
         self._not_after = tuple(rules.not_subject_after)
         ctx = rules.subject_contexts
@@ -103,6 +105,28 @@ class SubjectFinder:
                     add(part, member, 0.9)
         return variants
 
+    def _sound_pattern(self, round: Round, rules: RuleSet) -> re.Pattern[str] | None:
+        """One alternation of every roster name as it may sound ("李剑国" for 李建国).
+
+        The surname may only be another surname that sounds alike; a two-character name
+        must be followed by a title ("周委书记"), since "周围" sounds like 周伟 too.
+        """
+        surnames = set(rules.surnames)
+        parts = []
+        for i, member in enumerate(round.roster):
+            name = member.name
+            if len(name) < 2:
+                continue
+            first = (sounds.alike(name[0]) & surnames) | {name[0]}
+            body = sounds.char_class(first) + "".join(
+                sounds.char_class(sounds.alike(c)) for c in name[1:])
+            if len(name) == 2:
+                titles = [t.title for t in rules.titles
+                          if any(w in member.post for w in t.found_in)] + ["同志"]
+                body += "(?=" + "|".join(map(re.escape, titles)) + ")"
+            parts.append(f"(?P<m{i}>{body})")
+        return re.compile("|".join(parts)) if parts else None
+
     # --- finding ---------------------------------------------------------------------
 
     def find(self, prep: Prepared) -> list[Mention]:
@@ -115,6 +139,12 @@ class SubjectFinder:
                 mention = self._roster_mention(text, m.start(), m.end(), doc_foreign)
                 if mention is not None:
                     found.append(mention)
+        if self._sound_re is not None:
+            for m in self._sound_re.finditer(text):
+                member = self._roster[int(m.lastgroup[1:])]  # type: ignore[index]
+                if m.group() != member.name:  # exact names are found above
+                    found.append(Mention(m.start(), m.end(), m.group(), member.name,
+                                         member.post, member.role, 0.7, True))
         for pattern, role, level in self._posts:
             for m in pattern.finditer(text):
                 if m.end() > m.start():
@@ -127,6 +157,15 @@ class SubjectFinder:
             if header is not None:
                 found.insert(0, header)
         return found
+
+    def members_like(self, text: str, m: Mention) -> list[RosterMember]:
+        """Roster members an unresolved post of the round may mean ("村支书" with no village
+        named: every village secretary), for staff to pick from."""
+        if m.name or m.start < 0 or m.role not in _OFFICIAL or m.role == "outside_official":
+            return []
+        place = self._nearest_place(text, m.start, m.end)
+        return [r for r in self._roster if r.role == m.role
+                and not (place and place in self._subordinates and r.place != place)]
 
     def names_round(self, text: str) -> bool:
         """True when the text names the inspected unit or one of its places."""

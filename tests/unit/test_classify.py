@@ -222,8 +222,9 @@ def test_module_level_classify_and_contract_shape() -> None:
     s = classify("李书记收了购物卡", ROUND, RULES)
     assert s.model_version == "keywords-1"
     out = s.to_contract()
+    # The contract's fields, extended (never changed) by the candidates staff may pick.
     assert set(out) == {"in_scope", "subject_role", "subjects", "disciplines", "routes",
-                        "confidence", "needs_review", "evidence"}
+                        "confidence", "needs_review", "evidence", "candidates"}
     assert 0.0 <= out["confidence"] <= 1.0
 
 
@@ -356,3 +357,36 @@ def test_word_before_community_is_not_a_place() -> None:
 ])
 def test_conduct_across_long_gaps(text: str, discipline: str) -> None:
     assert discipline in run(text).disciplines
+
+
+# --- roster names as they sound, and candidates -----------------------------------------
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("上湾村的王守易把低保名额给了自己亲戚。", "王守义"),      # homophone given name
+    ("镇里的李明元书记收了老板送的购物卡。", "李明远"),        # homophone
+    ("下湾村主任冯春言把危房改造名额给了亲戚。", "冯春燕"),    # same syllable, another character
+    ("镇纪委书记唐志成收了礼金。", "唐志诚"),                  # cheng/chen folded
+    ("财政所邓洪所长收了好处费。", "邓宏"),                    # two characters + title
+])
+def test_homophone_roster_names(text: str, name: str) -> None:
+    s = run(text)
+    assert s.subjects and s.subjects[0].name == name
+    assert s.subjects[0].score < 1.0  # shown as a sound match, not an exact one
+
+
+@pytest.mark.parametrize("text", [
+    "周围的人都说有人收了红包。",      # "邓宏" must not match words that merely sound alike
+    "李明天去镇上开会。",              # not a homophone of 李明远
+])
+def test_sound_matching_needs_the_whole_name(text: str) -> None:
+    assert not any(s.name for s in run(text).subjects)
+
+
+def test_unresolved_post_offers_roster_candidates() -> None:
+    s = run("村支书把低保名额给了自己亲戚。")
+    assert s.subject_role == "subordinate_head"
+    names = {c.name for c in s.candidates}
+    assert {"王守义", "冯春燕", "罗小军"} <= names
+    assert "candidates" in s.to_contract()
+    # Named with the place, it resolves and leaves nothing to pick.
+    assert not run("上湾村支书把低保名额给了自己亲戚。").candidates
