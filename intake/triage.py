@@ -48,6 +48,9 @@ class Correction:
     subject_role: str
     disciplines: tuple[str, ...]
     routes: tuple[str, ...]
+    # A person to make the first subject (usually one of the suggestion's candidates):
+    # mention, name, post and role, as the triage page sends them.
+    subject: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,33 @@ def db_queue_page(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
     return QueuePage(rows, next_cursor)
+
+
+def db_next_item(
+    session: Session, item_id: int, *, awaiting: bool = False, previous: bool = False
+) -> int | None:
+    """The id of the item after `item_id` in the queue's default order (newest first, spam left
+    out), or the one before it with `previous`; None at either end.
+
+    With `awaiting`, the next item still awaiting triage (status `received`, the queue's 待研判);
+    past the oldest it starts again from the newest, so items that arrived meanwhile or were
+    skipped are not missed. None when no other item awaits triage.
+    """
+    sub = m.Submission
+    here = session.get(sub, item_id)
+    if here is None:
+        return None
+    stmt = select(sub.id).where(sub.id != item_id)
+    stmt = stmt.where(sub.status == "received" if awaiting else sub.status != "spam")
+    position, mark = tuple_(sub.received_at, sub.id), tuple_(here.received_at, here.id)
+    if previous:
+        step = stmt.where(position > mark).order_by(sub.received_at, sub.id)
+    else:
+        step = stmt.where(position < mark).order_by(sub.received_at.desc(), sub.id.desc())
+    found = session.scalar(step.limit(1))
+    if found is None and awaiting and not previous:
+        found = session.scalar(stmt.order_by(sub.received_at.desc(), sub.id.desc()).limit(1))
+    return found
 
 
 def _contradictory(f: QueueFilters) -> bool:
@@ -199,17 +229,41 @@ def _apply_correction(
     elif not routes:
         raise StaffError("不属于本轮受理范围的，请至少选择一个转交去向。")
     base = _as_staff_suggestion(current) if current is not None else None
+    subjects = base.subjects if base else ()
+    candidates = base.candidates if base else ()
+    if c.subject is not None:
+        picked = c.subject if isinstance(c.subject, dict) else {}
+        fields = [picked.get(k, "") for k in ("mention", "name", "post", "role")]
+        if not all(isinstance(f, str) for f in fields):
+            raise StaffError("所选被反映人信息不完整。")
+        mention, name, post, role = (f.strip() for f in fields)
+        if not (mention or name):
+            raise StaffError("所选被反映人信息不完整。")
+        if role not in m.SUBJECT_ROLES:
+            raise StaffError("所选被反映人的类别不正确。")
+        if len(mention) > 100 or len(name) > 50 or len(post) > 200:
+            raise StaffError("所选被反映人信息过长。")
+
+        def same(s: Subject) -> bool:
+            return (s.mention, s.name, s.post) == (mention, name, post)
+
+        # A known person keeps their place in the text (and score); the rest move down.
+        known = next((s for s in (*candidates, *subjects) if same(s)), None)
+        person = Subject(mention, name, post, role, known.score if known else 1.0,
+                         known.start if known else -1, known.end if known else -1)
+        subjects = (person, *(s for s in subjects if not same(s)))
+        candidates = tuple(s for s in candidates if not same(s))
     return Suggestion(
         in_scope=c.in_scope,
         subject_role=c.subject_role,
-        subjects=base.subjects if base else (),
+        subjects=subjects,
         disciplines=tuple(d for d in DISCIPLINES if d in c.disciplines),
         routes=tuple(routes),
         confidence=1.0,
         needs_review=False,
         evidence=base.evidence if base else (),
         model_version="staff",
-        candidates=base.candidates if base else (),
+        candidates=candidates,
     )
 
 

@@ -97,3 +97,20 @@ def highlight(text: str, evidence: list[dict]) -> list[tuple[str, Evidence | Non
     if pos < len(text):
         runs.append((text[pos:], None))
     return runs
+
+
+def mark_id(e: Evidence) -> str:
+    """The id of the highlighted run of the text that starts where `e` does."""
+    return f"ev-{e.start}"
+
+
+def evidence_marks(runs: list[tuple[str, Evidence | None]], evidence: list[dict]) -> list[str]:
+    """For each evidence item, the id of the highlighted run covering its start ('' if none):
+    an item that overlaps an earlier one links to the run that won the place."""
+    marks = [e for _, e in runs if e is not None]
+    found = []
+    for item in evidence:
+        start = item.get("start", -1)
+        hit = next((e for e in marks if e.start <= start < e.end), None)
+        found.append(mark_id(hit) if hit else "")
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,7 @@ from intake.triage import (
     QueueFilters,
     db_audit_trail,
     db_mail_details,
+    db_next_item,
     db_queue_page,
     decide,
     masked_identity,
@@ -174,10 +176,13 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
         staff_names = {u.id: u.display_name for u in db.scalars(select(m.StaffUser))}
         current = row.current
         masked = masked_identity(desk(), row)  # decrypted once; the fields given show to all
+        evidence = current.evidence if current else []
+        runs = display.highlight(row.text, evidence)
         body = render_template(
             "staff/item.html", row=row, current=current, history=history, decisions=decisions,
-            staff_names=staff_names,
-            runs=display.highlight(row.text, current.evidence if current else []),
+            staff_names=staff_names, runs=runs, marks=display.evidence_marks(runs, evidence),
+            nav={"next": db_next_item(db, row.id), "previous": db_next_item(db, row.id,
+                                                                            previous=True)},
             masked=masked if may(g.staff.role, "reveal_identity") else {},
             provided=list(masked), revealed=revealed, error=error,
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
@@ -213,6 +218,7 @@ def decision(item_id: int) -> Any:
             subject_role=form.get("subject_role", "unknown"),
             disciplines=tuple(form.getlist("disciplines")),
             routes=tuple(r for r in form.getlist("routes") if r),
+            subject=_picked_subject(form.get("candidate", "")),
         )
     try:
         decide(desk(), g.staff, item_id, reviewed_id=reviewed_id, correction=correction,
@@ -220,7 +226,25 @@ def decision(item_id: int) -> Any:
     except StaffError as exc:
         return _render_item(item_id, error=exc.message, status=409)
     flash("已确认研判建议。" if correction is None else "已保存更正。")
-    return redirect(url_for("staff.item", item_id=item_id))
+    if "1" not in form.getlist("next"):  # the plain buttons stay on the item
+        return redirect(url_for("staff.item", item_id=item_id))
+    with desk().sessions() as db:
+        following = db_next_item(db, item_id, awaiting=True)
+    if following is None:
+        flash("没有待研判的件了。")
+        return redirect(url_for("staff.queue"))
+    return redirect(url_for("staff.item", item_id=following))
+
+
+def _picked_subject(value: str) -> dict[str, str] | None:
+    """The person picked on the form (a candidate's fields as JSON), None when none was."""
+    if not value:
+        return None
+    try:
+        picked = json.loads(value)
+    except ValueError:
+        picked = None
+    return picked if isinstance(picked, dict) else {}  # {} is refused as incomplete
 
 
 @bp.post("/items/<int:item_id>/reply")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import time
 from dataclasses import replace
@@ -17,7 +19,7 @@ from intake.desk import Desk
 from intake.pipeline import check_status, ingest
 from intake.staff import create_user, ensure_first_admin
 from intake.store import models as m
-from intake.triage import Actor, Correction, QueueFilters, db_queue_page, decide
+from intake.triage import Actor, Correction, QueueFilters, db_next_item, db_queue_page, decide
 from tests.support import csrf_token, make_submission, staff_client
 
 IN_SCOPE = "东岭村党支部书记刘德福把低保名额给了自己的亲戚。"
@@ -240,3 +242,121 @@ def test_admin_creates_accounts_with_one_time_passwords(app: Flask, desk: Desk) 
         assert "命令行" in r.get_data(as_text=True)
     with desk.sessions() as s:
         assert not s.scalar(select(m.StaffUser).where(m.StaffUser.username.like("x-%")))
+
+
+CANDIDATE = {"mention": "村会计", "name": "王秀英", "post": "东岭村会计", "role": "staff",
+             "score": 0.6, "start": -1, "end": -1}
+
+
+def test_next_item_follows_the_queue_order(desk: Desk) -> None:
+    start = datetime(2026, 3, 5, tzinfo=UTC)
+    for i in range(5):  # ids 1..5, oldest first; the queue shows 5, 4, 3, 2, 1
+        ingest(desk, make_submission(received_at=start + timedelta(hours=i)))
+    user, _ = create_user(desk, "t1", "triager", password="long-enough-1")
+    actor = Actor(user.id, "t1", "triager")
+    decide(desk, actor, 4, reviewed_id=4)  # triaged: no longer awaiting
+    with desk.sessions() as s:
+        s.get_one(m.Submission, 2).status = "spam"
+        s.commit()
+        assert [db_next_item(s, i) for i in (5, 4, 3, 1)] == [4, 3, 1, None]
+        assert [db_next_item(s, i, previous=True) for i in (5, 4, 3, 1)] == [None, 5, 4, 3]
+        # awaiting triage: status received only, past the oldest back to the newest
+        assert [db_next_item(s, i, awaiting=True) for i in (5, 4, 3, 1)] == [3, 3, 1, 5]
+        assert db_next_item(s, 2, awaiting=True) == 1  # from a spam item too
+        assert db_next_item(s, 999) is None
+    for item in (5, 3):
+        decide(desk, actor, item, reviewed_id=item)
+    with desk.sessions() as s:
+        assert db_next_item(s, 1, awaiting=True) is None
+
+
+def test_decisions_with_next_go_to_the_next_awaiting_item(app: Flask, desk: Desk) -> None:
+    start = datetime(2026, 3, 5, tzinfo=UTC)
+    for i in range(3):
+        ingest(desk, make_submission(received_at=start + timedelta(hours=i)))
+    triager = staff_client(app, desk, "t1", "triager")
+    token = csrf_token(triager, "/staff/items/3")
+    page = triager.get("/staff/items/3").get_data(as_text=True)
+    assert 'id="next-item" href="/staff/items/2"' in page and 'id="prev-item"' not in page
+    confirm = {"csrf_token": token, "action": "confirm"}
+    r = triager.post("/staff/items/3/decision", data={**confirm, "reviewed_id": "3",
+                                                      "next": ["", "1"]})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/staff/items/2")
+    # the plain buttons stay on the item, as before
+    r = triager.post("/staff/items/2/decision", data={**confirm, "reviewed_id": "2", "next": ""})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/staff/items/2")
+    r = triager.post("/staff/items/1/decision", data={
+        "csrf_token": token, "action": "correct", "reviewed_id": "1", "in_scope": "true",
+        "subject_role": "subordinate_head", "disciplines": ["mass"], "next": "1"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/staff/")
+    assert "没有待研判的件了" in triager.get("/staff/").get_data(as_text=True)
+    with desk.sessions() as s:
+        assert {row.status for row in s.scalars(select(m.Submission))} == {"triaged"}
+
+
+def _with_candidate(desk: Desk, item_id: int = 1) -> None:
+    with desk.sessions() as s:
+        cls = s.get_one(m.Submission, item_id).current
+        cls.candidates = [CANDIDATE]
+        s.commit()
+
+
+def test_candidate_pick_becomes_the_first_subject(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission())
+    _with_candidate(desk)
+    triager = staff_client(app, desk, "t1", "triager")
+    page = triager.get("/staff/items/1").get_data(as_text=True)
+    assert "设为被反映人" in page and 'id="model-version"' in page and "keywords-" in page
+    value = re.search(r'name="candidate" id="candidate-0" data-role="staff" value=\'([^\']+)\'',
+                      page)
+    assert value, "the candidate is not on the correction form"
+    picked = json.loads(html.unescape(value.group(1)))
+    assert picked == {k: CANDIDATE[k] for k in ("mention", "name", "post", "role")}
+    token = csrf_token(triager, "/staff/items/1")
+    r = triager.post("/staff/items/1/decision", data={
+        "csrf_token": token, "action": "correct", "reviewed_id": "1", "in_scope": "true",
+        "subject_role": "staff", "disciplines": ["mass"],
+        "candidate": html.unescape(value.group(1))})  # as the browser sends it
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with desk.sessions() as s:
+        cls = s.get_one(m.Submission, 1).current
+        assert cls.source == "staff" and cls.subject_role == "staff"
+        first = cls.subjects[0]
+        assert (first["name"], first["post"], first["role"], first["score"]) == (
+            "王秀英", "东岭村会计", "staff", 0.6)
+        assert [x["name"] for x in cls.subjects[1:]] == ["刘德福"]  # the others move down
+        assert cls.candidates == []
+
+
+@pytest.mark.parametrize(
+    ("candidate", "message"),
+    [
+        (json.dumps({**CANDIDATE, "role": "boss"}), "所选被反映人的类别不正确"),
+        ("{not json", "所选被反映人信息不完整"),
+        (json.dumps({"mention": "", "name": "", "post": "", "role": "staff"}), "信息不完整"),
+        (json.dumps({**CANDIDATE, "name": ["王秀英"]}), "信息不完整"),
+    ],
+)
+def test_bad_candidate_is_refused(app: Flask, desk: Desk, candidate: str, message: str) -> None:
+    ingest(desk, make_submission())
+    _with_candidate(desk)
+    triager = staff_client(app, desk, "t1", "triager")
+    token = csrf_token(triager, "/staff/items/1")
+    r = triager.post("/staff/items/1/decision", data={
+        "csrf_token": token, "action": "correct", "reviewed_id": "1", "in_scope": "true",
+        "subject_role": "staff", "candidate": candidate, "next": "1"})
+    assert r.status_code == 409 and message in r.get_data(as_text=True)
+    with desk.sessions() as s:
+        assert s.get_one(m.Submission, 1).current.version == 1
+
+
+def test_evidence_links_to_its_place_in_the_text(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission(
+        text="东岭村党支部书记刘德福把低保名额给了自己的亲戚，听说村会计也参与了，但没有贪污。"))
+    triager = staff_client(app, desk, "t1", "triager")
+    page = triager.get("/staff/items/1").get_data(as_text=True)
+    marks = set(re.findall(r'<mark id="(ev-\d+)"', page))
+    links = re.findall(r'<a class="quote" href="#(ev-\d+)"', page)
+    assert links and set(links) <= marks  # overlapping evidence links to the run that won
+    assert re.search(r'<li class="negated">.*?<span class="tag negated">否定</span>', page)
+    assert re.search(r'<li class="hedged">.*?<span class="tag hedged">传闻/推测</span>', page)
