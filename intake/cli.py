@@ -1,4 +1,4 @@
-"""The `intake` command: serve, smtp, outbox, classify, export, rules check, users."""
+"""The `intake` command: serve, smtp, outbox, classify, train, models, export, rules, users."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--round", required=True)
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("train", help="train the statistical discipline model")
+    p.add_argument("--data", action="append", default=[], metavar="FILE",
+                   help="labelled JSON Lines file (text, disciplines); may be repeated")
+    p.add_argument("--no-db", action="store_true", help="leave out staff decisions")
+    p.add_argument("--no-activate", action="store_true", help="save without making it active")
+    p.add_argument("--cv", type=int, metavar="K", help="print K-fold cross-validation first")
+
+    p = sub.add_parser("models", help="trained discipline models")
+    models_sub = p.add_subparsers(dest="models_command", required=True)
+    models_sub.add_parser("list", help="saved models, the active one marked *")
+    use = models_sub.add_parser("use", help="make a saved model the active one")
+    use.add_argument("version")
 
     p = sub.add_parser("export", help="export every stored item as JSON Lines")
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
@@ -93,6 +106,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from intake.classify.command import run_evaluate
 
         return run_evaluate(args.round, args.files, as_json=args.json)
+    if args.command == "train":
+        from intake.classify.command import run_train
+
+        return run_train(load_settings(), args.data, use_db=not args.no_db,
+                         activate=not args.no_activate, cv=args.cv)
+    if args.command == "models":
+        from intake.classify.command import run_models_list, run_models_use
+
+        if args.models_command == "use":
+            return run_models_use(load_settings(), args.version)
+        return run_models_list(load_settings())
     if args.command == "duplicates":
         from intake.desk import open_desk
         from intake.duplicates import backfill as run_backfill

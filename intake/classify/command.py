@@ -1,7 +1,7 @@
-"""`intake classify`, `intake evaluate` and `intake rules check`: the command-line ends of
-classification.
+"""`intake classify`, `intake evaluate`, `intake rules check`, `intake train` and
+`intake models`: the command-line ends of classification.
 
-The lead wires these into the argparse CLI; both return the process exit status.
+The argparse CLI calls these; each returns the process exit status.
 """
 
 from __future__ import annotations
@@ -10,12 +10,18 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
+from intake.classify import DISCIPLINES, models_store
 from intake.classify.engine import Classifier
 from intake.classify.metrics import score
+from intake.classify.model import DisciplineModel, ModelError
+from intake.classify.training import Row, cv_figures, db_staff_rows, label_counts, rows_from_file
 from intake.round import RoundFileError, load_round
 from intake.rules import RulesError, check_rules, load_rules
+from intake.settings import Settings
+from intake.submission import CATEGORIES
 
 
 def run_classify(round_path: str, in_path: str | None, out_path: str | None) -> int:
@@ -168,3 +174,104 @@ def _open_out(path: str | None) -> Iterator[IO[str]]:
     else:
         with open(path, "w", encoding="utf-8") as f:
             yield f
+
+
+def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
+              activate: bool = True, cv: int | None = None) -> int:
+    """Train the discipline model on labelled files and staff decisions, save it, activate it.
+
+    Exit 2 when a file is unreadable, there are no rows, or no label has enough rows.
+    """
+    rows: list[Row] = []
+    sources: dict[str, int] = {}
+    print("训练数据：")
+    for path in files:
+        try:
+            found = rows_from_file(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "不是 UTF-8 文本"
+            print(f"无法读取 {path}: {reason}", file=sys.stderr)
+            return 2
+        rows += found.rows
+        sources[f"file:{Path(path).name}"] = len(found.rows)
+        skipped = f"（跳过 {found.skipped} 行无纪律标注）" if found.skipped else ""
+        print(f"  {path}: {len(found.rows)} 行{skipped}")
+    if use_db:
+        from intake.desk import open_desk
+
+        desk = open_desk(settings)
+        try:
+            with desk.sessions() as session:
+                staff_rows = db_staff_rows(session)
+        finally:
+            desk.close()
+        rows += staff_rows
+        sources["staff_decisions"] = len(staff_rows)
+        print(f"  研判决定: {len(staff_rows)} 行")
+    if not rows:
+        print("没有训练数据：请用 --data 指定标注文件，或先在研判中确认或更正分类。",
+              file=sys.stderr)
+        return 2
+    print(f"共 {len(rows)} 行。各类别正例：")
+    counts = label_counts(rows)
+    for d in DISCIPLINES:
+        print(f"  {d:<15}{CATEGORIES[d]}  {counts[d]}")
+    figures = None
+    if cv is not None:
+        if not 2 <= cv <= len(rows):
+            print(f"--cv 应在 2 到 {len(rows)} 之间。", file=sys.stderr)
+            return 2
+        figures = cv_figures(rows, cv)
+        print(f"{cv} 折交叉验证（仅模型，阈值 0.5）：micro F1 {_fmt(figures['micro_f1'])}，"
+              f"macro F1 {_fmt(figures['macro_f1'])}")
+    try:
+        model = DisciplineModel.train(rows)
+    except ModelError as exc:
+        print(f"无法训练：{exc}", file=sys.stderr)
+        return 2
+    model.info["sources"] = sources
+    if figures is not None:
+        model.info["cv"] = figures
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        model.save(models_store.models_dir(settings.data_dir))
+    except (OSError, ModelError) as exc:
+        print(f"无法保存模型：{exc}", file=sys.stderr)
+        return 2
+    untrained = [d for d in DISCIPLINES if d not in model.labels]
+    if untrained:
+        print(f"正例不足、未训练的类别：{', '.join(untrained)}")
+    if activate:
+        models_store.activate(settings.data_dir, model.version)
+        print(f"已训练模型 {model.version}，并设为当前模型。")
+    else:
+        print(f"已训练模型 {model.version}（未启用；用 intake models use 启用）。")
+    return 0
+
+
+def run_models_list(settings: Settings) -> int:
+    """Print saved models, the active one marked with *."""
+    found = models_store.list_models(settings.data_dir)
+    if not found:
+        print("还没有训练过模型（intake train）。")
+        return 0
+    for info in found:
+        mark = "*" if info.active else " "
+        print(f"{mark} {info.version}  {info.trained_at}  {info.rows} 行  "
+              f"{','.join(info.labels)}")
+    return 0
+
+
+def run_models_use(settings: Settings, version: str) -> int:
+    """Make a saved model the active one."""
+    try:
+        models_store.activate(settings.data_dir, version)
+    except ModelError as exc:
+        print(f"无法启用：{exc}", file=sys.stderr)
+        return 2
+    print(f"已启用模型 {version}。")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

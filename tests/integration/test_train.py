@@ -1,0 +1,124 @@
+"""`intake train` and `intake models` on a real data folder, from files and staff decisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from intake.classify.models_store import list_models, models_dir
+from intake.classify.training import db_staff_rows
+from intake.desk import Desk
+from intake.pipeline import ingest
+from intake.staff import create_user
+from intake.store import models as m
+from intake.triage import Actor, Correction, decide, set_spam
+from tests.sample_disciplines import sample_rows
+from tests.support import make_submission
+
+INTAKE = [sys.executable, "-m", "intake.cli"]
+
+
+def run(args: list[str], data_dir: Path, database_url: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "INTAKE_DATA_DIR": str(data_dir)}
+    if database_url:
+        env["INTAKE_DATABASE_URL"] = database_url
+    return subprocess.run([*INTAKE, *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def write_rows(path: Path) -> Path:
+    lines = [json.dumps({"text": t, "disciplines": list(d)}, ensure_ascii=False)
+             for t, d in sample_rows()]
+    lines += ["not json", json.dumps({"text": "没有标注"}),
+              json.dumps({"text": "来源未写明", "disciplines": [], "label_basis": "none_stated"})]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_train_from_a_file_and_switch_models(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    r = run(["train", "--data", str(labelled), "--no-db", "--cv", "4"], data_dir)
+    assert r.returncode == 0, r.stderr
+    assert "68 行（跳过 3 行无纪律标注）" in r.stdout
+    assert "integrity      廉洁纪律  10" in r.stdout
+    assert "4 折交叉验证" in r.stdout and "micro F1 " in r.stdout
+    (first,) = list_models(data_dir)
+    assert first.active and f"已训练模型 {first.version}，并设为当前模型" in r.stdout
+    info = json.loads((models_dir(data_dir) / first.version / "model.json").read_text("utf-8"))
+    assert info["sources"] == {"file:labelled.jsonl": 68} and info["cv"]["folds"] == 4
+
+    fewer = tmp_path / "fewer.jsonl"  # other weights, so another version even in the same second
+    fewer.write_text("".join(labelled.read_text("utf-8").splitlines(keepends=True)[1:]), "utf-8")
+    r = run(["train", "--data", str(fewer), "--no-db", "--no-activate"], data_dir)
+    assert r.returncode == 0, r.stderr
+    assert "未启用" in r.stdout
+    models = list_models(data_dir)
+    assert len(models) == 2 and [x.active for x in models if x.version == first.version] == [True]
+    second = next(x.version for x in models if x.version != first.version)
+
+    r = run(["models", "use", second], data_dir)
+    assert r.returncode == 0 and second in r.stdout
+    r = run(["models", "list"], data_dir)
+    assert r.returncode == 0 and f"* {second}" in r.stdout and f"  {first.version}" in r.stdout
+    r = run(["models", "use", "lr-none"], data_dir)
+    assert r.returncode == 2 and "没有模型版本" in r.stderr
+
+
+def test_train_refuses_without_rows_or_with_an_unreadable_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    r = run(["train", "--data", str(tmp_path / "missing.jsonl"), "--no-db"], data_dir)
+    assert r.returncode == 2 and "无法读取" in r.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    r = run(["train", "--data", str(empty), "--no-db"], data_dir)
+    assert r.returncode == 2 and "没有训练数据" in r.stderr
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"text": "收受红包", "disciplines": ["integrity"]},
+                              ensure_ascii=False) + "\n", encoding="utf-8")
+    r = run(["train", "--data", str(few), "--no-db"], data_dir)
+    assert r.returncode == 2 and "没有可训练的类别" in r.stderr
+    assert not models_dir(data_dir).exists() or not list_models(data_dir)
+
+
+def test_train_from_staff_decisions(desk: Desk, tmp_path: Path) -> None:
+    texts = ["东岭村党支部书记刘德福把低保名额给了自己的亲戚。",
+             "副镇长周伟收受老板送的购物卡，还包养情人。",
+             "镇长李建国插手工程招投标。",
+             "村会计截留危房改造款。"]
+    ids = [ingest(desk, make_submission(text=t)).submission_id for t in texts]
+    user, _ = create_user(desk, "t1", "triager", password="long-enough-1")
+    actor = Actor(user.id, "t1", "triager")
+
+    def current(item_id: int) -> int | None:
+        with desk.sessions() as s:
+            row = s.get(m.Submission, item_id)
+            assert row is not None
+            return row.current_classification_id
+
+    confirmed = decide(desk, actor, ids[0], reviewed_id=current(ids[0]))
+    decide(desk, actor, ids[1], reviewed_id=current(ids[1]),
+           correction=Correction(True, "leadership", ("life", "integrity"), ()))
+    decide(desk, actor, ids[2], reviewed_id=current(ids[2]))
+    set_spam(desk, actor, ids[2], spam=True)  # decided, then marked spam: left out
+    # ids[3] has only the service's suggestion: left out
+
+    with desk.sessions() as s:
+        rows = db_staff_rows(s)
+    assert rows == [(texts[0], tuple(confirmed.disciplines)),
+                    (texts[1], ("integrity", "life"))]
+
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    r = run(["train", "--data", str(labelled)], desk.settings.data_dir, desk.settings.database_url)
+    assert r.returncode == 0, r.stderr
+    assert "研判决定: 2 行" in r.stdout and "共 70 行" in r.stdout
+    (model,) = list_models(desk.settings.data_dir)
+    info = json.loads((models_dir(desk.settings.data_dir) / model.version / "model.json")
+                      .read_text("utf-8"))
+    assert info["sources"] == {"file:labelled.jsonl": 68, "staff_decisions": 2}
+    for label in ("integrity", "life", "mass"):
+        expected = 10 + (label in confirmed.disciplines) + (label in ("integrity", "life"))
+        assert info["label_rows"][label] == expected, label

@@ -1,0 +1,135 @@
+"""The statistical discipline model: training, saving without pickle, loading without sklearn."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from intake.classify import DISCIPLINES
+from intake.classify.model import DisciplineModel, ModelError, normalise
+from intake.classify.models_store import activate, active_model, list_models, models_dir
+from tests.sample_disciplines import SENTENCES, sample_rows
+
+UNSEEN = [
+    "村会计截留了低保金，还把补偿款克扣了一半。",
+    "副镇长收受老板的购物卡，用公款吃喝。",
+    "青 山 镇 书 记 包 养 情 人 ， 生 活 奢 靡 。",  # OCR spacing
+    "ＡＢＣ局长插手招投标，Ｐａｒｔｙ　２０２６年",  # full-width letters and digits
+    "",
+    "   \n\t ",
+    "老板拖欠工资。" * 40,
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> DisciplineModel:
+    return DisciplineModel.train(sample_rows())
+
+
+def test_trains_every_label_with_enough_rows(model: DisciplineModel) -> None:
+    assert model.labels == DISCIPLINES
+    assert re.fullmatch(r"lr-\d{8}-\d{6}-[0-9a-f]{8}", model.version)
+    assert model.info["rows"] == len(sample_rows())
+    assert model.info["label_rows"] == {d: 10 for d in DISCIPLINES}
+    # it learnt its training set
+    for label in DISCIPLINES:
+        hits = sum(model.probabilities(t)[label] >= 0.5 for t in SENTENCES[label])
+        assert hits >= 8, label
+
+
+def test_training_is_deterministic(model: DisciplineModel) -> None:
+    again = DisciplineModel.train(sample_rows())
+    assert again.version.rsplit("-", 1)[1] == model.version.rsplit("-", 1)[1]
+    assert again.probabilities(UNSEEN[0]) == model.probabilities(UNSEEN[0])
+    assert DisciplineModel.train(sample_rows(), version="given").version == "given"
+
+
+def test_saved_model_matches_sklearn_without_sklearn(
+    model: DisciplineModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = model.save(tmp_path)
+    assert path == tmp_path / model.version
+    assert sorted(p.name for p in path.iterdir()) == ["model.json", "weights.npz"]
+    info = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    assert info["version"] == model.version and info["labels"] == list(DISCIPLINES)
+    assert {"trained_at", "ngram_range", "label_rows", "sklearn_version"} <= set(info)
+    with np.load(path / "weights.npz", allow_pickle=False) as w:
+        assert w["terms"].dtype.kind == "U"
+        assert w["coef"].shape == (len(DISCIPLINES), len(w["terms"]))
+
+    assert model._sklearn is not None
+    vectorizer, fitted = model._sklearn
+    texts = UNSEEN + [t for _, t in zip(range(20), (r[0] for r in sample_rows()), strict=False)]
+    x = vectorizer.transform([normalise(t) for t in texts])
+    expected = np.column_stack([lr.predict_proba(x)[:, 1] for lr in fitted])
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # any import of sklearn now fails
+    loaded = DisciplineModel.load(path)
+    assert loaded.version == model.version and loaded.labels == model.labels
+    got = np.array([[loaded.probabilities(t)[d] for d in loaded.labels] for t in texts])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+
+
+def test_clause_scores(model: DisciplineModel) -> None:
+    text = "村支书收受红包，还把低保名额给了自己的亲戚。"
+    spans = [(0, 7), (8, len(text))]
+    scores = model.clause_scores(text, "mass", spans)
+    assert scores == [model.probabilities(text[a:b])["mass"] for a, b in spans]
+    assert scores[1] > scores[0]
+    assert model.clause_scores(text, "gossip", spans) == [0.0, 0.0]
+
+
+def test_a_label_with_too_few_rows_is_not_trained() -> None:
+    rows = [r for r in sample_rows() if r[1] != ("life",)]
+    rows += [(t, ("life",)) for t in SENTENCES["life"][:3]]
+    model = DisciplineModel.train(rows)
+    assert "life" not in model.labels and model.info["untrained"] == ["life"]
+    assert set(model.probabilities("局长包养情人。")) == set(DISCIPLINES) - {"life"}
+    with pytest.raises(ModelError, match="没有可训练的类别"):
+        DisciplineModel.train(rows[:12])
+
+
+def test_model_store(model: DisciplineModel, tmp_path: Path) -> None:
+    assert active_model(tmp_path) is None and list_models(tmp_path) == []
+    model.save(models_dir(tmp_path))
+    assert active_model(tmp_path) is None  # saved, not active
+    activate(tmp_path, model.version)
+    assert (models_dir(tmp_path) / "ACTIVE").read_text().strip() == model.version
+    loaded = active_model(tmp_path)
+    assert loaded is not None and loaded.version == model.version
+    (listed,) = list_models(tmp_path)
+    assert (listed.version, listed.active, listed.rows) == (model.version, True, 68)
+    with pytest.raises(ModelError, match="没有模型版本"):
+        activate(tmp_path, "lr-nothing")
+    with pytest.raises(ModelError):
+        activate(tmp_path, "../..")
+    with pytest.raises(ModelError, match="已存在"):
+        model.save(models_dir(tmp_path))
+    assert not [p for p in models_dir(tmp_path).iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "bad_json", "wrong_shape", "traversal"])
+def test_a_corrupt_model_is_none(model: DisciplineModel, tmp_path: Path, damage: str,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    path = model.save(models_dir(tmp_path))
+    activate(tmp_path, model.version)
+    if damage == "truncate_weights":
+        weights = path / "weights.npz"
+        weights.write_bytes(weights.read_bytes()[:500])
+    elif damage == "bad_json":
+        (path / "model.json").write_text("{", encoding="utf-8")
+    elif damage == "wrong_shape":
+        info = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        info["labels"] = info["labels"][:-1]
+        (path / "model.json").write_text(json.dumps(info), encoding="utf-8")
+    else:
+        (models_dir(tmp_path) / "ACTIVE").write_text("../../etc\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert active_model(tmp_path) is None
+    assert caplog.records
