@@ -38,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--round", required=True)
     p.add_argument("--in", dest="in_path")
     p.add_argument("--out", dest="out_path")
+    p.add_argument("--model", default="active", metavar="VERSION",
+                   help="statistical layer: active (default), none, or a saved version")
 
     p = sub.add_parser("evaluate", help="score the classifier on labelled JSON Lines files")
     p.add_argument("--round", required=True)
     p.add_argument("--json", action="store_true", help="one JSON line per file")
+    p.add_argument("--model", default="active", metavar="VERSION",
+                   help="statistical layer: active (default), none, or a saved version")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("train", help="train the statistical discipline model")
@@ -101,11 +105,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "classify":
         from intake.classify.command import run_classify
 
-        return run_classify(args.round, args.in_path, args.out_path)
+        return run_classify(args.round, args.in_path, args.out_path, args.model)
     if args.command == "evaluate":
         from intake.classify.command import run_evaluate
 
-        return run_evaluate(args.round, args.files, as_json=args.json)
+        return run_evaluate(args.round, args.files, as_json=args.json, model=args.model)
     if args.command == "train":
         from intake.classify.command import run_train
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.attachments import AttachmentStore
 from intake.classify import Classifier
+from intake.classify.models_store import ActiveModel
 from intake.protect import Keyring
 from intake.round import Round, load_round
 from intake.rules import RuleSet, load_rules
@@ -65,7 +66,7 @@ def open_desk(settings: Settings, *, migrate_schema: bool = True) -> Desk:
         round=round_cfg,
         round_id=round_id,
         rules=rules,
-        classifier=Classifier(round_cfg, rules),
+        classifier=Classifier(round_cfg, rules, ActiveModel(data_dir)),
     )
 
 

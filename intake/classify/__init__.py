@@ -35,6 +35,9 @@ class Evidence:
     status: str = "asserted"
     start: int = -1
     end: int = -1
+    # Where it comes from: "lexicon" (a conduct phrase), "model" (the clause the statistical
+    # layer scores highest for a label the lexicon did not find) or "form" (the reporter's pick).
+    source: str = "lexicon"
 
 
 @dataclass(frozen=True)

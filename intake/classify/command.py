@@ -16,15 +16,35 @@ from typing import IO, Any
 from intake.classify import DISCIPLINES, models_store
 from intake.classify.engine import Classifier
 from intake.classify.metrics import score
-from intake.classify.model import DisciplineModel, ModelError
+from intake.classify.model import VERSION_NAME, DisciplineModel, ModelError
+from intake.classify.models_store import active_model, models_dir
 from intake.classify.training import Row, cv_figures, db_staff_rows, label_counts, rows_from_file
 from intake.round import RoundFileError, load_round
 from intake.rules import RulesError, check_rules, load_rules
-from intake.settings import Settings
+from intake.settings import Settings, SettingsError, load_settings
 from intake.submission import CATEGORIES
 
 
-def run_classify(round_path: str, in_path: str | None, out_path: str | None) -> int:
+def pick_model(spec: str) -> DisciplineModel | None:
+    """The statistical layer for a command: "active" (the configured data folder's, if one
+    is trained), "none", or a saved version. Raises ModelError for a version that won't load."""
+    if spec == "none":
+        return None
+    try:
+        data_dir = load_settings().data_dir
+    except SettingsError:
+        if spec == "active":
+            return None  # no usable settings: keywords alone, as on a fresh machine
+        raise
+    if spec == "active":
+        return active_model(data_dir)
+    if not VERSION_NAME.fullmatch(spec) or not (models_dir(data_dir) / spec).is_dir():
+        raise ModelError(f"没有模型版本 {spec}（intake models list 列出已训练的版本）。")
+    return DisciplineModel.load(models_dir(data_dir) / spec)
+
+
+def run_classify(round_path: str, in_path: str | None, out_path: str | None,
+                 model: str = "active") -> int:
     """Classify JSON Lines items (stdin/stdout when paths are None); see contracts/classify.md.
 
     One output line per input line, in order, flushed as it goes. A bad line yields
@@ -41,7 +61,11 @@ def run_classify(round_path: str, in_path: str | None, out_path: str | None) -> 
     except RulesError as exc:
         print(f"路由规则无效: {exc}", file=sys.stderr)
         return 2
-    classifier = Classifier(round_, rules)
+    try:
+        classifier = Classifier(round_, rules, pick_model(model))
+    except (ModelError, SettingsError) as exc:
+        print(f"模型无法使用: {exc}", file=sys.stderr)
+        return 2
     try:
         with _open_in(in_path) as src, _open_out(out_path) as dst:
             for line in src:
@@ -53,7 +77,8 @@ def run_classify(round_path: str, in_path: str | None, out_path: str | None) -> 
     return 0
 
 
-def run_evaluate(round_path: str, paths: list[str], *, as_json: bool = False) -> int:
+def run_evaluate(round_path: str, paths: list[str], *, as_json: bool = False,
+                 model: str = "active") -> int:
     """Classify labelled JSON Lines files and print the contract's metrics per file and in all.
 
     Rows carry the contract's labels (`in_scope`, `role`, `disciplines`, `label_basis`,
@@ -61,8 +86,8 @@ def run_evaluate(round_path: str, paths: list[str], *, as_json: bool = False) ->
     rules or an unreadable file; a line that is not a labelled item is reported and skipped.
     """
     try:
-        classifier = Classifier(load_round(round_path), load_rules())
-    except (RoundFileError, RulesError) as exc:
+        classifier = Classifier(load_round(round_path), load_rules(), pick_model(model))
+    except (RoundFileError, RulesError, ModelError, SettingsError) as exc:
         print(f"无法评估: {exc}", file=sys.stderr)
         return 2
     results: list[tuple[str, dict[str, Any]]] = []
@@ -85,6 +110,7 @@ def run_evaluate(round_path: str, paths: list[str], *, as_json: bool = False) ->
         for name, figures in results:
             print(json.dumps({"file": name, **figures}, ensure_ascii=False))
     else:
+        print(f"分类器版本 {classifier.version}")
         print(format_table(results))
     return 0
 

@@ -6,8 +6,12 @@ patterns, so one core handles thousands of items a second.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
+from intake.classify.model import DisciplineModel
+from intake.classify.models_store import ActiveModel
 from intake.classify.routing import Router
 from intake.classify.subjects import Mention, SubjectFinder
 from intake.classify.text import Prepared, prepare
@@ -15,6 +19,10 @@ from intake.round import Round
 from intake.rules import RuleSet
 
 MODEL_VERSION = "keywords-1"
+# Probability from which the statistical layer adds a label the lexicon did not find; chosen
+# by cross-validation on the development data (bench/classify_cv.py): from 0.7 up the union
+# never scored below the lexicon and labelled none of the out-of-scope messages.
+MODEL_THRESHOLD = 0.8
 # How close (in characters) a conduct phrase must be to a person to count as alleged of them.
 NEAR = 80
 ROLE_RANK = {"leadership": 6, "subordinate_head": 5, "key_post": 4, "outside_official": 3,
@@ -28,13 +36,23 @@ CATEGORY_WORDS = {"政治": "political", "组织": "organizational", "廉洁": "
 class Classifier:
     """Suggests subjects, disciplines, scope and routes for items of one round."""
 
-    def __init__(self, round: Round, rules: RuleSet) -> None:
+    def __init__(self, round: Round, rules: RuleSet,
+                 model: DisciplineModel | ActiveModel | None = None) -> None:
+        """`model`: a trained statistical layer, or the data folder's active one (reloaded
+        when `intake train` or `intake models use` changes it); None for keywords alone."""
         self.round = round
         self.rules = rules
+        self._model = model
         self._scope = frozenset(round.scope_roles)
         self._evidence = EvidenceFinder(rules)
         self._subjects = SubjectFinder(round, rules)
         self._router = Router(rules)
+
+    @property
+    def version(self) -> str:
+        """The version stored with each classification: keywords, plus the model if any."""
+        model = self._model.get() if isinstance(self._model, ActiveModel) else self._model
+        return f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION
 
     def classify(self, text: str, *, channel: str | None = None,
                  hints: dict[str, str] | None = None) -> Suggestion:
@@ -52,7 +70,10 @@ class Classifier:
         extra_evidence: tuple[Evidence, ...] = ()
         if category and category not in labels:
             labels.add(category)
-            extra_evidence = (Evidence(category_text, category, "asserted"),)
+            extra_evidence = (Evidence(category_text, category, "asserted", source="form"),)
+        model = self._model.get() if isinstance(self._model, ActiveModel) else self._model
+        learnt = self._learnt(prep, model, labels) if model is not None else ()
+        labels |= {e.label for e in learnt if e.status != "negated"}
         disciplines = tuple(d for d in DISCIPLINES if d in labels)
 
         ranked = self._rank(prep, mentions, counted, hinted, bool(labels))
@@ -78,7 +99,9 @@ class Classifier:
 
         confidence = _confidence(in_scope, main, counted, routes, matches)
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
-        needs_review = confidence < 0.6 or (in_scope and hedged_only)
+        # A label only the model proposes is a suggestion a person must look at.
+        model_only = any(e.status != "negated" for e in learnt)
+        needs_review = confidence < 0.6 or (in_scope and hedged_only) or model_only
         subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
         candidates = self._candidates(prep, ranked, subjects)
         return Suggestion(
@@ -89,10 +112,27 @@ class Classifier:
             routes=routes,
             confidence=confidence,
             needs_review=needs_review,
-            evidence=to_evidence(prep, hits) + extra_evidence,
-            model_version=MODEL_VERSION,
+            evidence=to_evidence(prep, hits) + extra_evidence + learnt,
+            model_version=f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION,
             candidates=candidates,
         )
+
+    def _learnt(self, prep: Prepared, model: DisciplineModel,
+                found: set[str]) -> tuple[Evidence, ...]:
+        """Labels the statistical layer is sure of and the lexicon did not find, each with
+        the clause that scores highest for it as its evidence."""
+        out = []
+        for label, p in model.probabilities(prep.norm).items():
+            if label in found or p < MODEL_THRESHOLD:
+                continue
+            spans = _clauses(prep)
+            scores = model.clause_scores(prep.norm, label, spans)
+            start, end = spans[max(range(len(spans)), key=scores.__getitem__)]
+            status = self._evidence.clause_status(prep, start, end)
+            o_start, o_end = prep.span(start, end)
+            out.append(Evidence(prep.original[o_start:o_end], label, status, o_start, o_end,
+                                source="model"))
+        return tuple(out)
 
     def _candidates(self, prep: Prepared, ranked: list[tuple[bool, Mention]],
                     subjects: tuple[Subject, ...]) -> tuple[Subject, ...]:
@@ -147,6 +187,19 @@ class Classifier:
 def classify(text: str, round: Round, rules: RuleSet, **kw: object) -> Suggestion:
     """One-off convenience: build a Classifier and classify one text (slow for many items)."""
     return Classifier(round, rules).classify(text, **kw)  # type: ignore[arg-type]
+
+
+def _clauses(prep: Prepared) -> list[tuple[int, int]]:
+    """Clause spans of the prepared text, punctuation left out; the whole text if none."""
+    bounds = [*prep.clause_starts, len(prep.norm)]
+    spans = []
+    for start, end in pairwise(bounds):
+        stop = end
+        while stop > start and prep.norm[stop - 1] in "，,；;：:。！？!?\n、 ":
+            stop -= 1
+        if stop > start:
+            spans.append((start, stop))
+    return spans or [(0, len(prep.norm))]
 
 
 def _near(prep: Prepared, m: Mention, h: Hit) -> bool:

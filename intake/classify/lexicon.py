@@ -54,6 +54,15 @@ class EvidenceFinder:
         hits.sort(key=lambda h: (h.start, h.label))
         return hits
 
+    def clause_status(self, prep: Prepared, start: int, end: int) -> str:
+        """Asserted, hedged or negated, for a whole clause: a negation cue anywhere in it
+        ("从来没有别的女人") negates it; hearsay in its sentence hedges it."""
+        if self._negation.search(prep.norm, start, end) and not (
+            self._rhetorical and self._rhetorical.search(prep.norm, start, end)
+        ):
+            return "negated"
+        return self._status(prep, end, end)
+
     def _status(self, prep: Prepared, start: int, end: int) -> str:
         text = prep.norm
         # Negation: a cue right before the phrase, inside its clause ("并未收受", "没有拉票").

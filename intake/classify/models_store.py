@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +99,36 @@ def activate(data_dir: str | os.PathLike[str], version: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class ActiveModel:
+    """The data folder's active model, loaded again when ACTIVE changes (checked at most
+    every `check_every` seconds), so a running service takes up `intake train` by itself."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], check_every: float = 30.0) -> None:
+        self._data_dir = Path(data_dir)
+        self._check_every = check_every
+        self._lock = threading.Lock()
+        self._checked = -check_every
+        self._stamp: tuple[int, int] | None = None
+        self._model: DisciplineModel | None = None
+
+    def get(self) -> DisciplineModel | None:
+        now = time.monotonic()
+        if now - self._checked < self._check_every:
+            return self._model
+        with self._lock:
+            if now - self._checked >= self._check_every:
+                self._checked = now
+                stamp = self._active_stamp()
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    self._model = active_model(self._data_dir) if stamp else None
+        return self._model
+
+    def _active_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (models_dir(self._data_dir) / ACTIVE).stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)

@@ -18,8 +18,11 @@ from tests.support import NAMED_IDENTITY, make_submission
 INTAKE = [sys.executable, "-m", "intake.cli"]
 
 
-def run(args: list[str], desk: Desk | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+def run(args: list[str], desk: Desk | None = None, stdin: str = "",
+        data_dir: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
+    if data_dir is not None:
+        env["INTAKE_DATA_DIR"] = str(data_dir)
     if desk is not None:
         env["INTAKE_DATA_DIR"] = str(desk.settings.data_dir)
         if desk.settings.database_url:
@@ -81,10 +84,16 @@ def test_evaluate_prints_the_contracts_metrics(tmp_path: Path) -> None:
     assert figures["n"] == 2 and figures["in_scope_balanced_accuracy"] == 1.0
     assert figures["role_accuracy"] == 1.0 and figures["discipline_micro_f1"] == 1.0
     assert "不是有效的 JSON" in r.stderr
-    table = run(["evaluate", "--round", str(EXAMPLE_ROUND), str(labelled), str(labelled)])
+    table = run(["evaluate", "--round", str(EXAMPLE_ROUND), str(labelled), str(labelled)],
+                data_dir=tmp_path)
     assert table.returncode == 0
-    assert table.stdout.splitlines()[0].split()[:3] == ["file", "n", "scope_bacc"]
-    assert table.stdout.splitlines()[-1].startswith("all")
+    lines = table.stdout.splitlines()
+    assert lines[0] == "分类器版本 keywords-1"  # no model trained in this data folder
+    assert lines[1].split()[:3] == ["file", "n", "scope_bacc"]
+    assert lines[-1].startswith("all")
+    bad = run(["evaluate", "--round", str(EXAMPLE_ROUND), "--model", "lr-x", str(labelled)],
+              data_dir=tmp_path)
+    assert bad.returncode == 2 and "没有模型版本" in bad.stderr
     assert run(["evaluate", "--round", str(EXAMPLE_ROUND), str(tmp_path / "none.jsonl")]
                ).returncode == 2
 

@@ -11,9 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from intake.classify import DISCIPLINES
+from intake.classify import DISCIPLINES, Classifier
 from intake.classify.model import DisciplineModel, ModelError, normalise
-from intake.classify.models_store import activate, active_model, list_models, models_dir
+from intake.classify.models_store import (
+    ActiveModel,
+    activate,
+    active_model,
+    list_models,
+    models_dir,
+)
+from intake.round import parse_round
+from intake.rules import load_rules
 from tests.sample_disciplines import SENTENCES, sample_rows
 
 UNSEEN = [
@@ -133,3 +141,61 @@ def test_a_corrupt_model_is_none(model: DisciplineModel, tmp_path: Path, damage:
     with caplog.at_level(logging.WARNING):
         assert active_model(tmp_path) is None
     assert caplog.records
+
+
+# --- the statistical layer inside the classifier ---------------------------------------
+
+class _Sure:
+    """A model that is sure the text alleges `life`, most of all in the clause naming 女人."""
+
+    version = "lr-20260101-000000-0000abcd"
+    labels = ("life", "integrity")
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        return {"life": 0.95, "integrity": 0.3}
+
+    def clause_scores(self, text: str, label: str, spans: list[tuple[int, int]]) -> list[float]:
+        return [0.9 if "女人" in text[a:b] else 0.1 for a, b in spans]
+
+
+ROUND = parse_round("""
+round: {name: 测试轮次, team: 县委第二巡察组, opens: 2026-05-06T08:00+08:00,
+        closes: 2026-06-12T17:30+08:00}
+inspected_unit: {name: 中共柳河镇委员会, short: 柳河镇党委, level: township,
+                 places: [柳河镇], county: 安平县, subordinates: [上湾村]}
+scope: {roles: [leadership, subordinate_head, key_post]}
+roster:
+  - {name: 李明远, post: 镇党委书记, role: leadership}
+""")
+
+
+def test_model_adds_a_label_with_its_clause_and_asks_for_review() -> None:
+    text = "柳河镇李明远书记工作很少露面，听人说他在县城另有一个女人，经常不回家。"
+    keywords = Classifier(ROUND, load_rules()).classify(text)
+    assert "life" not in keywords.disciplines  # the lexicon alone does not see it
+    s = Classifier(ROUND, load_rules(), _Sure()).classify(text)  # type: ignore[arg-type]
+    assert "life" in s.disciplines and "integrity" not in s.disciplines  # 0.3 < threshold
+    learnt = [e for e in s.evidence if e.source == "model"]
+    assert [e.label for e in learnt] == ["life"]
+    assert "女人" in learnt[0].text and text[learnt[0].start:learnt[0].end] == learnt[0].text
+    assert learnt[0].status == "hedged"  # "听人说" in the sentence
+    assert s.needs_review
+    assert s.model_version == "keywords-1+lr-20260101-000000-0000abcd"
+
+
+def test_model_label_in_a_negated_clause_does_not_count() -> None:
+    text = "柳河镇李明远书记作风正派，从来没有别的女人。"
+    s = Classifier(ROUND, load_rules(), _Sure()).classify(text)  # type: ignore[arg-type]
+    assert "life" not in s.disciplines
+    assert [e.status for e in s.evidence if e.source == "model"] == ["negated"]
+
+
+def test_active_model_is_picked_up_when_changed(model: DisciplineModel, tmp_path: Path) -> None:
+    active = ActiveModel(tmp_path, check_every=0.0)
+    assert active.get() is None  # nothing trained yet: keywords alone
+    clf = Classifier(ROUND, load_rules(), active)
+    assert clf.version == "keywords-1"
+    model.save(models_dir(tmp_path))
+    activate(tmp_path, model.version)
+    assert active.get() is not None and active.get().version == model.version
+    assert clf.classify("柳河镇李明远书记收了购物卡").model_version.endswith(model.version)
