@@ -113,11 +113,13 @@ class SubjectFinder:
         """
         surnames = set(rules.surnames)
         parts = []
+        firsts: set[str] = set()
         for i, member in enumerate(round.roster):
             name = member.name
             if len(name) < 2:
                 continue
             first = (sounds.alike(name[0]) & surnames) | {name[0]}
+            firsts |= first
             body = sounds.char_class(first) + "".join(
                 sounds.char_class(sounds.alike(c)) for c in name[1:])
             if len(name) == 2:
@@ -125,7 +127,10 @@ class SubjectFinder:
                           if any(w in member.post for w in t.found_in)] + ["同志"]
                 body += "(?=" + "|".join(map(re.escape, titles)) + ")"
             parts.append(f"(?P<m{i}>{body})")
-        return re.compile("|".join(parts)) if parts else None
+        if not parts:
+            return None
+        # The lookahead lets most positions fail at once instead of trying every name.
+        return re.compile(f"(?={sounds.char_class(firsts)})(?:" + "|".join(parts) + ")")
 
     # --- finding ---------------------------------------------------------------------
 
