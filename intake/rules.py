@@ -97,6 +97,8 @@ class RuleSet:
     fallback: str
     empty: str
     min_chars: int = 6
+    # Set phrases beginning with a hedge word that hedge nothing ("可能影响公正执行公务").
+    not_hedge_phrases: tuple[str, ...] = ()
     # Regular expressions for the context of a mention (posts.yaml `contexts`), by key.
     subject_contexts: dict[str, str] = field(default_factory=dict)
     directory: str = field(default="", compare=False)
@@ -196,6 +198,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         negation_cues=tuple(cues["negation"]),
         hedge_cues=tuple(cues["hedge"]),
         rhetorical_cues=tuple(cues.get("rhetorical", [])),
+        not_hedge_phrases=tuple(cues.get("not_hedge", [])),
         negation_window=int(cues["negation_window"]),
         posts=tuple(posts),
         surnames=posts_doc["surnames"],

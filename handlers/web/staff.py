@@ -240,10 +240,12 @@ def _picked_subject(value: str) -> dict[str, str] | None:
     """The person picked on the form (a candidate's fields as JSON), None when none was."""
     if not value:
         return None
-    try:
-        picked = json.loads(value)
-    except ValueError:
-        picked = None
+    picked = None
+    if len(value) <= 2000:  # a candidate is a few short fields; refuse anything else unparsed
+        try:
+            picked = json.loads(value)
+        except (ValueError, RecursionError):
+            picked = None
     return picked if isinstance(picked, dict) else {}  # {} is refused as incomplete
 
 

@@ -13,7 +13,7 @@ from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
 from intake.classify.models_store import ActiveModel
 from intake.classify.routing import Router
-from intake.classify.subjects import Mention, SubjectFinder
+from intake.classify.subjects import SOUND_SCORE, Mention, SubjectFinder
 from intake.classify.text import Prepared, prepare
 from intake.round import Round
 from intake.rules import RuleSet
@@ -81,10 +81,9 @@ class Classifier:
         alleged_main = ranked[0][0] if ranked else False
         in_scope = bool(main and alleged_main and main.role in self._scope and labels)
         subject_role = main.role if main else "unknown"
-        if labels and not alleged_main and not self._subjects.names_round(prep.norm):
-            # Conduct alleged of someone unnamed, away from the inspected unit (a case notice
-            # with its post cut off: "违规借用下属单位车辆"): discipline binds officials, and
-            # nothing ties this one to the round, so an official elsewhere.
+        if labels and not alleged_main and self._subjects.unnamed_is_elsewhere(prep.norm):
+            # Conduct alleged of someone unnamed with nothing tying it to the round:
+            # discipline binds officials, so an official of another body.
             subject_role = "outside_official"
 
         matches = self._router.matches(prep.norm)
@@ -101,7 +100,10 @@ class Classifier:
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
         # A label only the model proposes is a suggestion a person must look at.
         model_only = any(e.status != "negated" for e in learnt)
-        needs_review = confidence < 0.6 or (in_scope and hedged_only) or model_only
+        # So is a roster name matched only by how it sounds.
+        by_sound = main is not None and main.roster and main.score == SOUND_SCORE
+        needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
+                        or by_sound)
         subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
         candidates = self._candidates(prep, ranked, subjects)
         return Suggestion(

@@ -35,6 +35,11 @@ class EvidenceFinder:
         hedge = sorted(rules.hedge_cues, key=len, reverse=True)
         self._hedge = re.compile("(?:" + "|".join(map(re.escape, hedge)) + ")")
         self._window = rules.negation_window
+        self._not_hedge = rules.not_hedge_phrases
+        # In a whole clause only a cue of two or more characters negates: "未经审批", "没收"
+        # and "不正当" hold 未/没/不 without denying anything.
+        words = sorted((c for c in rules.negation_cues if len(c) >= 2), key=len, reverse=True)
+        self._clause_negation = re.compile("|".join(map(re.escape, words))) if words else None
         rhetorical = "|".join(map(re.escape, rules.rhetorical_cues))
         self._rhetorical = re.compile(f"(?:{rhetorical})") if rhetorical else None
 
@@ -55,29 +60,38 @@ class EvidenceFinder:
         return hits
 
     def clause_status(self, prep: Prepared, start: int, end: int) -> str:
-        """Asserted, hedged or negated, for a whole clause: a negation cue anywhere in it
+        """Asserted, hedged or negated, for a whole clause: a negation word anywhere in it
         ("从来没有别的女人") negates it; hearsay in its sentence hedges it."""
-        if self._negation.search(prep.norm, start, end) and not (
-            self._rhetorical and self._rhetorical.search(prep.norm, start, end)
+        text = prep.norm
+        negation = self._clause_negation
+        if negation and negation.search(text, start, end) and not (
+            self._rhetorical and self._rhetorical.search(text, start, end)
         ):
             return "negated"
-        return self._status(prep, end, end)
+        return "hedged" if self._hedged(prep, start) else "asserted"
 
     def _status(self, prep: Prepared, start: int, end: int) -> str:
         text = prep.norm
         # Negation: a cue right before the phrase, inside its clause ("并未收受", "没有拉票").
         lo = max(prep.clause_start(start), start - self._window)
-        s_start, s_end = prep.sentence_bounds(start)
+        s_end = prep.sentence_bounds(start)[1]
         if self._negation.search(text, lo, start) and not (
             self._rhetorical and self._rhetorical.search(text, end, s_end)
         ):
             return "negated"
-        # Hearsay: a cue anywhere in the sentence ("听说…收了礼金", "…据说送了二十来户").
+        return "hedged" if self._hedged(prep, start) else "asserted"
+
+    def _hedged(self, prep: Prepared, pos: int) -> bool:
+        """Hearsay: a cue anywhere in the sentence ("听说…收了礼金", "…据说送了二十来户")."""
+        text = prep.norm
+        s_start, s_end = prep.sentence_bounds(pos)
         for cue in self._hedge.finditer(text, s_start, s_end):
+            if any(text.startswith(p, cue.start()) for p in self._not_hedge):
+                continue
             # "没听说招标" denies hearsay rather than reporting it.
             if cue.start() == 0 or text[cue.start() - 1] not in "没未不":
-                return "hedged"
-        return "asserted"
+                return True
+        return False
 
 
 def to_evidence(prep: Prepared, hits: list[Hit]) -> tuple[Evidence, ...]:

@@ -37,7 +37,10 @@ C = 1.0
 MIN_ROWS = 5
 
 # What a version may be called: it names a directory.
-VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# At most 38 characters, so "keywords-1+" and the name fit classifications.model_version (50).
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,37}")
+# Longest character n-gram a saved model may ask for (a larger one would make every item slow).
+MAX_NGRAM = 5
 
 _CJK = "\u3000-\u303f\u4e00-\u9fff"
 # OCR often spaces out CJK characters ("西 坡 村"); the model reads them joined up.
@@ -160,10 +163,13 @@ class DisciplineModel:
             raise ModelError(f"模型 {path.name} 的格式不受支持。")
         labels = info.get("labels")
         ngrams = info.get("ngram_range")
-        if (not isinstance(info.get("version"), str) or not isinstance(labels, list)
+        if (info.get("version") != path.name or not isinstance(labels, list)
                 or not set(labels) <= set(DISCIPLINES)
                 or not (isinstance(ngrams, list) and len(ngrams) == 2
-                        and all(isinstance(n, int) and n >= 1 for n in ngrams))
+                        and all(isinstance(n, int) and 1 <= n <= MAX_NGRAM for n in ngrams)
+                        and ngrams[0] <= ngrams[1])
+                or terms.dtype.kind != "U"
+                or any(a.dtype.kind != "f" for a in (idf, coef, intercepts))
                 or terms.ndim != 1 or idf.shape != terms.shape
                 or coef.shape != (len(labels), len(terms))
                 or intercepts.shape != (len(labels),)

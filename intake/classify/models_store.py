@@ -103,28 +103,32 @@ def activate(data_dir: str | os.PathLike[str], version: str) -> None:
 
 class ActiveModel:
     """The data folder's active model, loaded again when ACTIVE changes (checked at most
-    every `check_every` seconds), so a running service takes up `intake train` by itself."""
+    every `check_every` seconds), so a running service takes up `intake train` by itself.
+
+    Loaded at once on creation; while a new one loads, callers wait for it rather than
+    classify with the old one under the new version's name.
+    """
 
     def __init__(self, data_dir: str | os.PathLike[str], check_every: float = 30.0) -> None:
         self._data_dir = Path(data_dir)
         self._check_every = check_every
         self._lock = threading.Lock()
-        self._checked = -check_every
+        self._checked = float("-inf")
         self._stamp: tuple[int, int] | None = None
         self._model: DisciplineModel | None = None
+        self.get()
 
     def get(self) -> DisciplineModel | None:
-        now = time.monotonic()
-        if now - self._checked < self._check_every:
+        if time.monotonic() - self._checked < self._check_every:
             return self._model
         with self._lock:
-            if now - self._checked >= self._check_every:
-                self._checked = now
+            if time.monotonic() - self._checked >= self._check_every:
                 stamp = self._active_stamp()
                 if stamp != self._stamp:
-                    self._stamp = stamp
                     self._model = active_model(self._data_dir) if stamp else None
-        return self._model
+                    self._stamp = stamp
+                self._checked = time.monotonic()
+            return self._model
 
     def _active_stamp(self) -> tuple[int, int] | None:
         try:

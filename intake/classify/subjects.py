@@ -9,6 +9,7 @@ to a named member.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from intake.classify import sounds
@@ -17,6 +18,11 @@ from intake.round import RosterMember, Round
 from intake.rules import RuleSet
 
 _PUNCT = "，,。；;！？!?\n"
+# Characters that are words of their own far more often than parts of a name.
+_FILLER = frozenset("的了是在和有被把给让也都就还又说要去来到这那个们吗呢吧啊与及或")
+# The score of a roster name matched by sound: shown to staff as a guess to confirm.
+SOUND_SCORE = 0.7
+_FIRST_PERSON = re.compile("我|本人|俺|尊敬|致")
 _OFFICIAL = frozenset({"leadership", "subordinate_head", "key_post", "staff", "outside_official"})
 
 
@@ -75,6 +81,7 @@ class SubjectFinder:
         self._institution = re.compile(ctx["institution_before"]) \
             if "institution_before" in ctx else never
         self._header = re.compile(ctx["header"]) if "header" in ctx else never
+        self._local = re.compile(ctx["unnamed_local"]) if "unnamed_local" in ctx else never
 
     # --- building --------------------------------------------------------------------
 
@@ -147,9 +154,13 @@ class SubjectFinder:
         if self._sound_re is not None:
             for m in self._sound_re.finditer(text):
                 member = self._roster[int(m.lastgroup[1:])]  # type: ignore[index]
-                if m.group() != member.name:  # exact names are found above
-                    found.append(Mention(m.start(), m.end(), m.group(), member.name,
-                                         member.post, member.role, 0.7, True))
+                form = m.group()
+                differ = sum(a != b for a, b in zip(form, member.name, strict=True))
+                # One character written another way ("李剑国"), never a filler word read as
+                # part of a name ("老刘的父亲" is not 刘德福).
+                if differ == 1 and not any(c in _FILLER for c in form):
+                    found.append(Mention(m.start(), m.end(), form, member.name,
+                                         member.post, member.role, SOUND_SCORE, True))
         for pattern, role, level in self._posts:
             for m in pattern.finditer(text):
                 if m.end() > m.start():
@@ -172,9 +183,11 @@ class SubjectFinder:
         return [r for r in self._roster if r.role == m.role
                 and not (place and place in self._subordinates and r.place != place)]
 
-    def names_round(self, text: str) -> bool:
-        """True when the text names the inspected unit or one of its places."""
-        return bool(self._round_re.search(text))
+    def unnamed_is_elsewhere(self, text: str) -> bool:
+        """For a charge against nobody named: True when nothing ties the text to the round
+        (none of its places, no local post or first person), as in a case notice whose post
+        was cut off ("违规借用下属单位车辆")."""
+        return not (self._round_re.search(text) or self._local.search(text))
 
     def counterpart(self, text: str, m: Mention) -> bool:
         """A private person or business named as the other side of a deal, not the accused
@@ -186,8 +199,8 @@ class SubjectFinder:
     def _header_body(self, text: str) -> Mention | None:
         """A text headed by a body of another level ("市总工会：…") is about that body."""
         m = self._header.match(text)
-        if m is None:
-            return None
+        if m is None or _FIRST_PERSON.search(text):
+            return None  # a letter's addressee or its writer's own unit, not a notice
         body = m.group("body")
         if self._round_re.search(body) or any(w in body for w in ("巡察", "领导", "同志")):
             return None
@@ -336,9 +349,12 @@ def _is_name_boundary(text: str, start: int, end: int) -> bool:
 def _resolve_overlaps(found: list[Mention]) -> list[Mention]:
     """Keep roster mentions over post words and longer mentions over shorter ones."""
     found.sort(key=lambda f: (-f.roster, -(f.end - f.start), f.start))
-    kept: list[Mention] = []
+    kept: list[Mention] = []  # disjoint, in text order
+    starts: list[int] = []
     for f in found:
-        if all(f.end <= k.start or f.start >= k.end for k in kept):
-            kept.append(f)
-    kept.sort(key=lambda f: f.start)
+        i = bisect_right(starts, f.start)
+        if (i > 0 and kept[i - 1].end > f.start) or (i < len(kept) and kept[i].start < f.end):
+            continue
+        kept.insert(i, f)
+        starts.insert(i, f.start)
     return kept

@@ -333,6 +333,7 @@ def test_candidate_pick_becomes_the_first_subject(app: Flask, desk: Desk) -> Non
     [
         (json.dumps({**CANDIDATE, "role": "boss"}), "所选被反映人的类别不正确"),
         ("{not json", "所选被反映人信息不完整"),
+        ("[" * 100000, "所选被反映人信息不完整"),  # deep nesting: refused, not a 500
         (json.dumps({"mention": "", "name": "", "post": "", "role": "staff"}), "信息不完整"),
         (json.dumps({**CANDIDATE, "name": ["王秀英"]}), "信息不完整"),
     ],

@@ -390,3 +390,34 @@ def test_unresolved_post_offers_roster_candidates() -> None:
     assert "candidates" in s.to_contract()
     # Named with the place, it resolves and leaves nothing to pick.
     assert not run("上湾村支书把低保名额给了自己亲戚。").candidates
+
+
+@pytest.mark.parametrize("text", [
+    "邻居老王的手艺很好，王守的义子收受了开发商的红包。",  # filler and two characters off
+    "老冯的菜被人偷了，春燕说要报警。",
+    "罗小的军大衣被偷了。",
+])
+def test_words_that_merely_sound_like_a_name_are_nobody(text: str) -> None:
+    assert not any(s.name for s in run(text).subjects)
+
+
+def test_sound_match_as_main_subject_needs_review() -> None:
+    s = run("镇里的李明元书记收了老板送的购物卡。")
+    assert s.in_scope and s.needs_review
+
+
+@pytest.mark.parametrize(("text", "role"), [
+    # A letter's heading is its addressee or its writer's unit, never the accused.
+    ("我是县医院的护士 县人民医院：我反映小区物业乱收费。", "non_official"),
+    ("尊敬的县住建局：开发商欠我们工钱两年了。", "non_official"),
+    # A charge against nobody named but with local words stays the round's unknown person.
+    ("书记收受红包。", "unknown"),
+    ("有干部收受红包，大家都知道。", "unknown"),
+])
+def test_headings_and_unnamed_charges(text: str, role: str) -> None:
+    assert run(text).subject_role == role
+
+
+def test_set_phrase_with_a_hedge_word_is_asserted() -> None:
+    s = run("市里某局长多次收受可能影响公正执行公务的礼品礼金。")
+    assert {e.status for e in s.evidence if e.label == "integrity"} == {"asserted"}

@@ -122,7 +122,8 @@ def test_model_store(model: DisciplineModel, tmp_path: Path) -> None:
     assert not [p for p in models_dir(tmp_path).iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.parametrize("damage", ["truncate_weights", "bad_json", "wrong_shape", "traversal"])
+@pytest.mark.parametrize("damage", ["truncate_weights", "bad_json", "wrong_shape", "traversal",
+                                    "huge_ngrams", "other_version"])
 def test_a_corrupt_model_is_none(model: DisciplineModel, tmp_path: Path, damage: str,
                                  caplog: pytest.LogCaptureFixture) -> None:
     path = model.save(models_dir(tmp_path))
@@ -132,9 +133,14 @@ def test_a_corrupt_model_is_none(model: DisciplineModel, tmp_path: Path, damage:
         weights.write_bytes(weights.read_bytes()[:500])
     elif damage == "bad_json":
         (path / "model.json").write_text("{", encoding="utf-8")
-    elif damage == "wrong_shape":
+    elif damage in ("wrong_shape", "huge_ngrams", "other_version"):
         info = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        info["labels"] = info["labels"][:-1]
+        if damage == "wrong_shape":
+            info["labels"] = info["labels"][:-1]
+        elif damage == "huge_ngrams":  # would make every item quadratic in its length
+            info["ngram_range"] = [1, 100000]
+        else:
+            info["version"] = "x" * 200
         (path / "model.json").write_text(json.dumps(info), encoding="utf-8")
     else:
         (models_dir(tmp_path) / "ACTIVE").write_text("../../etc\n", encoding="utf-8")
@@ -199,3 +205,11 @@ def test_active_model_is_picked_up_when_changed(model: DisciplineModel, tmp_path
     activate(tmp_path, model.version)
     assert active.get() is not None and active.get().version == model.version
     assert clf.classify("柳河镇李明远书记收了购物卡").model_version.endswith(model.version)
+
+
+def test_single_character_negations_inside_a_clause_do_not_negate_it() -> None:
+    # "未经" and "没收" hold 未/没 without denying anything; only a word like 没有 negates.
+    text = "柳河镇李明远书记未经组织同意在县城另有一个女人。"
+    s = Classifier(ROUND, load_rules(), _Sure()).classify(text)  # type: ignore[arg-type]
+    assert [e.status for e in s.evidence if e.source == "model"] == ["asserted"]
+    assert "life" in s.disciplines

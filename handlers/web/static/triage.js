@@ -45,9 +45,18 @@
     openPanel();
     input.focus();
   }
+  // Edits in the correction form not yet saved: leaving or confirming asks first.
+  var dirty = false;
+  if (correctForm) {
+    correctForm.addEventListener("input", function () { dirty = true; });
+    correctForm.addEventListener("change", function () { dirty = true; });
+  }
+  function mayDiscard() {
+    return !dirty || window.confirm("更正尚未保存，确定放弃吗？");
+  }
   function go(id) {
     var link = document.getElementById(id);
-    if (link) { window.location.href = link.href; }
+    if (link && mayDiscard()) { window.location.href = link.href; }
   }
   function showHelp(show) {
     if (!help) { return; }
@@ -100,7 +109,7 @@
     if (!correctForm) { return false; }
     if (key === "y") {
       if (!confirmForm) { return false; }
-      submitAndNext(confirmForm);
+      if (mayDiscard()) { submitAndNext(confirmForm); }
     } else if (key === "e") {
       choose(correctForm.querySelector("input[name=in_scope]:checked")
              || correctForm.querySelector("input[name=in_scope]"));
@@ -108,11 +117,13 @@
       var box = correctForm.querySelector("input[name=disciplines][data-key='" + key + "']");
       if (!box) { return false; }
       box.checked = !box.checked;
+      dirty = true;
       choose(box);
     } else if (key === "a" || key === "t") {
       var scope = correctForm.querySelector(
         "input[name=in_scope][value=" + (key === "a" ? "true" : "false") + "]");
       scope.checked = true;
+      dirty = true;
       choose(scope);
     } else if (key === "r") {
       choose(role);
