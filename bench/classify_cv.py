@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from procs import items_per_second  # noqa: E402
 
 from intake.classify import DISCIPLINES, Classifier  # noqa: E402
 from intake.classify.metrics import f1_scores  # noqa: E402
@@ -140,14 +141,9 @@ def speed(rows: list[Row], texts: list[str]) -> None:
     model = DisciplineModel.train(rows, version="bench")
     padded = [(t * (300 // max(1, len(t)) + 1))[:300] for t in texts]
     for name, batch in (("dev texts", texts), ("300-char texts", padded)):
-        rounds = max(1, 6000 // len(batch))
-        start = time.perf_counter()
-        for _ in range(rounds):
-            for t in batch:
-                model.probabilities(t)
-        elapsed = time.perf_counter() - start
+        rate = items_per_second(model.probabilities, batch, total=6000)
         chars = sum(len(t) for t in batch) / len(batch)
-        print(f"\nspeed ({name}): {rounds * len(batch) / elapsed:,.0f} items/s "
+        print(f"\nspeed ({name}): {rate:,.0f} items/s "
               f"(mean {chars:.0f} chars, {len(model._terms):,} terms, one core)", end="")
     print()
 

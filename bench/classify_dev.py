@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from procs import items_per_second  # noqa: E402
 
 from intake.classify import Classifier  # noqa: E402
 from intake.classify.command import format_table  # noqa: E402
@@ -54,14 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results))
 
     texts = [r["text"] for r in all_rows]
-    rounds = max(1, 3000 // len(texts))
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for t in texts:
-            clf.classify(t)
-    elapsed = time.perf_counter() - start
     chars = sum(len(t) for t in texts) / len(texts)
-    print(f"speed: {rounds * len(texts) / elapsed:,.0f} items/s "
+    print(f"speed: {items_per_second(clf.classify, texts):,.0f} items/s "
           f"(mean {chars:.0f} chars, one core, keywords alone)")
 
     # With a statistical layer: trained on the project's own sample sentences, so the speed
@@ -70,12 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     from tests.sample_disciplines import sample_rows
 
     with_model = Classifier(clf.round, clf.rules, DisciplineModel.train(sample_rows()))
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for t in texts:
-            with_model.classify(t)
-    elapsed = time.perf_counter() - start
-    print(f"speed: {rounds * len(texts) / elapsed:,.0f} items/s (with the statistical layer)")
+    print(f"speed: {items_per_second(with_model.classify, texts):,.0f} items/s "
+          "(with the statistical layer)")
     return 0
 
 

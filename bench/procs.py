@@ -1,5 +1,5 @@
-"""What the server benchmarks share: free ports, a clean environment, and reading, timing and
-stopping a server process (Linux /proc). Imported by the scripts beside it."""
+"""What the benchmarks share: free ports, a clean environment, reading, timing and stopping a
+server process (Linux /proc), and in-process throughput. Imported by the scripts beside it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import re
 import socket
 import subprocess
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -73,3 +75,13 @@ def load_average() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def items_per_second(fn: Callable[[str], object], texts: Sequence[str], total: int = 3000) -> float:
+    """Calls of `fn` per second over `texts`, repeated to about `total` calls, in this process."""
+    rounds = max(1, total // len(texts))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for t in texts:
+            fn(t)
+    return rounds * len(texts) / (time.perf_counter() - start)

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 DISCIPLINES = ("political", "organizational", "integrity", "mass", "work", "life")
 EVIDENCE_STATUSES = ("asserted", "hedged", "negated")
+# Subject roles that hold public office (domain.md §2).
+OFFICIAL_ROLES = frozenset({"leadership", "subordinate_head", "key_post", "staff",
+                            "outside_official"})
 
 
 @dataclass(frozen=True)

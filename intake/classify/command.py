@@ -16,8 +16,8 @@ from typing import IO, Any
 from intake.classify import DISCIPLINES, models_store
 from intake.classify.engine import Classifier
 from intake.classify.metrics import score
-from intake.classify.model import VERSION_NAME, DisciplineModel, ModelError
-from intake.classify.models_store import active_model, models_dir
+from intake.classify.model import DisciplineModel, ModelError
+from intake.classify.models_store import active_model
 from intake.classify.training import Row, cv_figures, db_staff_rows, label_counts, rows_from_file
 from intake.round import RoundFileError, load_round
 from intake.rules import RulesError, check_rules, load_rules
@@ -38,9 +38,7 @@ def pick_model(spec: str) -> DisciplineModel | None:
         raise
     if spec == "active":
         return active_model(data_dir)
-    if not VERSION_NAME.fullmatch(spec) or not (models_dir(data_dir) / spec).is_dir():
-        raise ModelError(f"没有模型版本 {spec}（intake models list 列出已训练的版本）。")
-    return DisciplineModel.load(models_dir(data_dir) / spec)
+    return models_store.load_version(data_dir, spec)
 
 
 def run_classify(round_path: str, in_path: str | None, out_path: str | None,

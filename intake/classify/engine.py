@@ -6,14 +6,12 @@ patterns, so one core handles thousands of items a second.
 
 from __future__ import annotations
 
-from itertools import pairwise
-
-from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
+from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Suggestion
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
 from intake.classify.models_store import ActiveModel
 from intake.classify.routing import Router
-from intake.classify.subjects import SOUND_SCORE, Mention, SubjectFinder
+from intake.classify.subjects import Mention, SubjectFinder
 from intake.classify.text import Prepared, prepare
 from intake.round import Round
 from intake.rules import RuleSet
@@ -27,8 +25,6 @@ MODEL_THRESHOLD = 0.8
 NEAR = 80
 ROLE_RANK = {"leadership": 6, "subordinate_head": 5, "key_post": 4, "outside_official": 3,
              "staff": 2, "non_official": 1, "unknown": 0}
-OFFICIAL_ROLES = frozenset({"leadership", "subordinate_head", "key_post", "staff",
-                            "outside_official"})
 CATEGORY_WORDS = {"政治": "political", "组织": "organizational", "廉洁": "integrity",
                   "群众": "mass", "工作": "work", "生活": "life"}
 
@@ -51,8 +47,10 @@ class Classifier:
     @property
     def version(self) -> str:
         """The version stored with each classification: keywords, plus the model if any."""
-        model = self._model.get() if isinstance(self._model, ActiveModel) else self._model
-        return f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION
+        return _version(self._current_model())
+
+    def _current_model(self) -> DisciplineModel | None:
+        return self._model.get() if isinstance(self._model, ActiveModel) else self._model
 
     def classify(self, text: str, *, channel: str | None = None,
                  hints: dict[str, str] | None = None) -> Suggestion:
@@ -71,7 +69,7 @@ class Classifier:
         if category and category not in labels:
             labels.add(category)
             extra_evidence = (Evidence(category_text, category, "asserted", source="form"),)
-        model = self._model.get() if isinstance(self._model, ActiveModel) else self._model
+        model = self._current_model()
         learnt = self._learnt(prep, model, labels) if model is not None else ()
         labels |= {e.label for e in learnt if e.status != "negated"}
         disciplines = tuple(d for d in DISCIPLINES if d in labels)
@@ -101,7 +99,7 @@ class Classifier:
         # A label only the model proposes is a suggestion a person must look at.
         model_only = any(e.status != "negated" for e in learnt)
         # So is a roster name matched only by how it sounds.
-        by_sound = main is not None and main.roster and main.score == SOUND_SCORE
+        by_sound = main is not None and main.by_sound
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
                         or by_sound)
         subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
@@ -115,7 +113,7 @@ class Classifier:
             confidence=confidence,
             needs_review=needs_review,
             evidence=to_evidence(prep, hits) + extra_evidence + learnt,
-            model_version=f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION,
+            model_version=_version(model),
             candidates=candidates,
         )
 
@@ -124,10 +122,10 @@ class Classifier:
         """Labels the statistical layer is sure of and the lexicon did not find, each with
         the clause that scores highest for it as its evidence."""
         out = []
-        for label, p in model.probabilities(prep.norm).items():
-            if label in found or p < MODEL_THRESHOLD:
-                continue
-            spans = _clauses(prep)
+        sure = [label for label, p in model.probabilities(prep.norm).items()
+                if label not in found and p >= MODEL_THRESHOLD]
+        spans = prep.clause_spans() if sure else []
+        for label in sure:
             scores = model.clause_scores(prep.norm, label, spans)
             start, end = spans[max(range(len(spans)), key=scores.__getitem__)]
             status = self._evidence.clause_status(prep, start, end)
@@ -191,17 +189,8 @@ def classify(text: str, round: Round, rules: RuleSet, **kw: object) -> Suggestio
     return Classifier(round, rules).classify(text, **kw)  # type: ignore[arg-type]
 
 
-def _clauses(prep: Prepared) -> list[tuple[int, int]]:
-    """Clause spans of the prepared text, punctuation left out; the whole text if none."""
-    bounds = [*prep.clause_starts, len(prep.norm)]
-    spans = []
-    for start, end in pairwise(bounds):
-        stop = end
-        while stop > start and prep.norm[stop - 1] in "，,；;：:。！？!?\n、 ":
-            stop -= 1
-        if stop > start:
-            spans.append((start, stop))
-    return spans or [(0, len(prep.norm))]
+def _version(model: DisciplineModel | None) -> str:
+    return f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION
 
 
 def _near(prep: Prepared, m: Mention, h: Hit) -> bool:

@@ -83,12 +83,18 @@ def list_models(data_dir: str | os.PathLike[str]) -> list[ModelInfo]:
     return sorted(found, key=lambda m: (m.trained_at, m.version))
 
 
+def load_version(data_dir: str | os.PathLike[str], version: str) -> DisciplineModel:
+    """A saved model by its version; ModelError if there is none or it does not load."""
+    root = models_dir(data_dir)
+    if not VERSION_NAME.fullmatch(version) or not (root / version).is_dir():
+        raise ModelError(f"没有模型版本 {version}（intake models list 列出已训练的版本）。")
+    return DisciplineModel.load(root / version)
+
+
 def activate(data_dir: str | os.PathLike[str], version: str) -> None:
     """Make `version` the active model; it must load. ACTIVE is replaced atomically."""
     root = models_dir(data_dir)
-    if not VERSION_NAME.fullmatch(version) or not (root / version).is_dir():
-        raise ModelError(f"没有模型版本 {version}。")
-    DisciplineModel.load(root / version)  # refuse a broken one
+    load_version(data_dir, version)  # refuse a missing or broken one
     fd, tmp = tempfile.mkstemp(prefix=".ACTIVE.", dir=root)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

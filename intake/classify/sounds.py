@@ -62,8 +62,3 @@ def alike(ch: str) -> frozenset[str]:
 def char_class(chars: frozenset[str] | set[str]) -> str:
     """A regular-expression character class of `chars`, in a stable order."""
     return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
-
-
-def sounds_alike(a: str, b: str) -> bool:
-    """True when two strings of equal length sound alike character by character."""
-    return len(a) == len(b) and all(y in alike(x) for x, y in zip(a, b, strict=True))

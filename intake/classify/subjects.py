@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from intake.classify import sounds
+from intake.classify import OFFICIAL_ROLES, sounds
 from intake.classify.text import Prepared
 from intake.round import RosterMember, Round
 from intake.rules import RuleSet
@@ -22,8 +22,9 @@ _PUNCT = "，,。；;！？!?\n"
 _FILLER = frozenset("的了是在和有被把给让也都就还又说要去来到这那个们吗呢吧啊与及或")
 # The score of a roster name matched by sound: shown to staff as a guess to confirm.
 SOUND_SCORE = 0.7
-_FIRST_PERSON = re.compile("我|本人|俺|尊敬|致")
-_OFFICIAL = frozenset({"leadership", "subordinate_head", "key_post", "staff", "outside_official"})
+# The keys of posts.yaml `contexts`.
+CONTEXTS = ("referral_before", "referral_after", "counterpart_before", "institution_before",
+            "header", "first_person", "unnamed_local")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Mention:
     role: str
     score: float
     roster: bool = False
+    by_sound: bool = False  # a roster name matched by how it sounds ("李剑国" for 李建国)
 
 
 class SubjectFinder:
@@ -70,18 +72,15 @@ class SubjectFinder:
         self._sound_re = self._sound_pattern(round, rules)
         self._not_before = tuple(rules.not_subject_before)
         self._not_after = tuple(rules.not_subject_after)
-        ctx = rules.subject_contexts
-        never = re.compile(r"(?!x)x")  # matches nothing: a context the rules leave out
-        self._referral_before = re.compile(ctx["referral_before"]) if "referral_before" in ctx \
-            else never
-        self._referral_after = re.compile(ctx["referral_after"]) if "referral_after" in ctx \
-            else never
-        self._counterpart = re.compile(ctx["counterpart_before"]) if "counterpart_before" in ctx \
-            else never
-        self._institution = re.compile(ctx["institution_before"]) \
-            if "institution_before" in ctx else never
-        self._header = re.compile(ctx["header"]) if "header" in ctx else never
-        self._local = re.compile(ctx["unnamed_local"]) if "unnamed_local" in ctx else never
+        # A context the rules leave out matches nothing.
+        ctx = {k: re.compile(rules.subject_contexts.get(k, r"(?!x)x")) for k in CONTEXTS}
+        self._referral_before = ctx["referral_before"]
+        self._referral_after = ctx["referral_after"]
+        self._counterpart = ctx["counterpart_before"]
+        self._institution = ctx["institution_before"]
+        self._header = ctx["header"]
+        self._first_person = ctx["first_person"]
+        self._local = ctx["unnamed_local"]
 
     # --- building --------------------------------------------------------------------
 
@@ -159,8 +158,8 @@ class SubjectFinder:
                 # One character written another way ("李剑国"), never a filler word read as
                 # part of a name ("老刘的父亲" is not 刘德福).
                 if differ == 1 and not any(c in _FILLER for c in form):
-                    found.append(Mention(m.start(), m.end(), form, member.name,
-                                         member.post, member.role, SOUND_SCORE, True))
+                    found.append(Mention(m.start(), m.end(), form, member.name, member.post,
+                                         member.role, SOUND_SCORE, True, by_sound=True))
         for pattern, role, level in self._posts:
             for m in pattern.finditer(text):
                 if m.end() > m.start():
@@ -168,7 +167,7 @@ class SubjectFinder:
                                                     doc_foreign))
         found = [f for f in found if not self._excluded(prep, f)]
         found = _resolve_overlaps(found)
-        if not any(f.role in _OFFICIAL for f in found):
+        if not any(f.role in OFFICIAL_ROLES for f in found):
             header = self._header_body(text)
             if header is not None:
                 found.insert(0, header)
@@ -177,7 +176,7 @@ class SubjectFinder:
     def members_like(self, text: str, m: Mention) -> list[RosterMember]:
         """Roster members an unresolved post of the round may mean ("村支书" with no village
         named: every village secretary), for staff to pick from."""
-        if m.name or m.start < 0 or m.role not in _OFFICIAL or m.role == "outside_official":
+        if m.name or m.start < 0 or m.role not in OFFICIAL_ROLES or m.role == "outside_official":
             return []
         place = self._nearest_place(text, m.start, m.end)
         return [r for r in self._roster if r.role == m.role
@@ -199,7 +198,7 @@ class SubjectFinder:
     def _header_body(self, text: str) -> Mention | None:
         """A text headed by a body of another level ("市总工会：…") is about that body."""
         m = self._header.match(text)
-        if m is None or _FIRST_PERSON.search(text):
+        if m is None or self._first_person.search(text):
             return None  # a letter's addressee or its writer's own unit, not a notice
         body = m.group("body")
         if self._round_re.search(body) or any(w in body for w in ("巡察", "领导", "同志")):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 # OCR of box notes and letters often puts a space between every character ("西 坡 村");
 # matching runs on a copy without such spaces, and positions are mapped back.
 _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])[ \t\u3000]+"
                       r"(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef0-9])")
 _SENTENCE_END = re.compile(r"[。！？!?\n]+")
-_CLAUSE_END = re.compile(r"[，,；;：:。！？!?\n、]+")
+_CLAUSE_PUNCT = "，,；;：:。！？!?\n、"
+_CLAUSE_END = re.compile(f"[{_CLAUSE_PUNCT}]+")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ class Prepared:
 
     def sentence_index(self, pos: int) -> int:
         return bisect_right(self.sentence_starts, pos) - 1
+
+    def clause_spans(self) -> list[tuple[int, int]]:
+        """Each clause as (start, end) in norm, its closing punctuation and spaces left out;
+        the whole text when it has no clause."""
+        bounds = [*self.clause_starts, len(self.norm)]
+        spans = []
+        for start, end in pairwise(bounds):
+            stop = len(self.norm[start:end].rstrip(_CLAUSE_PUNCT + " "))
+            if stop:
+                spans.append((start, start + stop))
+        return spans or [(0, len(self.norm))]
 
     def clause_start(self, pos: int) -> int:
         """Start (in norm) of the clause holding position `pos`."""
