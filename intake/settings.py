@@ -51,7 +51,7 @@ class Settings:
     pow_threshold: int = 20
     pow_window_seconds: int = 3600
     pow_min_bits: int = 12
-    pow_max_bits: int = 16
+    pow_max_bits: int = 15
     pow_challenge_seconds: int = 600  # how long a challenge may take to be solved and sent
     # Trusted API clients (`intake clients add`): their limit unless they have their own.
     api_client_rate_limit: str = "600 per hour;5000 per day"
