@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import getpass
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -103,12 +102,26 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("name")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        _configure_logging()
         return _dispatch(args)
     except (SettingsError, RoundFileError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 2
+
+
+def _configure_logging() -> None:
+    """Levels for our loggers and deliberate ones for libraries (intake/logs.py)."""
+    from intake.logs import configure_logging
+
+    try:
+        level = load_settings().log_level
+    except SettingsError:
+        level = "INFO"  # the command itself reports the bad setting if it needs settings
+    try:
+        configure_logging(level)
+    except ValueError as exc:
+        raise SettingsError(f"setting {exc}") from exc
 
 
 def _dispatch(args: argparse.Namespace) -> int:
