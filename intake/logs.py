@@ -38,7 +38,7 @@ THIRD_PARTY_LEVELS = {
     "rapidocr": logging.WARNING,
     "onnxruntime": logging.WARNING,
 }
-OWN_LOGGERS = ("intake", "handlers", "bench")
+OWN_LOGGERS = ("intake", "handlers")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

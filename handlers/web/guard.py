@@ -29,8 +29,8 @@ from intake.store import models as m
 log = logging.getLogger(__name__)
 
 NO_SCRIPT = ("您所在的网络近期提交较多。为防止批量提交，现在需要浏览器自动完成一次简短计算"
-             "（几秒钟）才能提交，这要用到 JavaScript。请开启浏览器的 JavaScript 后再次提交；"
-             "也可以稍后再试，或拨打举报电话、来信来访反映。")
+             "（几秒钟）才能提交，这要用到 JavaScript。请开启浏览器的 JavaScript 后再次提交"
+             "（仍不行的，请换用较新的浏览器）；也可以稍后再试，或拨打举报电话、来信来访反映。")
 RETRY = "提交验证未通过（可能已过期或已使用过），请再次点击提交。"
 HEADER_CHALLENGE = "X-Pow-Challenge"
 HEADER_NONCE = "X-Pow-Nonce"
