@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from handlers.web.guard import WorkRequired, bearer_client, guard
 from handlers.web.reports import parse_bool, submission_from_request
-from intake import duty
+from intake import duty, pow
 from intake.pipeline import add_reporter_message, check_status, ingest
 from intake.protect import Identity
 from intake.submission import (
@@ -53,7 +54,12 @@ def challenge() -> Any:
     issued = guard().challenge()
     if issued is None:
         return jsonify(challenge=None, bits=0)
-    return jsonify(challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at)
+    return jsonify(challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at,
+                   expires_in=_seconds_left(issued))
+
+
+def _seconds_left(issued: pow.Challenge) -> int:
+    return max(0, issued.expires_at - int(time.time()))
 
 
 def work_required(refusal: WorkRequired) -> Any:
@@ -61,7 +67,8 @@ def work_required(refusal: WorkRequired) -> Any:
     issued = refusal.challenge
     response = jsonify(error={"code": "work_required", "message": refusal.message,
                               "field": None, "reason": refusal.reason},
-                       challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at)
+                       challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at,
+                       expires_in=_seconds_left(issued))
     return response, 429
 
 

@@ -1,7 +1,8 @@
 """Past unusual volume from one address, the public form proves work in a real Chromium.
 
-pow.js fetches the challenge on submit, solves it with WebCrypto SHA-256 while the page says
-"正在提交，请稍候", and the receipt follows; with scripts off, the form says why it cannot be sent.
+pow.js fetches the challenge as the reporter types, solves it with WebCrypto SHA-256 (the page
+says "正在提交，请稍候" while work remains after the click), and the receipt follows; with
+scripts off, the form says why it cannot be sent.
 """
 
 from __future__ import annotations
@@ -70,13 +71,18 @@ def test_form_past_the_threshold_proves_work_and_gets_its_receipt(
     page = new_context().new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(str(exc)))
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/challenge" in r.url else None)
     first = send_report(page)
     assert first.status == 200 and "pow_nonce" not in (first.request.post_data or "")
     assert page.evaluate("sessionStorage.getItem('pow')") is None  # no work at normal volume
+    assert len(asked) == 2  # while typing (none asked), and again on submit
 
+    asked.clear()
     second = send_report(page)
     assert second.status == 200
     assert "pow_nonce" in (second.request.post_data or "")
+    assert len(asked) == 1  # the work started while typing was the work sent
     expect(page.get_by_role("heading", name="已收到您反映的问题")).to_be_visible()
     shown = page.evaluate("JSON.parse(sessionStorage.getItem('pow'))")
     assert shown and all(line.startswith("正在提交，请稍候") for line in shown)
