@@ -2,7 +2,8 @@
 
 pow.js fetches the challenge as the reporter types, solves it with WebCrypto SHA-256 (the page
 says "正在提交，请稍候" while work remains after the click), and the receipt follows; with
-scripts off, the form says why it cannot be sent.
+scripts off, the form says why it cannot be sent. Without WebCrypto (plain HTTP outside
+localhost) pow.js falls back on its own SHA-256, which must agree with WebCrypto's.
 """
 
 from __future__ import annotations
@@ -108,3 +109,53 @@ def test_without_scripts_the_form_explains_past_the_threshold(
     page.get_by_role("button", name="提交").click()
     expect(page.locator("#form-error")).to_contain_text("开启浏览器的 JavaScript")
     assert submissions(desk) == 1
+
+
+# Prefix lengths around the padding edges (55/56 bytes, one and two blocks), a multi-byte one,
+# and suffixes long enough to span blocks of their own.
+SAME_DIGESTS = """async () => {
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const cases = [["", ""], ["", "abc"], ["abc", ""], ["东岭村", "12"]];
+  for (const length of [54, 55, 56, 63, 64, 65, 119, 120, 128, 200]) {
+    cases.push(["v".repeat(length), ""], ["v".repeat(length), "7"],
+               ["v".repeat(length), "123456789".repeat(length % 17 + 1)]);
+  }
+  const wrong = [];
+  for (const [prefix, suffix] of cases) {
+    const expected = hex(new Uint8Array(await crypto.subtle.digest(
+      "SHA-256", new TextEncoder().encode(prefix + suffix))));
+    if (hex(window.powSha256(prefix, suffix)) !== expected) { wrong.push([prefix, suffix]); }
+  }
+  return {count: cases.length, wrong: wrong,
+          abc: hex(window.powSha256("", "abc"))};
+}"""
+
+
+def test_fallback_sha256_agrees_with_webcrypto(new_context: Callable[..., Any]) -> None:
+    page = new_context().new_page()
+    page.goto("/report")
+    result = page.evaluate(SAME_DIGESTS)
+    assert result["count"] == 34 and result["wrong"] == []
+    # The FIPS 180-2 example, in case both sides were wrong alike.
+    assert result["abc"] == ("ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad")
+
+
+def test_without_webcrypto_the_form_still_proves_work(
+    new_context: Callable[..., Any], desk: Desk
+) -> None:
+    context = new_context()
+    # As on a plain-HTTP intranet address: browsers keep crypto.subtle to secure contexts.
+    context.add_init_script("delete Crypto.prototype.subtle;")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    assert send_report(page).status == 200
+    assert page.evaluate("window.crypto.subtle === undefined")
+
+    second = send_report(page)
+    assert second.status == 200
+    assert "pow_nonce" in (second.request.post_data or "")
+    expect(page.get_by_role("heading", name="已收到您反映的问题")).to_be_visible()
+    assert problems == []
+    assert submissions(desk) == 2
