@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import getpass
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -92,13 +91,37 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of generating one")
 
+    p = sub.add_parser("clients", help="trusted API clients (a 码上巡察 backend)")
+    clients_sub = p.add_subparsers(dest="clients_command", required=True)
+    add = clients_sub.add_parser("add", help="create a client; prints its token once")
+    add.add_argument("name")
+    add.add_argument("--limit", default="", metavar="LIMIT",
+                     help='its own limit, e.g. "600 per hour;5000 per day" (default: setting)')
+    clients_sub.add_parser("list", help="clients, revoked ones too")
+    revoke = clients_sub.add_parser("revoke", help="revoke a client's token")
+    revoke.add_argument("name")
+
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        _configure_logging()
         return _dispatch(args)
     except (SettingsError, RoundFileError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 2
+
+
+def _configure_logging() -> None:
+    """Levels for our loggers and deliberate ones for libraries (intake/logs.py)."""
+    from intake.logs import configure_logging
+
+    try:
+        level = load_settings().log_level
+    except SettingsError:
+        level = "INFO"  # the command itself reports the bad setting if it needs settings
+    try:
+        configure_logging(level)
+    except ValueError as exc:
+        raise SettingsError(f"setting {exc}") from exc
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -155,6 +178,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "outbox":
         return _outbox_retry()
+    if args.command == "clients":
+        from intake.clients import run_command
+
+        return run_command(load_settings(), args.clients_command, getattr(args, "name", ""),
+                           getattr(args, "limit", ""))
     if args.command == "users":
         return _users_add(args)
     raise AssertionError(args.command)

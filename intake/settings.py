@@ -41,10 +41,22 @@ class Settings:
     max_text_chars: int = 5000
     # Rate limits (flask-limiter syntax); storage is memory:// unless a Redis URL is given.
     ratelimit_storage_uri: str = "memory://"
-    report_rate_limit: str = "20 per hour;60 per day"
     status_failure_limit: str = "10 per 10 minutes;30 per day"  # failed look-ups per address
     code_attempt_limit: str = "20 per day"  # every look-up of one code, right or wrong
-    message_rate_limit: str = "20 per hour"  # follow-up messages per address
+    message_rate_limit: str = "20 per hour"  # follow-up messages per case
+    # Submissions (reports, appointment requests) are never refused per address, since a
+    # village may share one address: past `pow_threshold` of them from one address within
+    # `pow_window_seconds`, each must carry a proof of work (intake/pow.py) of `pow_min_bits`,
+    # two bits more each time the volume doubles, at most `pow_max_bits`.
+    pow_threshold: int = 20
+    pow_window_seconds: int = 3600
+    pow_min_bits: int = 12
+    pow_max_bits: int = 15
+    pow_challenge_seconds: int = 600  # how long a challenge may take to be solved and sent
+    # Trusted API clients (`intake clients add`): their limit unless they have their own.
+    api_client_rate_limit: str = "600 per hour;5000 per day"
+    # Our own loggers (intake, handlers); third-party ones are set apart (intake/logs.py).
+    log_level: str = "INFO"
     # Staff sessions.
     staff_session_hours: float = 8.0
     # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.

@@ -18,6 +18,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from handlers.web import display
+from handlers.web.access import install_access_log
+from handlers.web.guard import install_guard
 from handlers.web.limits import install_limits
 from intake.attachments import human_size
 from intake.desk import Desk, open_desk
@@ -64,7 +66,9 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     # The batch upload streams its body to disk and checks its token itself: CSRFProtect
     # would parse (and buffer) the whole multipart body to look for the token.
     csrf.exempt("handlers.web.letters.upload")
-    install_limits(app, settings)
+    limiter = install_limits(app, settings)
+    install_guard(app, limiter, settings, desk.keyring.session_secret)
+    install_access_log(app)
 
     app.jinja_env.globals.update(labels=display, round=desk.round)
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)

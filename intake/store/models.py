@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -404,6 +405,30 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiClient(Base):
+    """A trusted API client (a "码上巡察" backend submitting for many people from one address).
+
+    Only a digest of its token is kept; `rate_limit` (flask-limiter syntax) overrides the
+    default for trusted clients when set.
+    """
+
+    __tablename__ = "api_clients"
+    __table_args__ = (
+        # One active client per name; a revoked name may be given to a new token.
+        Index("ix_api_clients_active_name", "name", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_limit: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
