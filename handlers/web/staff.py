@@ -194,7 +194,7 @@ def _min_length() -> int:
     return desk().settings.password_min_length
 
 
-@bp.route("/totp", methods=["GET", "POST"])
+@bp.route("/totp", methods=["GET", "POST"], endpoint="totp")
 def totp_page() -> Any:
     """两步验证: enrol an authenticator app (QR code or typed secret), confirm with a code."""
     with desk().sessions() as db:
