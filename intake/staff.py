@@ -149,7 +149,8 @@ def change_password(desk: Desk, user_id: int, old: str, new: str, *,
         session.commit()
 
 
-def set_active(desk: Desk, username: str, active: bool, *, actor_label: str) -> None:
+def set_active(desk: Desk, username: str, active: bool, *, actor_label: str,
+               actor_id: int | None = None) -> None:
     """Disable an account (ending its sessions at once) or enable it again; audited."""
     with desk.sessions() as session:
         begin_write(session)
@@ -157,23 +158,24 @@ def set_active(desk: Desk, username: str, active: bool, *, actor_label: str) -> 
         user.active = active
         ended = 0 if active else sessions.db_end_user_sessions(session, user.id)
         db_record(session, "user.enable" if active else "user.disable", actor_label=actor_label,
-                  username=user.username, sessions_ended=ended)
+                  actor_id=actor_id, username=user.username, sessions_ended=ended)
         session.commit()
 
 
-def unlock(desk: Desk, username: str, *, actor_label: str) -> bool:
+def unlock(desk: Desk, username: str, *, actor_label: str, actor_id: int | None = None) -> bool:
     """End a login lock (and forget the failures) of an account; audited. False: none."""
     with desk.sessions() as session:
         begin_write(session)
         user = _by_name(session, username)
         cleared = logins.db_unlock(session, desk, user.username)
-        db_record(session, "login.unlock", actor_label=actor_label, username=user.username,
-                  had_failures=cleared)
+        db_record(session, "login.unlock", actor_label=actor_label, actor_id=actor_id,
+                  username=user.username, had_failures=cleared)
         session.commit()
         return cleared
 
 
-def reset_second_factor(desk: Desk, username: str, *, actor_label: str) -> bool:
+def reset_second_factor(desk: Desk, username: str, *, actor_label: str,
+                        actor_id: int | None = None) -> bool:
     """Remove an account's second factor (a lost phone) and end its sessions; audited.
 
     Returns whether there was one. The member enrols again at the next login when their role
@@ -185,8 +187,8 @@ def reset_second_factor(desk: Desk, username: str, *, actor_label: str) -> bool:
         had = user.totp_secret is not None
         totp.db_clear(user)
         sessions.db_end_user_sessions(session, user.id)
-        db_record(session, "totp.reset", actor_label=actor_label, username=user.username,
-                  had_second_factor=had)
+        db_record(session, "totp.reset", actor_label=actor_label, actor_id=actor_id,
+                  username=user.username, had_second_factor=had)
         session.commit()
         return had
 

@@ -26,7 +26,7 @@ from handlers.web import display
 from handlers.web.context import desk, now, require
 from intake.appointments import slot_label
 from intake.audit import db_record
-from intake.auth import sessions, totp
+from intake.auth import logins, sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
 from intake.pipeline import add_team_message
@@ -36,7 +36,10 @@ from intake.staff import (
     change_password,
     create_user,
     may,
+    reset_second_factor,
+    set_active,
     totp_required,
+    unlock,
 )
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -93,8 +96,7 @@ def require_login() -> Any:
         return redirect(url_for("staff.password"))
     if (totp_required(desk(), user.role) and user.totp_confirmed_at is None
             and request.endpoint not in ENROL_ENDPOINTS):
-        flash("按规定，您的账号须启用两步验证，请先完成设置。")
-        return redirect(url_for("staff.totp"))
+        return redirect(url_for("staff.totp"))  # the page says why
     return None
 
 
@@ -442,10 +444,44 @@ def users() -> Any:
         # An administrator must not be able to mint an account that may reveal reporters.
         error = ("组长和管理员账号只能在服务器上用命令行创建："
                  "intake users add 用户名 --role team_leader")
+    return _render_users(created=created, error=error)
+
+
+def _render_users(*, created: Any = None, error: str = "", status: int = 200) -> Any:
     with desk().sessions() as db:
         accounts = list(db.scalars(select(m.StaffUser).order_by(m.StaffUser.id)))
+        locked = {u.id: logins.db_locked_until(db, desk(), u.username, now()) for u in accounts}
         return render_template("staff/users.html", accounts=accounts, created=created,
-                               error=error, creatable=WEB_CREATABLE_ROLES)
+                               error=error, creatable=WEB_CREATABLE_ROLES, locked=locked), status
+
+
+ACCOUNT_ACTIONS = {
+    "disable": ("已停用 {}，其登录已全部退出。",
+                lambda name, **kw: set_active(desk(), name, False, **kw)),
+    "enable": ("已启用 {}。", lambda name, **kw: set_active(desk(), name, True, **kw)),
+    "unlock": ("已解锁 {}。", lambda name, **kw: unlock(desk(), name, **kw)),
+    "reset-totp": ("已重置 {} 的两步验证，其登录已全部退出。",
+                   lambda name, **kw: reset_second_factor(desk(), name, **kw)),
+}
+
+
+@bp.post("/users/<int:user_id>/<action>")
+def user_action(user_id: int, action: str) -> Any:
+    """停用 / 启用 / 解锁 / 重置两步验证 for the accounts an administrator may create here."""
+    require("manage_users")
+    if action not in ACCOUNT_ACTIONS:
+        abort(404)
+    with desk().sessions() as db:
+        user = db.get(m.StaffUser, user_id)
+    if user is None:
+        abort(404)
+    if user.role not in WEB_CREATABLE_ROLES:
+        return _render_users(error="组长和管理员账号只能在服务器上用命令行操作："
+                                   f"intake users {action} {user.username}", status=403)
+    message, act = ACCOUNT_ACTIONS[action]
+    act(user.username, actor_label=g.staff.username, actor_id=g.staff.id)
+    flash(message.format(user.username))
+    return redirect(url_for("staff.users"))
 
 
 @bp.get("/audit")

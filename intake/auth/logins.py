@@ -147,6 +147,14 @@ def db_unlock(session: Session, desk: Desk, username: str) -> bool:
         m.LoginThrottle.account_key == account_key(desk, username))).rowcount)
 
 
+def db_locked_until(session: Session, desk: Desk, username: str, now: datetime) -> datetime | None:
+    """When the account's login lock ends, or None when it is not locked."""
+    row = session.get(m.LoginThrottle, account_key(desk, username))
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return None
+    return row.locked_until
+
+
 # -- the throttle ----------------------------------------------------------------------------
 
 

@@ -155,6 +155,36 @@ def test_disabling_an_account_ends_its_sessions(app: Flask, desk: Desk, clock: C
     assert [e.actor_label for e in events(desk, "user.disable")] == ["admin"]
 
 
+def test_the_accounts_page_disables_unlocks_and_resets(app: Flask, desk: Desk,
+                                                       clock: Clock) -> None:
+    triager = staff_client(app, desk, "t1", "triager")
+    leader = staff_client(app, desk, "zuzhang", "team_leader")
+    admin = staff_client(app, desk, "root", "admin")
+    with desk.sessions() as s:
+        ids = {u.username: u.id for u in s.scalars(select(m.StaffUser))}
+    for i in range(10):
+        login(app.test_client(), "t1", "wrong-password", f"10.0.0.{i}")
+        clock.advance(seconds=60)
+    page = admin.get("/staff/users").get_data(as_text=True)
+    assert "锁定至" in page and "解锁" in page
+
+    def act(user: str, action: str) -> Any:
+        return admin.post(f"/staff/users/{ids[user]}/{action}",
+                          data={"csrf_token": csrf_token(admin, "/staff/users")})
+
+    assert act("t1", "unlock").status_code == 302
+    assert act("t1", "disable").status_code == 302
+    assert triager.get("/staff/").status_code == 302
+    r = act("zuzhang", "disable")  # leaders and admins: the command line only
+    assert r.status_code == 403 and "intake users disable zuzhang" in r.get_data(as_text=True)
+    assert leader.get("/staff/").status_code == 200
+    assert act("t1", "enable").status_code == 302
+    assert act("t1", "launch").status_code == 404
+    assert [e.actor_id for e in events(desk, "user.disable")] == [ids["root"]]
+    assert len(events(desk, "login.unlock")) == len(events(desk, "user.enable")) == 1
+    assert login(app.test_client(), "t1", STAFF_PASSWORD, "10.0.9.9").status_code == 302
+
+
 # -- throttling -------------------------------------------------------------------------------
 
 
