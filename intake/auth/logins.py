@@ -22,6 +22,8 @@ from functools import cache
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from intake.audit import db_record
@@ -170,10 +172,7 @@ def _reserve(session: Session, key: str, now: datetime,
     session.execute(delete(m.LoginThrottle).where(
         m.LoginThrottle.last_failure_at < now - FORGET_AFTER,
         (m.LoginThrottle.locked_until.is_(None)) | (m.LoginThrottle.locked_until < now)))
-    row = session.get(m.LoginThrottle, key)
-    if row is None:
-        row = m.LoginThrottle(account_key=key, failures=0)
-        session.add(row)
+    row = _locked_row(session, key)
     previous = _Previous(row.failures, row.last_failure_at)
     if row.locked_until is not None:
         if row.locked_until > now:
@@ -192,8 +191,20 @@ def _reserve(session: Session, key: str, now: datetime,
     return None, previous
 
 
+def _locked_row(session: Session, key: str) -> m.LoginThrottle:
+    """The account's throttle row, created if need be and locked for this transaction.
+
+    Parallel attempts on one account queue here (PostgreSQL row lock; SQLite's writer lock),
+    so each sees the failures the others counted.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(m.LoginThrottle).values(account_key=key, failures=0)
+                    .on_conflict_do_nothing())
+    return session.get_one(m.LoginThrottle, key, with_for_update=True, populate_existing=True)
+
+
 def _restore(session: Session, key: str, previous: _Previous) -> None:
-    row = session.get(m.LoginThrottle, key)
+    row = _locked_row(session, key)
     if row is not None:
         row.failures = previous.failures
         row.last_failure_at = previous.last_failure_at
@@ -201,8 +212,8 @@ def _restore(session: Session, key: str, previous: _Previous) -> None:
 
 def _failed(session: Session, key: str, now: datetime, settings: Settings) -> LoginOutcome | None:
     """The counted attempt failed: lock the account when that was one too many."""
-    row = session.get(m.LoginThrottle, key)
-    if row is None or row.failures < settings.login_lock_after:
+    row = _locked_row(session, key)
+    if row.failures < settings.login_lock_after:
         return None
     row.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
     return LoginOutcome(refused="locked", wait_seconds=_seconds(row.locked_until - now))

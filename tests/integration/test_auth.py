@@ -246,6 +246,22 @@ def test_delays_grow_and_do_not_tell_whether_the_account_exists(
     assert len(keys) == 2 and not any("nobody" in k for k in keys)
 
 
+def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_a_slow_one(desk: Desk) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from intake.auth.logins import attempt_password
+
+    create_user(desk, "t1", "triager", password=STAFF_PASSWORD)
+    when = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(
+            lambda i: attempt_password(desk, "t1", f"guess-{i}", now=when, address="10.0.0.1"),
+            range(20)))
+    refused = sorted(o.refused for o in outcomes)
+    assert refused == ["wait"] * 15 + ["wrong"] * 5  # each attempt counted before its check
+    assert len(events(desk, "login.failure")) == 20
+
+
 def test_an_administrator_unlocks_from_the_command_line(app: Flask, desk: Desk,
                                                         clock: Clock) -> None:
     create_user(desk, "zuzhang", "team_leader", password=STAFF_PASSWORD)
