@@ -123,6 +123,11 @@ def _safe_next(target: str) -> str:
 
 
 def _signed_in(token: str, target: str) -> Response:
+    if (old := request.cookies.get(STAFF_COOKIE, "")) and len(old) <= 100:
+        with desk().sessions() as db:  # a login over an older session ends that one
+            begin_write(db)
+            sessions.db_end_token(db, old)
+            db.commit()
     session.clear()  # a new CSRF token with the new session
     response = redirect(target)
     response.set_cookie(STAFF_COOKIE, token, path="/staff", httponly=True, samesite="Lax",

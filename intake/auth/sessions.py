@@ -102,6 +102,11 @@ def db_complete_code_step(session: Session, session_id: int, now: datetime) -> s
     return db_open_session(session, user_id, now)
 
 
+def db_end_token(session: Session, token: str) -> None:
+    """End the session a cookie names, if it is still there (a login over an old one)."""
+    session.execute(delete(m.StaffSession).where(m.StaffSession.token_hash == token_hash(token)))
+
+
 def db_end_user_session(session: Session, session_id: int) -> None:
     """End one session (logout)."""
     session.execute(delete(m.StaffSession).where(m.StaffSession.id == session_id))

@@ -97,6 +97,13 @@ def test_replayed_cookie_after_logout_gets_the_login_page(app: Flask, desk: Desk
     assert "登录已失效" in replay.get(r.headers["Location"]).get_data(as_text=True)
 
 
+def test_logging_in_again_ends_the_older_session(app: Flask, desk: Desk) -> None:
+    client = staff_client(app, desk, "t1", "triager")
+    old = staff_cookie(client)
+    assert login(client, "t1", STAFF_PASSWORD).status_code == 302
+    assert staff_cookie(client) != old and session_count(desk) == 1
+
+
 def test_cookie_flags_without_tls(app: Flask, desk: Desk) -> None:
     create_user(desk, "t1", "triager", password=STAFF_PASSWORD)
     r = login(app.test_client(), "t1", STAFF_PASSWORD)
