@@ -24,6 +24,8 @@ from intake.store.db import begin_write
 # Writing last_seen_at on every request would make each page view a write; a minute of
 # slack on a 30-minute idle limit costs nothing.
 TOUCH_EVERY = timedelta(seconds=60)
+# Between the password and the code: long enough to find the phone, no longer.
+CODE_STEP_LIMIT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,9 @@ def find_session(desk: Desk, token: str, now: datetime) -> OpenSession | None:
             if why != "disabled":
                 db_record(session, "session.expired", actor_id=user.id,
                           actor_label=user.username, why=why)
-        else:
-            session.execute(update(m.StaffSession).where(m.StaffSession.id == row.id)
-                            .values(last_seen_at=now))
+        elif not session.execute(update(m.StaffSession).where(m.StaffSession.id == row.id)
+                                 .values(last_seen_at=now)).rowcount:
+            why = "ended"  # logged out (or ended otherwise) since it was read
         session.commit()
     return None if why else OpenSession(row.id, user, row.awaiting_code)
 
@@ -86,10 +88,6 @@ def _expired(row: m.StaffSession, now: datetime, settings: Settings) -> str:
     if now - row.last_seen_at > timedelta(minutes=settings.staff_idle_minutes):
         return "idle"
     return ""
-
-
-# Between the password and the code: long enough to find the phone, no longer.
-CODE_STEP_LIMIT = timedelta(minutes=5)
 
 
 def db_complete_code_step(session: Session, session_id: int, now: datetime) -> str:
