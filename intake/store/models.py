@@ -282,7 +282,8 @@ class Message(Base):
 
 
 class StaffUser(Base):
-    """A member of the team's staff. `session_epoch` bumps to end every open session."""
+    """A member of the team's staff. Sessions are `StaffSession` rows; `session_epoch` (from
+    the signed-cookie sessions before them) only counts password changes now."""
 
     __tablename__ = "staff_users"
     __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role"),)
