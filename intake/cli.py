@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", default="", help="display name")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of generating one")
+    for name, text in (("disable", "disable an account and end its sessions"),
+                       ("enable", "enable a disabled account"),
+                       ("unlock", "end a login lock after repeated failures"),
+                       ("reset-totp", "remove an account's second factor (lost phone)")):
+        users_sub.add_parser(name, help=text).add_argument("username")
 
     p = sub.add_parser("clients", help="trusted API clients (a 码上巡察 backend)")
     clients_sub = p.add_subparsers(dest="clients_command", required=True)
@@ -184,7 +189,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_command(load_settings(), args.clients_command, getattr(args, "name", ""),
                            getattr(args, "limit", ""))
     if args.command == "users":
-        return _users_add(args)
+        return _users_add(args) if args.users_command == "add" else _users_manage(args)
     raise AssertionError(args.command)
 
 
@@ -257,6 +262,34 @@ def _users_add(args: argparse.Namespace) -> int:
         print("首次登录后须修改密码。")
     else:
         print(f"已创建 {user.username}（{user.role}）。")
+    return 0
+
+
+def _users_manage(args: argparse.Namespace) -> int:
+    """disable / enable / unlock / reset-totp: audited, with the operator as the actor."""
+    from intake.desk import open_desk
+    from intake.staff import StaffError, reset_second_factor, set_active, unlock
+
+    desk = open_desk(load_settings())
+    actor = f"cli:{getpass.getuser()}"
+    name = args.username
+    try:
+        if args.users_command in ("disable", "enable"):
+            set_active(desk, name, args.users_command == "enable", actor_label=actor)
+            print(f"已{'启用' if args.users_command == 'enable' else '停用'} {name}"
+                  f"{'' if args.users_command == 'enable' else '，其登录已全部退出'}。")
+        elif args.users_command == "unlock":
+            had = unlock(desk, name, actor_label=actor)
+            print(f"已解锁 {name}。" if had else f"{name} 没有被锁定，也没有失败记录。")
+        else:
+            had = reset_second_factor(desk, name, actor_label=actor)
+            print(f"已重置 {name} 的两步验证，其登录已全部退出。" if had
+                  else f"{name} 没有设置两步验证；其登录已全部退出。")
+    except StaffError as exc:
+        print(f"intake users {args.users_command}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        desk.close()
     return 0
 
 

@@ -59,6 +59,16 @@ class Settings:
     log_level: str = "INFO"
     # Staff sessions.
     staff_session_hours: float = 8.0
+    staff_idle_minutes: float = 30.0
+    # Served over TLS (directly or behind a proxy): Secure cookies, HSTS, http redirected.
+    https_only: bool = False
+    # Staff logins, per account whatever the address: growing delays, then a timed lock.
+    login_delay_after: int = 5  # failures before each next attempt must wait (2 s, doubling)
+    login_lock_after: int = 10  # failures that lock the account
+    login_lock_minutes: float = 15.0
+    password_min_length: int = 10
+    password_min_score: int = 3  # zxcvbn score (0-4) a chosen staff password must reach
+    totp_required_roles: str = ""  # roles that must use a second factor, e.g. team_leader,admin
     # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.
     master_key: str = field(default="", repr=False)
     trust_proxy: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, redirect, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         SESSION_COOKIE_NAME="xcz_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https_only,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_session_hours),
         # A villager may take an hour over a report; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
@@ -77,8 +78,18 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     def healthz() -> tuple[dict[str, str], int]:
         return {"status": "ok"}, 200
 
+    if settings.https_only:
+        # Behind a TLS proxy this needs trust_proxy, so that X-Forwarded-Proto is believed.
+        @app.before_request
+        def require_tls() -> Any:
+            if request.is_secure or request.path == "/healthz":
+                return None
+            return redirect(request.url.replace("http://", "https://", 1), code=308)
+
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if settings.https_only and request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         # Never to other sites; our own origin gets it, which CSRF checks need over HTTPS.

@@ -283,7 +283,8 @@ class Message(Base):
 
 
 class StaffUser(Base):
-    """A member of the team's staff. `session_epoch` bumps to end every open session."""
+    """A member of the team's staff. Sessions are `StaffSession` rows; `session_epoch` (from
+    the signed-cookie sessions before them) only counts password changes now."""
 
     __tablename__ = "staff_users"
     __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role"),)
@@ -298,6 +299,44 @@ class StaffUser(Base):
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Second factor (TOTP): the secret sealed with the keyring; pending until confirmed with a
+    # code. The last accepted time step keeps a code from being used twice.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StaffSession(Base):
+    """A signed-in staff member's session, held here so that ending it ends it.
+
+    The cookie carries a random id; only its SHA-256 is stored. `awaiting_code`: the password
+    was right and the second factor is still to come (the session opens no page yet).
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    awaiting_code: Mapped[bool] = mapped_column(default=False)
+
+
+class LoginThrottle(Base):
+    """Failed logins per account name (existing or not), whatever address they came from.
+
+    `account_key` is a keyed digest of the name typed, so a password typed into the name field
+    is not kept, and a name that does not exist is throttled exactly like one that does.
+    """
+
+    __tablename__ = "login_throttles"
+
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
