@@ -91,7 +91,11 @@ def _add_originals(desk: Desk, row: m.Submission, record: dict[str, Any]) -> Non
     if row.identity_sealed is not None:
         identity = keyring.open_identity(row.identity_sealed)
         record["reporter"] = {k: v for k, v in asdict(identity).items() if v}
-    record.update(open_text(keyring, row.original_sealed))  # title and text as written
+    for key, value in open_text(keyring, row.original_sealed).items():  # as written
+        if key.startswith("subject_"):
+            record["subject"][key.removeprefix("subject_")] = value
+        else:
+            record[key] = value
     for out, msg in zip(record["messages"], row.messages, strict=True):
         out.update(open_text(keyring, msg.original_sealed))
     for out, att in zip(record["attachments"], row.attachments, strict=True):

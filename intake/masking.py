@@ -21,6 +21,7 @@ from typing import Any
 
 import filetype
 
+from intake.attachments import ALLOWED_TYPES
 from intake.protect import Identity
 
 NAME = "［姓名已隐去］"
@@ -35,6 +36,7 @@ PLACEHOLDERS = (NAME, PHONE, ID_NUMBER, EMAIL, BANK_CARD, ADDRESS, ACCOUNT)
 # Full-width digits, letters and signs people type on Chinese keyboards, mapped one character
 # to one, so a match in the folded text is a match at the same place in the original.
 _FOLD = {0xFF01 + i: 0x21 + i for i in range(0x5E)} | {0x3000: 0x20}
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _SEP = r"[ \t\-–—]"  # what people put between the digit groups of a number
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -60,28 +62,47 @@ _CONTROL_BIDI = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 def mask_text(text: str, identity: Identity | None = None) -> str:
     """`text` with the declared identity and every identity-looking number hidden.
 
-    Idempotent: masking masked text changes nothing, so a text may pass through twice.
+    The declared identity is looked for first, then the patterns in order (e-mail, ID number,
+    bank card, mobile, landline, a number given as a contact); a match overlapping an earlier
+    one is left to it. Idempotent: masking masked text changes nothing.
     """
     if not text:
         return text
-    identity = identity or Identity()
-    text = _mask_declared(text, identity)
-    text = _sub(_EMAIL_RE, text, lambda _s: EMAIL)
-    text = _sub(_ID_RE, text, lambda s: ID_NUMBER if valid_id_number(_digits(s)) else None)
-    text = _sub(_CARD_RE, text, lambda s: BANK_CARD if luhn_ok(_digits(s)) else None)
-    text = _sub(_MOBILE_RE, text, lambda _s: PHONE)
-    text = _sub(_LANDLINE_RE, text, lambda _s: PHONE)
-    folded = text.translate(_FOLD)
+    folded = _fold(text)
+    spans: list[tuple[int, int, str]] = []
+    for pattern, decide, group in (*_declared_rules(identity or Identity()), *_RULES):
+        for mt in pattern.finditer(folded):
+            placeholder = decide(mt)
+            start, end = mt.span(group)
+            if placeholder and all(end <= s or start >= e for s, e, _ in spans):
+                spans.append((start, end, placeholder))
+    if not spans:
+        return text
     out, last = [], 0
-    for mt in _CONTACT_RE.finditer(folded):
-        label, value = mt.group(1), mt.group(3)
-        account = label.lower().startswith(("qq", "微信", "wechat"))
-        if not account and len(_digits(value)) < 7:
-            continue  # "电话 110", "热线电话12345": no one's own number
-        placeholder = ACCOUNT if account else PHONE
-        out.append(text[last:mt.start(3)] + placeholder)
-        last = mt.end(3)
-    return "".join(out) + text[last:] if out else text
+    for start, end, placeholder in sorted(spans):
+        out.append(text[last:start] + placeholder)
+        last = end
+    return "".join(out) + text[last:]
+
+
+_Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str | None], int]
+
+
+def _contact(mt: re.Match[str]) -> str | None:
+    if mt.group(1).lower().startswith(("qq", "微信", "wechat")):
+        return ACCOUNT
+    # "电话 110", "热线电话12345": no one's own number
+    return PHONE if len(_digits(mt.group(3))) >= 7 else None
+
+
+_RULES: tuple[_Rule, ...] = (
+    (_EMAIL_RE, lambda _mt: EMAIL, 0),
+    (_ID_RE, lambda mt: ID_NUMBER if valid_id_number(_digits(mt.group())) else None, 0),
+    (_CARD_RE, lambda mt: BANK_CARD if luhn_ok(_digits(mt.group())) else None, 0),
+    (_MOBILE_RE, lambda _mt: PHONE, 0),
+    (_LANDLINE_RE, lambda _mt: PHONE, 0),
+    (_CONTACT_RE, _contact, 3),
+)
 
 
 def mask_json(value: Any, identity: Identity | None = None) -> Any:
@@ -125,7 +146,9 @@ def extension_of(content_type: str) -> str:
     """The usual extension of a MIME type we keep, or "" when there is none."""
     if content_type == "message/rfc822":
         return "eml"
-    kind = filetype.get_type(mime=content_type) if content_type else None
+    if content_type not in ALLOWED_TYPES:  # e.g. octet-stream: a file we could not type
+        return ""
+    kind = filetype.get_type(mime=content_type)
     return kind.extension if kind is not None else ""
 
 
@@ -141,46 +164,41 @@ def download_name(name: str, content_type: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
-def _mask_declared(text: str, identity: Identity) -> str:
-    for value in (identity.email,):
-        value = value.strip()
-        if "@" in value:
-            text = re.sub(re.escape(value), EMAIL, text, flags=re.IGNORECASE)
+def _declared_rules(identity: Identity) -> list[_Rule]:
+    """Patterns of the reporter's own identity, as written (spaces, dashes, full width)."""
+    rules: list[_Rule] = []
+
+    def rule(pattern: re.Pattern[str], placeholder: str) -> None:
+        rules.append((pattern, lambda _mt: placeholder, 0))
+
+    email = _fold(identity.email.strip())
+    if "@" in email:
+        rule(re.compile(re.escape(email), re.IGNORECASE), EMAIL)
     for value, placeholder in ((identity.id_number, ID_NUMBER), (identity.phone, PHONE)):
         digits = _digits(value)
         if len(digits) >= 7:
             prefix = _COUNTRY if placeholder == PHONE else ""
-            text = _sub(re.compile(prefix + _spaced(digits, _SEP).pattern, re.IGNORECASE),
-                        text, lambda _s, p=placeholder: p)
+            rule(re.compile(prefix + _spaced(digits, _SEP).pattern, re.IGNORECASE), placeholder)
     address = identity.address.strip()
     if len(address) >= 6 and (_ADDRESS_DETAIL.search(address) or len(address) >= 10):
-        text = _sub(_spaced(address, r"\s"), text, lambda _s: ADDRESS)
+        rule(_spaced(address, r"\s"), ADDRESS)
     names = sorted({identity.name.strip(), identity.display_name.strip().strip("\"'")},
                    key=len, reverse=True)
     for name in names:
         if len(name) >= 2 and "@" not in name:
-            text = _sub(_spaced(name, r"\s", re.IGNORECASE), text, lambda _s: NAME)
-    return text
+            rule(_spaced(name, r"\s", re.IGNORECASE), NAME)
+    return rules
 
 
 def _spaced(value: str, sep: str, flags: int = 0) -> re.Pattern[str]:
     """`value` as written, perhaps with separators between its characters (full-width too)."""
-    return re.compile(f"{sep}?".join(re.escape(ch.translate(_FOLD)) for ch in value
+    return re.compile(f"{sep}?".join(re.escape(ch) for ch in _fold(value)
                                       if not ch.isspace()), flags)
 
 
-def _sub(pattern: re.Pattern[str], text: str, replace: Callable[[str], str | None]) -> str:
-    """Replace matches found in the full-width-folded text at the same places in `text`."""
-    folded = text.translate(_FOLD)
-    out, last = [], 0
-    for mt in pattern.finditer(folded):
-        placeholder = replace(mt.group())
-        if placeholder is None:
-            continue
-        out.append(text[last:mt.start()] + placeholder)
-        last = mt.end()
-    return "".join(out) + text[last:] if out else text
+def _fold(text: str) -> str:
+    return text.translate(_FOLD) if _FULL_WIDTH.search(text) else text
 
 
 def _digits(value: str) -> str:
-    return "".join(ch for ch in value.translate(_FOLD) if ch.isdigit() or ch in "Xx")
+    return "".join(ch for ch in _fold(value) if ch.isdigit() or ch in "Xx")

@@ -107,11 +107,12 @@ class Originals:
 
     title: str = ""
     text: str = ""
+    subject: dict[str, str] = field(default_factory=dict)  # subject_name … as the reporter wrote
     messages: dict[int, str] = field(default_factory=dict)  # message id → original text
     files: dict[int, str] = field(default_factory=dict)  # attachment id → uploaded name
 
     def is_empty(self) -> bool:
-        return not (self.title or self.text or self.messages or self.files)
+        return not (self.title or self.text or self.subject or self.messages or self.files)
 
 
 def has_originals(session: Session, row: m.Submission) -> bool:
@@ -131,7 +132,8 @@ def db_originals(session: Session, keyring: Keyring, row: m.Submission) -> Origi
     files = {a.id: open_name(keyring, a.name_sealed) for a in session.scalars(select(
         m.Attachment).where(m.Attachment.submission_id == row.id,
                             m.Attachment.name_sealed.is_not(None)).order_by(m.Attachment.id))}
-    return Originals(title=text.get("title", ""), text=text.get("text", ""),
+    subject = {k: v for k, v in text.items() if k.startswith("subject_")}
+    return Originals(title=text.get("title", ""), text=text.get("text", ""), subject=subject,
                      messages=messages, files=files)
 
 

@@ -197,11 +197,13 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
 
 
 def _masked(desk: Desk, sub: Submission) -> tuple[Submission, bytes | None]:
-    """The submission with identity hidden in its title and text (what staff, the classifier
-    and duplicates see), and the originals sealed when masking changed anything."""
-    masked, sealed = masked_fields(desk.keyring, sub.identity, title=sub.title, text=sub.text)
-    title = masked["title"][: FIELD_LIMITS["title"]]
-    return replace(sub, title=title, text=masked["text"]), sealed
+    """The submission with identity hidden in its text, title and the fields naming the accused
+    (what staff, the classifier and duplicates see), the originals sealed when masking changed
+    anything."""
+    fields = {name: getattr(sub, name) for name in ("text", *FIELD_LIMITS)}
+    masked, sealed = masked_fields(desk.keyring, sub.identity, **fields)
+    short = {name: masked[name][:limit] for name, limit in FIELD_LIMITS.items()}
+    return replace(sub, text=masked["text"], **short), sealed
 
 
 def files_in_use(desk: Desk) -> Callable[[str], bool]:
