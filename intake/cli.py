@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--rebuild", action="store_true",
                           help="index every item again (after roster or classification changes)")
 
+    p = sub.add_parser("protect", help="reporter protection")
+    protect_sub = p.add_subparsers(dest="protect_command", required=True)
+    protect_sub.add_parser("backfill", help="mask identity in items stored before masking "
+                           "existed (originals sealed), then compact the database")
+
     p = sub.add_parser("rules", help="routing rules")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate routing rules")
@@ -160,6 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             desk.close()
         print(f"已为 {done} 件建立查重索引。")
         return 0
+    if args.command == "protect":
+        return _protect_backfill()
     if args.command == "ocr":
         from intake.ocr import cli_main
 
@@ -207,6 +214,24 @@ def _outbox_retry() -> int:
     finally:
         desk.close()
     print(f"已重新排队 {count} 封待发邮件；运行中的服务会在一分钟内发出。")
+    return 0
+
+
+def _protect_backfill() -> int:
+    from intake.desk import open_desk
+    from intake.maskstore import backfill, compact
+
+    desk = open_desk(load_settings())
+    try:
+        counts = backfill(desk)
+        compact(desk)  # the unmasked texts must not survive in free pages or the WAL
+    finally:
+        desk.close()
+    print(f"已隐去身份信息：{counts.items} 件正文或标题，{counts.messages} 条消息，"
+          f"{counts.attachments} 个附件名，{counts.scan_files} 个扫描文件名，"
+          f"{counts.scan_texts} 段识别文字，{counts.evidence} 处研判依据。")
+    if counts.items:
+        print("请再运行 intake duplicates backfill --rebuild，按隐去后的文字重建查重索引。")
     return 0
 
 

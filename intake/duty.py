@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.pipeline import ingest
-from intake.protect import Identity, redact_identity
+from intake.protect import Identity
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
@@ -113,8 +113,9 @@ def log_entry(
             raise DuplicateCallError(existing)
     flags = desk_flags(desk, entry)
     password = spoken_password()
-    # A caller's name or number typed into the log is identity: sealed, not in the text.
-    text = redact_identity(entry.text, entry.identity)
+    # A caller's name or number typed into the log is identity: ingest() masks it in the text
+    # and seals the original with the identity.
+    text = entry.text
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         session.add(m.DeskEntry(submission_id=row.id, recorded_by=staff_id,

@@ -1,4 +1,7 @@
-"""`intake export`: every stored item as a JSON line, identity only when asked (and audited)."""
+"""`intake export`: every stored item as a JSON line, identity only when asked (and audited).
+
+A plain export carries the masked texts and the shown attachment names (附件1.jpg); with
+identity it carries the originals that masking hid, too."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from intake.audit import db_record
 from intake.desk import Desk
+from intake.maskstore import open_name, open_text
 from intake.store import models as m
 from intake.store.db import begin_write
 
@@ -76,7 +80,24 @@ def export_record(desk: Desk, row: m.Submission, *, with_identity: bool) -> dict
             "evidence": cls.evidence,
         },
     }
-    if with_identity and row.identity_sealed is not None:
-        identity = desk.keyring.open_identity(row.identity_sealed)
-        record["reporter"] = {k: v for k, v in asdict(identity).items() if v}
+    if with_identity:
+        _add_originals(desk, row, record)
     return record
+
+
+def _add_originals(desk: Desk, row: m.Submission, record: dict[str, Any]) -> None:
+    """The identity and what masking hid: unmasked title and text, messages, file names."""
+    keyring = desk.keyring
+    if row.identity_sealed is not None:
+        identity = keyring.open_identity(row.identity_sealed)
+        record["reporter"] = {k: v for k, v in asdict(identity).items() if v}
+    for key, value in open_text(keyring, row.original_sealed).items():  # as written
+        if key.startswith("subject_"):
+            record["subject"][key.removeprefix("subject_")] = value
+        else:
+            record[key] = value
+    for out, msg in zip(record["messages"], row.messages, strict=True):
+        out.update(open_text(keyring, msg.original_sealed))
+    for out, att in zip(record["attachments"], row.attachments, strict=True):
+        if att.name_sealed is not None:
+            out["original_name"] = open_name(keyring, att.name_sealed)

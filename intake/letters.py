@@ -38,8 +38,10 @@ from intake.attachments import (
 )
 from intake.audit import db_record
 from intake.desk import Desk
-from intake.pipeline import DOCUMENT_MAX_CHARS, attachment_row, ingest
-from intake.protect import Identity, redact_identity
+from intake.masking import extension_of, mask_text, shown_name
+from intake.maskstore import db_add_attachments, open_name, seal_name
+from intake.pipeline import DOCUMENT_MAX_CHARS, ingest
+from intake.protect import Identity
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
@@ -256,9 +258,12 @@ def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int
     """(error, pages) of a stored file: a PDF's pages are counted from a decrypted copy."""
     if stored.size == 0:
         return "空文件（0 字节），没有内容。", 0
+    # The copy is named by type, never by the uploaded name: OCR errors quote it, and the
+    # uploaded name may be identity.
+    copy_name = "原件." + extension_of(stored.content_type)
     if mime == "application/pdf":
         try:
-            with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
+            with decrypted_copy(desk, stored.storage_name, copy_name) as path:
                 count = ocr.pdf_page_count(path)
         except ocr.OcrInputError as exc:
             return str(exc), 1
@@ -267,7 +272,7 @@ def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int
             return "无法读取 PDF 的页数；原件已保存，可下载查看后手工录入。", 1
         return ("", count) if count else ("PDF 文件没有页面。", 1)
     if mime == "image/tiff":  # a fax or a document feeder's multi-page TIFF
-        with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
+        with decrypted_copy(desk, stored.storage_name, copy_name) as path:
             return "", ocr.image_page_count(path)
     if mime is not None and mime.startswith("image/"):
         return "", 1
@@ -280,7 +285,9 @@ def _record_file(
     with desk.sessions() as session:
         begin_write(session)
         seq = _next(session, m.ScanFile.seq, m.ScanFile.batch_id == batch_id)
-        row = m.ScanFile(batch_id=batch_id, seq=seq, original_name=stored.original_name,
+        row = m.ScanFile(batch_id=batch_id, seq=seq,
+                         original_name=shown_name(seq, stored.content_type),
+                         name_sealed=seal_name(desk.keyring, stored.original_name),
                          content_type=stored.content_type, size=stored.size,
                          sha256=stored.sha256, storage_name=stored.storage_name, error=error)
         session.add(row)
@@ -306,10 +313,10 @@ def _record_unkept(desk: Desk, batch_id: int, name: str, error: str) -> AddedFil
     """List a file that could not be kept, so the officer knows to send it again."""
     with desk.sessions() as session:
         begin_write(session)
-        row = m.ScanFile(batch_id=batch_id,
-                         seq=_next(session, m.ScanFile.seq, m.ScanFile.batch_id == batch_id),
-                         original_name=name, content_type="", size=0, sha256="",
-                         storage_name="", error=error)
+        seq = _next(session, m.ScanFile.seq, m.ScanFile.batch_id == batch_id)
+        row = m.ScanFile(batch_id=batch_id, seq=seq, original_name=shown_name(seq, ""),
+                         name_sealed=seal_name(desk.keyring, name), content_type="", size=0,
+                         sha256="", storage_name="", error=error)
         session.add(row)
         session.commit()
         return AddedFile(row.id, 0, error)
@@ -692,7 +699,7 @@ def save_text(desk: Desk, letter_id: int, text: str,
     """Keep the officer's corrected text; the OCR text itself is kept as None (unchanged).
 
     `expected_pages` are the page ids the officer saw beside the text."""
-    text = _checked_text(text)
+    text = mask_text(_checked_text(text))  # the signer is masked on submission
     with desk.sessions() as session:
         begin_write(session)
         letter = _letter_for_write(session, letter_id)
@@ -752,19 +759,23 @@ def submit_letter(
     if not body:
         raise LetterError("信件内容为空，不能提交。请对照原件录入或校对文字后再提交。")
     identity = Identity(name=signer.name, phone=signer.phone) if signer else Identity()
-    body = redact_identity(body, identity)
     flags = round_flags(received_at, desk.round)
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         letter = _letter_for_write(session, letter_id)  # a second submission stops here
         if [p.id for p in letter.pages] != page_ids:
             raise LetterError(REGROUPED)
-        letter.text, letter.submission_id, letter.submitted_by = body, row.id, staff_id
+        # The text as stored on the item: masked there, the original sealed with the identity.
+        letter.text, letter.submission_id, letter.submitted_by = row.text, row.id, staff_id
+        for page in letter.pages:  # the signer is known now: hide them in the OCR text too
+            page.ocr_text = mask_text(page.ocr_text, identity)
         session.add(m.DeskEntry(submission_id=row.id, recorded_by=staff_id, flags=flags))
-        for f in files.values():
-            if f.storage_name:  # the originals, already in the store: the item shares them
-                session.add(attachment_row(row.id, StoredFile(
-                    f.sha256, f.size, f.original_name, f.content_type, f.storage_name, False)))
+        # The originals, already in the store: the item shares them (names sealed again).
+        db_add_attachments(session, desk.keyring, row.id, [
+            StoredFile(f.sha256, f.size, open_name(desk.keyring, f.name_sealed)
+                       if f.name_sealed is not None else f.original_name,
+                       f.content_type, f.storage_name, False)
+            for f in files.values() if f.storage_name])
         db_record(session, "letter.submit", actor_id=staff_id, actor_label=staff_label,
                   submission_id=row.id, batch_id=batch_id, letter_id=letter_id)
 

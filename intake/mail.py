@@ -5,8 +5,8 @@ message, after the message was fully received and before the server answers. It 
 after everything is committed, so the server says 250 only for stored mail.
 
 - The raw message is kept, encrypted (it carries the sender); the envelope is sealed.
-- The sender's address and display name are reporter identity: sealed and masked like the
-  web form's fields.
+- The sender's address and display name are reporter identity: sealed, and masked in the
+  stored subject and body like the web form's (`intake.masking`); attachment names are sealed.
 - A reply quoting a query code joins that case only when it comes from the address that sent
   the case; a code quoted by anyone else makes a new item, linked as a possible duplicate, so
   one reporter's case never leaks into another's.
@@ -34,11 +34,11 @@ from intake.attachments import (
     StoredFile,
     allowed_type,
     human_size,
-    safe_filename,
 )
 from intake.desk import Desk
 from intake.mailparse import MailAttachment, ParsedMail, parse_mail
 from intake.mailspam import SpamVerdict, score_spam
+from intake.maskstore import db_add_attachments, db_reporter_message
 from intake.outbox import (
     ReplyLimiter,
     autoreply_body,
@@ -46,7 +46,7 @@ from intake.outbox import (
     db_queue,
     sender_address,
 )
-from intake.pipeline import DOCUMENT_MAX_CHARS, attachment_row, files_in_use, ingest
+from intake.pipeline import DOCUMENT_MAX_CHARS, files_in_use, ingest
 from intake.protect import Identity, normalise_code
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -134,8 +134,8 @@ def _prepare(desk: Desk, raw: bytes, envelope: Envelope) -> _Prepared:
     sender = (mail.from_address or envelope.mail_from).strip().lower()
     files: list[MailAttachment] = []
     not_kept: list[str] = []
-    for a in mail.attachments:
-        name = safe_filename(a.filename)
+    for number, a in enumerate(mail.attachments, start=1):
+        name = f"邮件中第 {number} 个附件"  # its file name may be identity (张三-139….png)
         if not a.data:
             not_kept.append(f"{name}（空文件）")
         elif len(a.data) > desk.settings.max_attachment_bytes:
@@ -195,13 +195,14 @@ def redact_codes(text: str) -> str:
 def _body(p: _Prepared) -> str:
     """The item's text: the body as written, with what was not kept separately noted.
 
-    Codes, quoted passwords and the sender's own address and name are hidden: mail clients
-    quote them in reply headers ("收件人：张三 <zhang@…>"), and every staff role reads the text.
+    Codes and quoted passwords are hidden here. The sender's own address and name, which mail
+    clients quote in reply headers ("收件人：张三 <zhang@…>"), are identity: `ingest` (or
+    `db_reporter_message`) masks them with every other identity, keeping the original sealed.
     """
     text = clean_text(p.mail.text) or EMPTY_BODY
     if p.not_kept:
         text += "\n\n〔以下附件未单独保存，可在原始邮件中查看：" + "；".join(p.not_kept) + "〕"
-    text = redact_sender(redact_codes(text), p)
+    text = redact_codes(text)
     if len(text) > DOCUMENT_MAX_CHARS:
         note = "\n\n〔正文过长，此处截断；完整内容见原始邮件。〕"
         text = text[: DOCUMENT_MAX_CHARS - len(note)] + note
@@ -209,17 +210,14 @@ def _body(p: _Prepared) -> str:
 
 
 def _subject(p: _Prepared) -> str:
-    """The subject as stored: one line, with codes and the sender's identity hidden."""
-    return redact_sender(clean_text(redact_codes(p.mail.subject)), p).replace("\n", " ")
+    """The subject: one line, with codes hidden (identity is masked where it is stored)."""
+    return clean_text(redact_codes(p.mail.subject)).replace("\n", " ")
 
 
-def redact_sender(text: str, p: _Prepared) -> str:
-    for address in {p.sender, p.reply_to.lower()} - {""}:
-        text = re.sub(re.escape(address), "［发件地址已隐去］", text, flags=re.IGNORECASE)
-    name = clean_text(p.mail.from_name).strip("\"' ")
-    if len(name) >= 2 and "@" not in name:
-        text = text.replace(name, "［发件人已隐去］")
-    return text
+def sender_identity(p: _Prepared) -> Identity:
+    """The sender's address and display name: the reporter identity a mail carries."""
+    return Identity(email=clean_text(p.sender)[:254],
+                    display_name=clean_text(p.mail.from_name).replace("\n", " ")[:100])
 
 
 def _new_item(
@@ -262,8 +260,7 @@ def _new_item(
         password=password,
         title=_subject(p)[:200],
         anonymous=True,  # a sender address is not a declared real name (实名)
-        identity=Identity(email=clean_text(p.sender)[:254],
-                          display_name=clean_text(p.mail.from_name).replace("\n", " ")[:100]),
+        identity=sender_identity(p),
         attachments=tuple(IncomingFile(a.filename, io.BytesIO(a.data)) for a in p.files),
         suspected_bot=p.verdict.is_spam,
     )
@@ -285,11 +282,11 @@ def _add_followup(
         text = f"【邮件补充】{_subject(p)}\n\n{text}"
     with desk.sessions() as session:
         begin_write(session)
-        msg = m.Message(submission_id=case_id, author="reporter", text=text, at=received_at)
-        session.add(msg)
+        case = session.get_one(m.Submission, case_id)
+        msg = db_reporter_message(session, desk.keyring, case, text, at=received_at,
+                                  also=sender_identity(p))
         session.flush()
-        for f in stored:
-            session.add(attachment_row(case_id, f, message_id=msg.id))
+        db_add_attachments(session, desk.keyring, case_id, stored, message_id=msg.id)
         inbound = _inbound_row(desk, p, envelope, original, received_at, message_id=msg.id,
                                autoreply=block or "queued")
         session.add(inbound)

@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, case, select, update
 from intake import letters, ocr
 from intake.attachments import safe_filename
 from intake.desk import Desk
+from intake.masking import mask_text
 from intake.protect import DecryptionError
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -228,7 +229,9 @@ def _record(desk: Desk, claim: Claim, result: ocr.PageText | None, error: str,
     p = m.ScanPage
     if result is not None:
         values: dict[str, object] = {
-            "ocr_status": "done", "ocr_text": result.text, "ocr_confidence": result.confidence,
+            # By pattern only: who signed is known once the officer says so, on submission.
+            "ocr_status": "done", "ocr_text": mask_text(result.text),
+            "ocr_confidence": result.confidence,
             "ocr_seconds": result.seconds, "ocr_rotation": result.rotation, "ocr_error": ""}
     else:
         values = {"ocr_error": error, "ocr_status": "failed" if final else case(

@@ -20,6 +20,7 @@ from intake import duplicates
 from intake.attachments import StoredFile
 from intake.classify import Suggestion
 from intake.desk import Desk
+from intake.maskstore import db_add_attachments, db_reporter_message, masked_fields
 from intake.protect import (
     QUERY_CODE_DIGITS,
     Identity,
@@ -86,7 +87,7 @@ def ingest(
     Raises InvalidSubmissionError (or AttachmentRejectedError) with a Chinese message naming
     the field when the item cannot be accepted as given; nothing is stored in that case.
     """
-    sub = normalise(desk, submission)
+    sub, original_sealed = _masked(desk, normalise(desk, submission))
     code = new_query_code()
     secret_hash = hash_secret(code, sub.password)
     late = desk.round.is_late(sub.received_at)
@@ -100,7 +101,7 @@ def ingest(
         for f in sub.attachments:
             stored.append(desk.files.put(f, max_bytes=desk.settings.max_attachment_bytes))
         receipt = _commit(desk, sub, code, secret_hash, late, stored, suggestion,
-                          in_transaction, fingerprint)
+                          in_transaction, fingerprint, original_sealed)
     except BaseException:
         desk.files.discard(stored, files_in_use(desk))  # no file without its item
         raise
@@ -112,6 +113,7 @@ def _commit(
     desk: Desk, sub: Submission, code: str, secret_hash: str, late: bool,
     stored: list[StoredFile], suggestion: Suggestion | None,
     in_transaction: InTransaction | None, fingerprint: duplicates.Fingerprint | None = None,
+    original_sealed: bytes | None = None,
 ) -> Receipt:
     sealed = None if sub.identity.is_empty() else desk.keyring.seal_identity(sub.identity)
     with desk.sessions() as session:
@@ -129,6 +131,7 @@ def _commit(
             anonymous=sub.anonymous,
             identity_sealed=sealed,
             identity_key_id=None if sealed is None else desk.keyring.key_id,
+            original_sealed=original_sealed,
             late=late,
             spam=sub.suspected_bot,
             status="spam" if sub.suspected_bot else "received",
@@ -137,8 +140,7 @@ def _commit(
         )
         session.add(row)
         session.flush()
-        for f in stored:
-            session.add(attachment_row(row.id, f))
+        db_add_attachments(session, desk.keyring, row.id, stored)
         if suggestion is not None:
             db_set_classification(session, row, suggestion, source="service")
         if in_transaction is not None:
@@ -194,6 +196,16 @@ def normalise(desk: Desk, sub: Submission) -> Submission:
     return replace(sub, text=text, category=category, identity=identity, **fields)
 
 
+def _masked(desk: Desk, sub: Submission) -> tuple[Submission, bytes | None]:
+    """The submission with identity hidden in its text, title and the fields naming the accused
+    (what staff, the classifier and duplicates see), the originals sealed when masking changed
+    anything."""
+    fields = {name: getattr(sub, name) for name in ("text", *FIELD_LIMITS)}
+    masked, sealed = masked_fields(desk.keyring, sub.identity, **fields)
+    short = {name: masked[name][:limit] for name, limit in FIELD_LIMITS.items()}
+    return replace(sub, text=masked["text"], **short), sealed
+
+
 def files_in_use(desk: Desk) -> Callable[[str], bool]:
     """Whether a committed row refers to the file with this content."""
 
@@ -230,20 +242,6 @@ def _fingerprint(
     except Exception:
         log.exception("duplicate fingerprint failed; item stored without duplicate links")
         return None
-
-
-def attachment_row(
-    submission_id: int, f: StoredFile, message_id: int | None = None
-) -> m.Attachment:
-    return m.Attachment(
-        submission_id=submission_id,
-        message_id=message_id,
-        sha256=f.sha256,
-        size=f.size,
-        original_name=f.original_name,
-        content_type=f.content_type,
-        storage_name=f.storage_name,
-    )
 
 
 def db_set_classification(
@@ -336,7 +334,9 @@ def add_reporter_message(desk: Desk, code: str, password: str, text: str) -> m.M
 
 
 def add_reporter_message_to(desk: Desk, submission_id: int, text: str) -> m.Message:
-    """The same, for a reporter whose code and password were checked earlier in this visit."""
+    """The same, for a reporter whose code and password were checked earlier in this visit.
+
+    Stored masked like an item's text (with the case's identity); the original is sealed."""
     return _post_message(desk, submission_id, "reporter", _message_text(text))
 
 
@@ -359,11 +359,15 @@ def _post_message(
 ) -> m.Message:
     with desk.sessions() as session:
         begin_write(session)
-        if session.get(m.Submission, submission_id) is None:
+        case = session.get(m.Submission, submission_id)
+        if case is None:
             raise CaseNotFoundError()
-        msg = m.Message(submission_id=submission_id, author=author, text=text,
-                        staff_id=staff_id)
-        session.add(msg)
+        if author == "reporter":
+            msg = db_reporter_message(session, desk.keyring, case, text)
+        else:
+            msg = m.Message(submission_id=submission_id, author=author, text=text,
+                            staff_id=staff_id)
+            session.add(msg)
         session.commit()
     log.info("message %s on item %s from %s", msg.id, submission_id, author)
     return msg

@@ -1,4 +1,6 @@
-"""Reporter protection: encryption at rest, query codes and passwords, masking.
+"""Reporter protection: encryption at rest, query codes and passwords, masked identity fields.
+
+Masking identity inside texts and file names is `intake.masking`.
 
 One 32-byte master key lives outside the database (a file under data_dir/keys, or the
 INTAKE_MASTER_KEY setting). Purpose keys are derived from it with HKDF, so identity
@@ -12,7 +14,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import struct
 import unicodedata
@@ -196,19 +197,6 @@ def verify_secret(stored: str, code: str, password: str) -> bool:
         return password_hasher().verify(stored, f"{code}\x00{password}")
     except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
-
-
-def redact_identity(text: str, identity: Identity) -> str:
-    """Hide a reporter's own name and phone number where they appear in text that staff read
-    (a signature in a letter, a caller's number typed into a call log): they are identity,
-    sealed and shown to team leaders only, and must not sit in the clear beside it."""
-    name = identity.name.strip()
-    if len(name) >= 2:
-        text = text.replace(name, "［署名已隐去］")
-    digits = re.sub(r"\D", "", identity.phone)
-    if len(digits) >= 7:  # as written, perhaps with spaces or dashes between the digits
-        text = re.sub(r"[\s\-]?".join(map(re.escape, digits)), "［电话已隐去］", text)
-    return text
 
 
 def mask_name(name: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from intake.audit import db_record
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.desk import Desk
+from intake.maskstore import Originals, db_originals, has_originals
 from intake.pipeline import db_set_classification
 from intake.protect import Identity
 from intake.staff import StaffError, may
@@ -284,18 +285,38 @@ def _reveal_reason(actor: Actor, reason: str, refused: str, what: str) -> str:
     return reason
 
 
+@dataclass(frozen=True)
+class Revealed:
+    """What a team leader's audited reveal shows: the identity and what masking hid."""
+
+    identity: Identity | None
+    originals: Originals
+
+
 def reveal_identity(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Identity:
     """The reporter's identity in clear, for a team leader with a stated reason (audited first)."""
+    identity = reveal_item(desk, actor, submission_id, reason).identity
+    if identity is None:
+        raise StaffError("此件没有举报人身份信息。")
+    return identity
+
+
+def reveal_item(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Revealed:
+    """The reporter's identity in clear, with the unmasked texts and uploaded file names, for a
+    team leader with a stated reason (audited first). An anonymous item whose text had a
+    number masked can be revealed too: what was hidden is the reporter's."""
     reason = _reveal_reason(actor, reason, "只有组长可以查看举报人身份。", "举报人身份")
     with desk.sessions() as session:
         begin_write(session)
         row = session.get(m.Submission, submission_id)
-        if row is None or row.identity_sealed is None:
+        if row is None or (row.identity_sealed is None and not has_originals(session, row)):
             raise StaffError("此件没有举报人身份信息。")
         db_record(session, "identity.reveal", actor_id=actor.id, actor_label=actor.username,
                   submission_id=row.id, reason=reason)
         session.commit()  # the view is on record before anything is shown
-        return desk.keyring.open_identity(row.identity_sealed)
+        identity = (None if row.identity_sealed is None
+                    else desk.keyring.open_identity(row.identity_sealed))
+        return Revealed(identity, db_originals(session, desk.keyring, row))
 
 
 def db_audit_trail(session: Session, submission_id: int) -> list[m.AuditEvent]:

@@ -40,6 +40,7 @@ from handlers.web.context import desk, now_local, parse_local, require
 from intake import letters, ocr
 from intake.attachments import human_size
 from intake.audit import db_record
+from intake.masking import download_name
 from intake.ocrworker import PlainCopies, page_jpeg
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -378,7 +379,7 @@ def original(file_id: int) -> Response:
         db.commit()
     response = Response(desk().files.read(f.storage_name), mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(f.original_name)}")
+        f"attachment; filename*=UTF-8''{quote(download_name(f.original_name, f.content_type))}")
     response.headers["Content-Length"] = str(f.size)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     g.no_store = True

@@ -29,6 +29,8 @@ from intake.audit import db_record
 from intake.auth import logins, sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
+from intake.masking import download_name
+from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
 from intake.staff import (
     ROLE_NAMES,
@@ -55,7 +57,7 @@ from intake.triage import (
     decide,
     masked_identity,
     open_raw_mail,
-    reveal_identity,
+    reveal_item,
     set_spam,
 )
 
@@ -293,6 +295,7 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
                                                                             previous=True)},
             masked=masked if may(g.staff.role, "reveal_identity") else {},
             provided=list(masked), revealed=revealed, error=error,
+            hidden=has_originals(db, row),
             audit=db_audit_trail(db, row.id) if may(g.staff.role, "view_audit") else [],
             departments=desk().rules.departments, disciplines=DISCIPLINES,
             mail=db_mail_details(db, row),
@@ -374,11 +377,11 @@ def reply(item_id: int) -> Any:
 def reveal(item_id: int) -> Any:
     require("reveal_identity")
     try:
-        identity = reveal_identity(desk(), g.staff, item_id, request.form.get("reason", ""))
+        revealed = reveal_item(desk(), g.staff, item_id, request.form.get("reason", ""))
     except StaffError as exc:
         return _render_item(item_id, error=exc.message, status=400)
     g.no_store = True
-    return _render_item(item_id, revealed=identity)
+    return _render_item(item_id, revealed=revealed)
 
 
 @bp.post("/items/<int:item_id>/spam")
@@ -417,7 +420,8 @@ def attachment(attachment_id: int) -> Response:
         db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   submission_id=att.submission_id, attachment_id=att.id)
         db.commit()
-    return _download(desk().files.read(att.storage_name), att.original_name, att.size)
+    return _download(desk().files.read(att.storage_name),
+                     download_name(att.original_name, att.content_type), att.size)
 
 
 def _download(chunks: Any, name: str, size: int) -> Response:

@@ -45,6 +45,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Overwrite freed space with zeros: a text replaced by its masked form (a letter's OCR
+    # text once its signer is known, a backfill) must not linger in the file's free space.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

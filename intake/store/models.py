@@ -157,6 +157,9 @@ class Submission(Base):
     anonymous: Mapped[bool] = mapped_column(default=True)
     identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_key_id: Mapped[str | None] = mapped_column(String(16))
+    # title and text are stored masked (intake.masking); when masking changed them, the
+    # originals are sealed here, shown only on a team leader's audited reveal.
+    original_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     late: Mapped[bool] = mapped_column(default=False)
     spam: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="received")
@@ -211,7 +214,9 @@ class Attachment(Base):
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
+    # The name staff see and download (附件1.png); the uploaded name is sealed in name_sealed.
     original_name: Mapped[str] = mapped_column(String(255))
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(100))
     storage_name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -275,7 +280,8 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     author: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # masked like an item's text
+    original_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
@@ -565,7 +571,9 @@ class ScanFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("scan_batches.id"), index=True)
     seq: Mapped[int]
+    # The name shown (附件1.pdf, by seq); the uploaded name is sealed in name_sealed.
     original_name: Mapped[str] = mapped_column(String(255))
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)

@@ -164,7 +164,7 @@ def test_villager_reports_from_a_phone_and_follows_up(
     assert row.category == "mass" and row.title == "村支书刘德福把低保给亲戚"
     assert row.anonymous and row.identity_sealed is None
     assert [(a.original_name, a.content_type, a.size) for a in row.attachments] == [
-        ("低保公示照片.png", "image/png", len(png_bytes()))]
+        ("附件1.png", "image/png", len(png_bytes()))]  # the uploaded name is sealed
     assert [(msg.author, msg.text) for msg in row.messages] == [("reporter", more)]
     cls = row.current
     assert cls is not None and cls.source == "service"

@@ -324,13 +324,13 @@ def test_the_pages_work_from_the_keyboard_in_a_browser(
     page.keyboard.press("m")  # and back: merge with the letter before
     expect(letters_).to_have_count(3)
     # Each key waits for the page its action reloaded to put the focus back.
-    expect(page.locator("li.page:focus")).to_contain_text("scan.pdf · 第 2 页")
+    expect(page.locator("li.page:focus")).to_contain_text("附件3.pdf · 第 2 页")
     page.keyboard.press("k")  # up to the scan's first page
-    expect(page.locator("li.page:focus")).to_contain_text("scan.pdf · 第 1 页")
+    expect(page.locator("li.page:focus")).to_contain_text("附件3.pdf · 第 1 页")
     page.keyboard.press("u")  # move it up: it joins the second photo's letter
     expect(letters_.nth(1).locator("li.page")).to_have_count(2)
-    expect(page.locator("li.page:focus")).to_contain_text("scan.pdf · 第 1 页")
-    expect(page.locator("li.page:focus")).to_contain_text("scan.pdf · 第 1 页")
+    expect(page.locator("li.page:focus")).to_contain_text("附件3.pdf · 第 1 页")
+    expect(page.locator("li.page:focus")).to_contain_text("附件3.pdf · 第 1 页")
     page.keyboard.press("d")  # and back down
     expect(letters_.nth(2).locator("li.page")).to_have_count(2)
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 import handlers.smtp
 from handlers.web import create_app
 from intake.desk import Desk, open_desk
+from intake.maskstore import open_name
 from intake.outbox import OutboxSender
 from intake.pipeline import find_case
 from intake.protect import normalise_code
@@ -59,7 +60,8 @@ def test_a_chinese_mail_is_stored_protected_and_answered_with_its_code(
     assert (identity.email, identity.display_name) == ("zhang@example.com", "张三")
     with running.desk.sessions() as session:
         [att] = session.scalars(select(m.Attachment)).all()
-        assert att.original_name == "现场照片.jpg" and att.content_type == "image/jpeg"
+        assert att.original_name == "附件1.jpg" and att.content_type == "image/jpeg"
+        assert open_name(running.desk.keyring, att.name_sealed) == "现场照片.jpg"
     [inbound] = running.inbound()
     assert inbound.submission_id == item.id and inbound.autoreply == "queued"
     stored_raw = b"".join(running.desk.files.read(inbound.raw_storage_name))

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from intake.desk import Desk
+from intake.maskstore import open_name
 from intake.store import models as m
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -117,9 +118,11 @@ def test_multipart_with_attachments(client: FlaskClient, desk: Desk, settings) -
     with desk.sessions() as s:
         atts = list(s.scalars(select(m.Attachment).order_by(m.Attachment.id)))
     assert [(a.original_name, a.content_type, a.size) for a in atts] == [
-        ("现场照片.png", "image/png", len(PNG)),
-        ("名单.pdf", "application/pdf", len(pdf)),
+        ("附件1.png", "image/png", len(PNG)),
+        ("附件2.pdf", "application/pdf", len(pdf)),
     ]
+    # The uploaded names (base name only) are sealed, for a team leader's reveal.
+    assert [open_name(desk.keyring, a.name_sealed) for a in atts] == ["现场照片.png", "名单.pdf"]
     stored = desk.files.path_of(atts[0].storage_name).read_bytes()
     assert PNG not in stored and atts[0].sha256 not in str(desk.files.path_of(atts[0].storage_name))
     assert b"".join(desk.files.read(atts[0].storage_name)) == PNG

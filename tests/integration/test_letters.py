@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from intake import letters
 from intake.desk import Desk
+from intake.maskstore import open_name
 from intake.ocr import PageText
 from intake.ocrworker import (
     RETRY_AFTER,
@@ -118,7 +119,7 @@ def layout(desk: Desk, batch_id: int) -> list[list[str]]:
         out = []
         for letter in batch.letters:
             assert [p.position for p in letter.pages] == list(range(1, len(letter.pages) + 1))
-            out.append([f"{p.file.original_name}:{p.page_no}" for p in letter.pages])
+            out.append([f"{uploaded(desk, p.file)}:{p.page_no}" for p in letter.pages])
         return out
 
 
@@ -141,7 +142,12 @@ def page_id(desk: Desk, batch_id: int, name: str, page_no: int = 1) -> int:
 
 def _file_name(desk: Desk, file_id: int) -> str:
     with desk.sessions() as session:
-        return session.get_one(m.ScanFile, file_id).original_name
+        return uploaded(desk, session.get_one(m.ScanFile, file_id))
+
+
+def uploaded(desk: Desk, f: m.ScanFile) -> str:
+    """The name a scan was uploaded under: sealed, shown to staff as 附件N.ext."""
+    return open_name(desk.keyring, f.name_sealed)
 
 
 class FixedEngine:
@@ -184,7 +190,8 @@ def test_a_days_post_is_read_grouped_and_submitted(desk: Desk, officer: int, fon
         assert (item.channel, item.received_at, item.anonymous) == ("letter", OPENED, True)
         assert "惠农补贴" in item.text
         assert [(a.original_name, a.content_type) for a in item.attachments] == [
-            ("今日来信.pdf", "application/pdf")]  # the whole PDF, as received
+            ("附件1.pdf", "application/pdf")]  # the whole PDF, as received
+        assert open_name(desk.keyring, item.attachments[0].name_sealed) == "今日来信.pdf"
         scan = session.scalars(select(m.ScanFile).where(m.ScanFile.batch_id == batch_id)).one()
         assert item.attachments[0].sha256 == scan.sha256
         entry = session.get(m.DeskEntry, item.id)
@@ -220,7 +227,7 @@ def test_each_note_from_a_box_is_its_own_letter(desk: Desk, officer: int, font: 
     with desk.sessions() as session:
         item = session.get(m.Submission, receipt.submission_id)
         assert item is not None and item.channel == "box" and "青苗补偿款" in item.text
-        assert [a.original_name for a in item.attachments] == ["IMG_0001.jpg"]
+        assert [a.original_name for a in item.attachments] == ["附件1.jpg"]
         batch = session.get(m.ScanBatch, batch_id)
         assert batch is not None and batch.source_name == "东岭村村委会"
 
@@ -296,19 +303,23 @@ def test_unreadable_files_are_kept_shown_and_can_be_typed_in(
     statuses = {_file_name(desk, p.file_id): (p.ocr_status, p.ocr_error)
                 for p in pages_of(desk, batch_id)}
     assert statuses["note.jpg"] == ("failed", letters.NOT_A_SCAN)
-    assert statuses["broken.jpg"][0] == "failed" and "broken.jpg" in statuses["broken.jpg"][1]
+    # The OCR error names the file by its type, never by its uploaded name.
+    assert statuses["broken.jpg"][0] == "failed" and "附件2.jpg" in statuses["broken.jpg"][1]
     assert "empty.jpg" not in statuses
     with desk.sessions() as session:
-        files = {f.original_name: f for f in session.scalars(
+        files = {uploaded(desk, f): f for f in session.scalars(
             select(m.ScanFile).where(m.ScanFile.batch_id == batch_id))}
     assert set(files) == {"note.jpg", "broken.jpg", "empty.jpg", "scan.pdf"}
+    assert [files[n].original_name for n in ("note.jpg", "broken.jpg", "empty.jpg", "scan.pdf")
+            ] == ["附件1", "附件2.jpg", "附件3", "附件4.pdf"]
     assert b"".join(desk.files.read(files["note.jpg"].storage_name)) == garbage
 
     client = staff_client(app, desk, "officer2", "duty_officer")
     page = client.get(f"/staff/letters/batches/{batch_id}").get_data(as_text=True)
-    for text in ("note.jpg", "broken.jpg", "empty.jpg", "空文件", "无法打开 PDF", "识别失败",
+    for text in ("附件1", "附件2.jpg", "附件3", "空文件", "无法打开 PDF", "识别失败",
                  "图片文件已损坏或不完整"):
         assert text in page
+    assert "note.jpg" not in page and "broken.jpg" not in page
     r = client.get(f"/staff/letters/files/{files['note.jpg'].id}")
     assert r.data == garbage and r.headers["Content-Type"] == "application/octet-stream"
     with desk.sessions() as session:
@@ -323,14 +334,14 @@ def test_unreadable_files_are_kept_shown_and_can_be_typed_in(
     with desk.sessions() as session:
         item = session.get(m.Submission, receipt.submission_id)
         assert item is not None
-        assert [a.original_name for a in item.attachments] == ["note.jpg"]
+        assert [a.original_name for a in item.attachments] == ["附件1"]
 
 
 def layout_of_letter(desk: Desk, letter_id: int) -> list[str]:
     with desk.sessions() as session:
         letter = session.get(m.ScanLetter, letter_id)
         assert letter is not None
-        return [f"{p.file.original_name}:{p.page_no}" for p in letter.pages]
+        return [f"{uploaded(desk, p.file)}:{p.page_no}" for p in letter.pages]
 
 
 def test_a_failing_engine_is_retried_then_waits_for_a_person(
@@ -487,7 +498,7 @@ def test_an_upload_streams_every_file_into_a_batch(app: Flask, desk: Desk) -> No
     assert batch.note == "与村监委共同开箱" and batch.uploaded_by is not None
     with desk.sessions() as session:
         stored = list(session.scalars(select(m.ScanFile).order_by(m.ScanFile.seq)))
-    assert [(f.original_name, f.error) for f in stored] == [(n, "") for n, _ in files]
+    assert [(uploaded(desk, f), f.error) for f in stored] == [(n, "") for n, _ in files]
     for f, (_, content) in zip(stored, files, strict=True):
         assert b"".join(desk.files.read(f.storage_name)) == content
     assert len(pages_of(desk, batch.id)) == 5
@@ -572,13 +583,13 @@ def test_limits_and_a_broken_upload_keep_what_arrived(app: Flask, desk: Desk) ->
     r = upload(client, [("a.png", png()), ("huge.png", noise_png(250)), ("b.png", png("gray"))])
     assert r.status_code == 303
     with desk.sessions() as session:
-        rows = [(f.original_name, bool(f.storage_name), f.error) for f in session.scalars(
+        rows = [(uploaded(desk, f), bool(f.storage_name), f.error) for f in session.scalars(
             select(m.ScanFile).order_by(m.ScanFile.id))]
     assert [(n, kept) for n, kept, _ in rows] == [("a.png", True), ("huge.png", False),
                                                   ("b.png", True)]
     assert "超过 97 KB 的上限" in rows[1][2]
     html = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "未能保存" in html and "huge.png" in html
+    assert "未能保存" in html and "附件2" in html and "huge.png" not in html
 
     # The connection drops in the middle of the second file.
     token = csrf_token(client, "/staff/letters/upload")
@@ -591,12 +602,12 @@ def test_limits_and_a_broken_upload_keep_what_arrived(app: Flask, desk: Desk) ->
     batch = batches(desk)[-1]
     assert not batch.complete
     with desk.sessions() as session:
-        rows = [(f.original_name, bool(f.storage_name), f.error) for f in session.scalars(
+        rows = [(uploaded(desk, f), bool(f.storage_name), f.error) for f in session.scalars(
             select(m.ScanFile).where(m.ScanFile.batch_id == batch.id).order_by(m.ScanFile.id))]
     assert rows == [("first.png", True, ""),
                     ("second.png", False, "上传中断，此文件未完整收到，请重新上传。")]
     html = client.get(f"/staff/letters/batches/{batch.id}").get_data(as_text=True)
-    assert "上传中断" in html and "first.png" in html
+    assert "上传中断" in html and "附件1.png" in html
     assert "上传中断" in client.get("/staff/letters/").get_data(as_text=True)
 
     # A batch over its limit is refused before a byte is read.
@@ -694,7 +705,7 @@ def test_plain_copies_are_reused_and_removed(desk: Desk) -> None:
         assert f is not None
     copies = PlainCopies(desk, keep=1)
     with copies.path(f.storage_name, f.original_name) as first:
-        assert first.name == "a.png" and first.read_bytes() == png()
+        assert first.name == "附件1.png" and first.read_bytes() == png()
     with copies.path(f.storage_name, f.original_name) as again:
         assert again == first  # decrypted once
     copies.close()
@@ -742,7 +753,7 @@ def test_a_signers_name_and_number_are_sealed_and_hidden_in_the_text(
     with desk.sessions() as session:
         item = session.get_one(m.Submission, receipt.submission_id)
         assert "王建国" not in item.text and "2846" not in item.text
-        assert "［署名已隐去］" in item.text and "［电话已隐去］" in item.text
+        assert "［姓名已隐去］" in item.text and "［电话已隐去］" in item.text
         assert not item.anonymous and item.identity_sealed is not None
 
 
