@@ -227,7 +227,10 @@ def db_verify(session: Session, key: bytes, anchors: list[Anchor] | None = None)
     rows = session.execute(select(*_COLUMNS).where(m.AuditEvent.seq <= head.seq)
                            .order_by(m.AuditEvent.seq, m.AuditEvent.id)
                            .execution_options(yield_per=2000))
-    count, last_hash, broken = _walk(key, iter(rows), head.seq, anchors)
+    try:
+        count, last_hash, broken = _walk(key, iter(rows), head.seq, anchors)
+    finally:
+        rows.close()  # a break stops the walk early: release PostgreSQL's server-side cursor
     if broken is None:
         broken = _check_head(count, last_hash, head, anchors)
     return Verification(count, head.seq, head.hash, broken, missing_triggers)
@@ -263,10 +266,10 @@ def _walk(key: bytes, rows: Iterator[Any], head_seq: int,
 def _diagnose(key: bytes, cur: Any, nxt: Any, prev: str, head_seq: int) -> Break:
     """Why an event's hash does not match: edited, slipped in, or swapped with the next."""
     seq = cur.seq
-    if nxt is not None and nxt.prev_hash == prev and _valid(key, nxt, seq):
-        return Break(seq, "inserted", f"第 {seq} 条是插入的：真正的第 {seq} 条紧随其后。")
     if nxt is not None and _valid(key, cur, nxt.seq) and _valid(key, nxt, seq):
         return Break(seq, "reordered", f"第 {seq} 条和第 {nxt.seq} 条的顺序被调换过。")
+    if nxt is not None and nxt.prev_hash == prev and _valid(key, nxt, seq):
+        return Break(seq, "inserted", f"第 {seq} 条是插入的：真正的第 {seq} 条紧随其后。")
     if nxt is not None and nxt.prev_hash == prev:
         return Break(seq, "inserted", f"第 {seq} 条是插入的：后一条直接接在前一条之后。")
     if cur.prev_hash != prev and _valid(key, cur, seq + 1):

@@ -76,7 +76,11 @@ def db_trail_page(session: Session, f: TrailFilters, cursor: int | None = None,
 def iter_trail(session: Session, f: TrailFilters) -> Iterator[m.AuditEvent]:
     """Every matching event, oldest first, streamed in batches."""
     stmt = _filtered(f).order_by(m.AuditEvent.seq).execution_options(yield_per=1000)
-    yield from session.scalars(stmt)
+    rows = session.scalars(stmt)
+    try:
+        yield from rows
+    finally:
+        rows.close()  # also when the download is abandoned half-way
 
 
 def _cell(value: Any) -> str:
