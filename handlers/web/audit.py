@@ -76,14 +76,15 @@ def export() -> Response:
     """The matching events as CSV; the export is on record before it starts."""
     require("view_audit")
     filters, _ = _filters()
-    with desk().sessions() as db:
+    sessions = desk().sessions
+    with sessions() as db:
         begin_write(db)
         db_record(db, "audit.export", actor_id=g.staff.id, actor_label=g.staff.username,
                   **filters.as_detail())
         db.commit()
 
-    def body() -> Any:
-        with desk().sessions() as db:
+    def body() -> Any:  # runs after the view returned: no application context here
+        with sessions() as db:
             for piece in csv_lines(iter_trail(db, filters)):
                 yield piece.encode("utf-8")
 
