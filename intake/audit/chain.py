@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from intake.store import models as m
@@ -84,27 +84,35 @@ def db_record(
         "reason": reason, "detail": detail,
     }
     digest = event_hash(key, **fields)
-    head = m.AuditChainHead.__table__
-    session.execute(update(head).where(head.c.id == 1).values(hash=digest))
+    session.connection().execute(_SET_HASH, {"digest": digest})
     event = m.AuditEvent(**fields, hash=digest)
     session.add(event)
     return event
 
 
+_HEAD = m.AuditChainHead.__table__
+# Built once: constructing a statement costs more than running it on SQLite.
+_ADVANCE = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+            .returning(_HEAD.c.seq, _HEAD.c.hash))
+_SET_HASH = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("digest"))
+
+
 def _db_advance_head(session: Session) -> tuple[int, str]:
-    """Move the head one on and return (the new event's seq, the previous event's hash)."""
-    head = m.AuditChainHead.__table__
-    row = session.execute(
-        update(head).where(head.c.id == 1).values(seq=head.c.seq + 1)
-        .returning(head.c.seq, head.c.hash)).first()
+    """Move the head one on and return (the new event's seq, the previous event's hash).
+
+    Core statements on the session's connection: an ORM-enabled UPDATE would first match
+    every object the session holds (its "synchronize_session"), growing with each event.
+    """
+    conn = session.connection()
+    row = conn.execute(_ADVANCE).first()
     if row is not None:
         return row.seq, row.hash
     # No head row: a database emptied by TRUNCATE (tests), or a head deleted by hand.
     # Continue from the last event, so a lost head never restarts the numbering.
-    last = session.execute(select(m.AuditEvent.seq, m.AuditEvent.hash)
-                           .order_by(m.AuditEvent.seq.desc()).limit(1)).first()
+    last = conn.execute(select(m.AuditEvent.seq, m.AuditEvent.hash)
+                        .order_by(m.AuditEvent.seq.desc()).limit(1)).first()
     seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
-    session.execute(insert(head).values(id=1, seq=seq, hash=prev_hash))
+    conn.execute(insert(_HEAD).values(id=1, seq=seq, hash=prev_hash))
     return seq, prev_hash
 
 
