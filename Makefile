@@ -35,6 +35,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/ocr_pages.py
 	$(BIN)/python bench/upload_throughput.py
 	$(BIN)/python bench/duplicates.py
+	$(BIN)/python bench/audit_chain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

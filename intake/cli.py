@@ -1,4 +1,5 @@
-"""The `intake` command: serve, smtp, outbox, classify, train, models, export, rules, users."""
+"""The `intake` command: serve, smtp, outbox, classify, train, models, export, audit, rules,
+users."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from intake.round import RoundFileError
-from intake.settings import SettingsError, load_settings
+from intake.settings import Settings, SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     protect_sub.add_parser("backfill", help="mask identity in items stored before masking "
                            "existed (originals sealed), then compact the database")
 
+    p = sub.add_parser("audit", help="the audit log")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
+
     p = sub.add_parser("rules", help="routing rules")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate routing rules")
@@ -145,14 +150,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_evaluate(args.round, args.files, as_json=args.json, model=args.model)
     if args.command == "train":
         from intake.classify.command import run_train
+        from intake.classify.models_store import active_version
 
-        return run_train(load_settings(), args.data, use_db=not args.no_db,
+        settings = load_settings()
+        done = run_train(settings, args.data, use_db=not args.no_db,
                          activate=not args.no_activate, cv=args.cv)
+        if done == 0 and not args.no_activate:
+            _record(settings, "model.activate", version=active_version(settings.data_dir),
+                    trained=True)
+        return done
     if args.command == "models":
         from intake.classify.command import run_models_list, run_models_use
 
         if args.models_command == "use":
-            return run_models_use(load_settings(), args.version)
+            settings = load_settings()
+            done = run_models_use(settings, args.version)
+            if done == 0:
+                _record(settings, "model.activate", version=args.version)
+            return done
         return run_models_list(load_settings())
     if args.command == "duplicates":
         from intake.desk import open_desk
@@ -197,6 +212,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                            getattr(args, "limit", ""))
     if args.command == "users":
         return _users_add(args) if args.users_command == "add" else _users_manage(args)
+    if args.command == "audit":
+        return _audit_verify()
     raise AssertionError(args.command)
 
 
@@ -249,7 +266,7 @@ def _export(args: argparse.Namespace) -> int:
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
     desk = open_desk(load_settings())
-    actor = f"cli:{getpass.getuser()}@{os.uname().nodename}"
+    actor = _cli_actor()
     try:
         with contextlib.ExitStack() as stack:
             out = (stack.enter_context(_private_file(Path(args.out_path)))
@@ -260,6 +277,48 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         desk.close()
     return 0
+
+
+def _cli_actor() -> str:
+    return f"cli:{getpass.getuser()}@{os.uname().nodename}"
+
+
+def _record(settings: Settings, action: str, **detail: object) -> None:
+    """An audit event for something done on the command line."""
+    from intake.audit import db_record
+    from intake.desk import open_desk
+    from intake.store.db import begin_write
+
+    desk = open_desk(settings)
+    try:
+        with desk.sessions() as session:
+            begin_write(session)
+            db_record(session, action, actor_label=_cli_actor(), **detail)
+            session.commit()
+    finally:
+        desk.close()
+
+
+def _audit_verify() -> int:
+    """Print the first broken link (exit 1) or how many events verified up to which head."""
+    from intake.audit.chain import verify
+    from intake.desk import open_desk
+
+    settings = load_settings()
+    desk = open_desk(settings)
+    try:
+        result = verify(desk.sessions, desk.keyring.audit_key, settings.data_dir)
+    finally:
+        desk.close()
+    if result.broken is not None:
+        b = result.broken
+        print(f"审计链在第 {b.seq} 条断开（{b.kind}）：{b.message}")
+        print(f"此前 {result.count} 条完好。")
+    else:
+        print(f"审计链完好：已校验 {result.count} 条，链头 #{result.head_seq} {result.head_hash}")
+    if result.missing_triggers:
+        print(f"警告：防篡改触发器缺失或被停用：{', '.join(result.missing_triggers)}")
+    return 0 if result.ok else 1
 
 
 def _private_file(path: Path) -> TextIO:

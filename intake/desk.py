@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.attachments import AttachmentStore
+from intake.audit.chain import KEY_INFO
 from intake.classify import Classifier
 from intake.classify.models_store import ActiveModel
 from intake.protect import Keyring
@@ -50,8 +51,8 @@ def open_desk(settings: Settings, *, migrate_schema: bool = True) -> Desk:
     keyring = Keyring.from_data_dir(data_dir, settings.master_key)
     engine = make_engine(settings.effective_database_url)
     if migrate_schema:
-        migrate(engine)
-    sessions = make_sessionmaker(engine)
+        migrate(engine, keyring.audit_key)
+    sessions = make_sessionmaker(engine, {KEY_INFO: keyring.audit_key})
     round_cfg = load_round(settings.round_file)
     with sessions() as session:
         round_id = db_activate_round(session, round_cfg)

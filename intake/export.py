@@ -1,4 +1,4 @@
-"""`intake export`: every stored item as a JSON line, identity only when asked (and audited).
+"""`intake export`: every stored item as a JSON line, identity only when asked; always audited.
 
 A plain export carries the masked texts and the shown attachment names (附件1.jpg); with
 identity it carries the originals that masking hid, too."""
@@ -26,13 +26,12 @@ def iter_export(
     desk: Desk, *, since: datetime | None = None, with_identity: bool = False,
     actor_label: str = "cli",
 ) -> Iterator[dict[str, Any]]:
-    """Yield one dict per item, oldest first. An identity export is audited before it starts."""
+    """Yield one dict per item, oldest first. Every export is audited before it starts."""
     with desk.sessions() as session:
-        if with_identity:
-            begin_write(session)
-            db_record(session, "export.with_identity", actor_label=actor_label,
-                      since=since.isoformat() if since else None)
-            session.commit()
+        begin_write(session)
+        db_record(session, "export.with_identity" if with_identity else "export.plain",
+                  actor_label=actor_label, since=since.isoformat() if since else None)
+        session.commit()
         stmt = (
             select(m.Submission)
             .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current),

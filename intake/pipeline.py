@@ -16,7 +16,7 @@ from functools import cache
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from intake import duplicates
+from intake import audit, duplicates
 from intake.attachments import StoredFile
 from intake.classify import Suggestion
 from intake.desk import Desk
@@ -368,6 +368,12 @@ def _post_message(
             msg = m.Message(submission_id=submission_id, author=author, text=text,
                             staff_id=staff_id)
             session.add(msg)
+        if author == "team":  # what the team tells a reporter is on record, by whom
+            session.flush()
+            staff = session.get(m.StaffUser, staff_id) if staff_id is not None else None
+            audit.db_record(session, "reply.send", actor_id=staff_id,
+                            actor_label=staff.username if staff else "system",
+                            submission_id=submission_id, message_id=msg.id)
         session.commit()
     log.info("message %s on item %s from %s", msg.id, submission_id, author)
     return msg

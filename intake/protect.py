@@ -90,6 +90,8 @@ class Keyring:
         self._records = AESGCM(_derive(master, b"records"))
         self._names = _derive(master, b"file-names")
         self.session_secret = _derive(master, b"flask-session")
+        # The audit chain's HMAC key: without the master key its hashes cannot be recomputed.
+        self.audit_key = _derive(master, b"audit-chain")
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, configured: str = "") -> Keyring:

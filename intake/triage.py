@@ -275,14 +275,29 @@ def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
     return desk.keyring.open_identity(row.identity_sealed).masked()
 
 
-def _reveal_reason(actor: Actor, reason: str, refused: str, what: str) -> str:
-    """The stated reason for seeing what identifies a reporter; only team leaders may."""
-    if not may(actor.role, "reveal_identity"):
-        raise StaffError(refused)
+def _reveal_reason(
+    desk: Desk, actor: Actor, reason: str, refused: str, what: str, action: str,
+    submission_id: int | None = None, **detail: int,
+) -> str:
+    """The stated reason for seeing what identifies a reporter; only team leaders may.
+
+    A refusal (wrong role, no reason) is itself audited, as `<action>.refused`.
+    """
     reason = reason.strip()
-    if len(reason) < 4:
-        raise StaffError(f"请写明查看{what}的理由（至少 4 个字）。")
-    return reason
+    if not may(actor.role, "reveal_identity"):
+        why, message = "role", refused
+    elif len(reason) < 4:
+        why, message = "reason", f"请写明查看{what}的理由（至少 4 个字）。"
+    else:
+        return reason
+    with desk.sessions() as session:
+        begin_write(session)
+        if submission_id is not None and session.get(m.Submission, submission_id) is None:
+            submission_id = None  # a made-up number: on record, without the link
+        db_record(session, f"{action}.refused", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=submission_id, reason=reason, refused=why, **detail)
+        session.commit()
+    raise StaffError(message)
 
 
 @dataclass(frozen=True)
@@ -305,7 +320,8 @@ def reveal_item(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Re
     """The reporter's identity in clear, with the unmasked texts and uploaded file names, for a
     team leader with a stated reason (audited first). An anonymous item whose text had a
     number masked can be revealed too: what was hidden is the reporter's."""
-    reason = _reveal_reason(actor, reason, "只有组长可以查看举报人身份。", "举报人身份")
+    reason = _reveal_reason(desk, actor, reason, "只有组长可以查看举报人身份。", "举报人身份",
+                            "identity.reveal", submission_id)
     with desk.sessions() as session:
         begin_write(session)
         row = session.get(m.Submission, submission_id)
@@ -384,7 +400,8 @@ def open_raw_mail(
     desk: Desk, actor: Actor, inbound_id: int, reason: str
 ) -> tuple[m.InboundMail, Iterator[bytes]]:
     """The original message as received (it shows the sender): team leaders, with a reason."""
-    reason = _reveal_reason(actor, reason, "原始邮件含发件人信息，只有组长可以查看。", "原始邮件")
+    reason = _reveal_reason(desk, actor, reason, "原始邮件含发件人信息，只有组长可以查看。",
+                            "原始邮件", "mail.raw_download", inbound_mail_id=inbound_id)
     with desk.sessions() as session:
         begin_write(session)
         mail = session.get(m.InboundMail, inbound_id)

@@ -356,6 +356,14 @@ def page_image(page_id: int) -> Response:
         if page is None or not page.file.storage_name:
             abort(404)
         file, page_no, rotation = page.file, page.page_no, page.ocr_rotation
+        letter_row = db.get(m.ScanLetter, page.letter_id)
+        submission_id = letter_row.submission_id if letter_row else None
+    if width > THUMB_WIDTH:  # a readable page is on record; the batch's thumbnails are not
+        with desk().sessions() as db:
+            begin_write(db)
+            db_record(db, "scan.page_view", actor_id=g.staff.id, actor_label=g.staff.username,
+                      submission_id=submission_id, batch_id=file.batch_id, scan_page_id=page_id)
+            db.commit()
     try:
         data = page_jpeg(_copies(), file, page_no, rotation, width)
     except (ocr.OcrInputError, FileNotFoundError):

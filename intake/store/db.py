@@ -7,6 +7,7 @@ head revision. SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL goes
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -63,17 +64,19 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={"for_write": True})
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions for `engine`; `info` is copied into each Session.info (e.g. the audit key)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, audit_key: bytes | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    cfg.attributes["audit_key"] = audit_key  # 0007 chains the events already stored
     return cfg
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, audit_key: bytes | None = None) -> None:
     """Upgrade the database to the newest schema revision."""
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine, audit_key), "head")

@@ -346,12 +346,18 @@ class LoginThrottle(Base):
 
 
 class AuditEvent(Base):
-    """An append-only record of who did what: reveals, exports, decisions, logins."""
+    """An append-only record of who did what: reveals, exports, decisions, logins.
+
+    Events form a hash chain (intake/audit/chain.py): `seq` numbers them without gaps,
+    `prev_hash` is the previous event's `hash`, and `hash` is an HMAC over every field.
+    Triggers refuse UPDATE and DELETE.
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_submission", "submission_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     actor_label: Mapped[str] = mapped_column(String(100))
@@ -359,6 +365,20 @@ class AuditEvent(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The audit chain's head: one row, updated with every event in the event's transaction,
+    so appends are serialised (PostgreSQL row-locks it; SQLite has one writer)."""
+
+    __tablename__ = "audit_chain"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class InboundMail(Base):
