@@ -412,7 +412,7 @@ def test_required_roles_must_enrol_and_an_admin_resets(desk: Desk, clock: Clock)
     r = leader.get("/staff/")
     assert r.status_code == 302 and r.headers["Location"].endswith("/staff/totp")
     assert "须启用两步验证" in leader.get("/staff/totp").get_data(as_text=True)
-    assert leader.get("/staff/audit").status_code == 302
+    assert leader.get("/staff/audit/").status_code == 302
     triager = staff_client(app, desk, "t1", "triager")
     assert triager.get("/staff/").status_code == 200
 

@@ -35,5 +35,5 @@ def test_every_recorded_action_has_a_chinese_label() -> None:
 
 def test_unknown_codes_are_shown_as_they_are() -> None:
     assert action_label("identity.reveal") == "查看举报人身份"
-    assert action_label("login.failed") == "登录失败"
+    assert action_label("login.failure") == "登录失败"
     assert action_label("something.new") == "something.new"
