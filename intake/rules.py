@@ -101,6 +101,12 @@ class RuleSet:
     not_hedge_phrases: tuple[str, ...] = ()
     # Regular expressions for the context of a mention (posts.yaml `contexts`), by key.
     subject_contexts: dict[str, str] = field(default_factory=dict)
+    # Wrongdoing in general, whatever the discipline (disciplines.yaml `accusation`): conduct
+    # cues ("吞了", "给亲戚") and complaint frames ("举报…", "要求查处"); "…" is the gap.
+    accusation_patterns: tuple[str, ...] = ()
+    complaint_frames: tuple[str, ...] = ()
+    # Misspellings and homophones of key words → the word (same length, so offsets hold).
+    spellings: dict[str, str] = field(default_factory=dict)
     directory: str = field(default="", compare=False)
 
 
@@ -140,11 +146,20 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     departments = {str(k): str(v) for k, v in docs["departments"]["departments"].items()}
     disc_doc, posts_doc, routes_doc = docs["disciplines"], docs["posts"], docs["routes"]
     gap = disc_doc["gap"]
+    # Named slots ("{kin}", "{money}") stand for word classes, so a pattern says
+    # "a relative … wins a contract" once instead of once per relative.
+    slots = {f"{{{k}}}": f"(?:{v})" for k, v in disc_doc.get("slots", {}).items()}
+
+    def expand(pattern: str) -> str:
+        for key, value in slots.items():
+            pattern = pattern.replace(key, value)
+        return pattern.replace("…", gap)
+
     surname_class = "[" + re.escape(posts_doc["surnames"]) + "]"
 
     disciplines = {}
     for code, entry in disc_doc["disciplines"].items():
-        patterns = tuple(p.replace("…", gap) for p in entry["patterns"])
+        patterns = tuple(expand(p) for p in entry["patterns"])
         for i, p in enumerate(patterns):
             _check_regex(p, "disciplines.yaml", f"disciplines.{code}.patterns[{i}]", problems)
         disciplines[code] = DisciplineLexicon(code, entry["name"], entry["chapter"], patterns)
@@ -190,6 +205,20 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     if problems:
         return None, problems
 
+    accusation = disc_doc.get("accusation", {})
+    accusation_patterns = tuple(expand(p) for p in accusation.get("patterns", []))
+    complaint_frames = tuple(expand(p) for p in accusation.get("frames", []))
+    spellings = {str(k): str(v) for k, v in disc_doc.get("spellings", {}).items()}
+    for wrong, right in spellings.items():
+        if len(wrong) != len(right):
+            problems.append(RulesError("写法与正字长度须相同", "disciplines.yaml",
+                                       f"spellings.{wrong}"))
+    for key, patterns in (("patterns", accusation_patterns), ("frames", complaint_frames)):
+        for i, p in enumerate(patterns):
+            _check_regex(p, "disciplines.yaml", f"accusation.{key}[{i}]", problems)
+    if problems:
+        return None, problems
+
     cues = disc_doc["cues"]
     places = posts_doc["places"]
     return RuleSet(
@@ -216,6 +245,9 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         empty=routes_doc["empty"],
         min_chars=int(routes_doc.get("min_chars", 6)),
         subject_contexts=contexts,
+        accusation_patterns=accusation_patterns,
+        complaint_frames=complaint_frames,
+        spellings=spellings,
         directory=str(directory),
     ), []
 

@@ -1,4 +1,5 @@
-"""Discipline evidence: lexicon matches with negation and hearsay marking."""
+"""Discipline evidence: lexicon matches with negation and hearsay marking, and the
+accusation detector (is wrongdoing alleged at all, whatever the discipline)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class EvidenceFinder:
             for code in DISCIPLINES
             if code in rules.disciplines
         )
+        self._accusation = _alternation(rules.accusation_patterns)
+        self._frames = _alternation(rules.complaint_frames)
         # Longest cue first so "并没有" wins over "没".
         neg = sorted(rules.negation_cues, key=len, reverse=True)
         self._negation = re.compile("(?:" + "|".join(map(re.escape, neg)) + ")")
@@ -57,6 +60,19 @@ class EvidenceFinder:
                 last_end = m.end()
                 hits.append(Hit(code, self._status(prep, m.start(), m.end()), m.start(), m.end()))
         hits.sort(key=lambda h: (h.start, h.label))
+        return hits
+
+    def accusations(self, prep: Prepared) -> list[Hit]:
+        """Wrongdoing alleged in general terms ("吞了", "给亲戚", label `accusation`) and
+        complaint frames ("举报…", "要求查处", label `frame`), negation and hearsay marked."""
+        hits = []
+        for label, pattern in (("accusation", self._accusation), ("frame", self._frames)):
+            if pattern is None:
+                continue
+            for m in pattern.finditer(prep.norm):
+                if m.end() > m.start():
+                    hits.append(Hit(label, self._status(prep, m.start(), m.end()),
+                                    m.start(), m.end()))
         return hits
 
     def clause_status(self, prep: Prepared, start: int, end: int) -> str:
@@ -92,6 +108,10 @@ class EvidenceFinder:
             if cue.start() == 0 or text[cue.start() - 1] not in "没未不":
                 return True
         return False
+
+
+def _alternation(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
 def to_evidence(prep: Prepared, hits: list[Hit]) -> tuple[Evidence, ...]:
