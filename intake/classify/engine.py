@@ -124,11 +124,15 @@ class Classifier:
         by_sound = main is not None and main.by_sound
         # Accused, but of nothing the lexicon names: in scope, a person picks the disciplines.
         unnamed_charge = in_scope and not labels
+        # Nothing matched a department: the fallback is a guess, never a default.
+        unsure_route = routes == (self.rules.fallback,)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
-                        or by_sound or unnamed_charge)
+                        or by_sound or unnamed_charge or unsure_route)
         if unnamed_charge:
             extra_evidence += to_evidence(prep, accused)
-        subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
+        # People only: a shop or an office may decide the role, but is nobody to pick.
+        subjects = tuple(self._subject(prep, m) for _, m in ranked
+                         if self._subjects.is_person(m))[:5]
         candidates = self._candidates(prep, ranked, subjects)
         return Suggestion(
             in_scope=in_scope,
@@ -173,7 +177,8 @@ class Classifier:
                     start, end = prep.span(m.start, m.end)
                     out.append(Subject(prep.original[start:end], r.name, r.post, r.role, 0.3,
                                        start, end))
-        out += [self._subject(prep, m) for _, m in ranked[5:]]
+        persons = [m for _, m in ranked if self._subjects.is_person(m)]
+        out += [self._subject(prep, m) for m in persons[5:]]
         return tuple(out[:8])
 
     def _rank(self, prep: Prepared, mentions: list[Mention], counted: list[Hit],
