@@ -105,6 +105,9 @@ class RuleSet:
     # cues ("吞了", "给亲戚") and complaint frames ("举报…", "要求查处"); "…" is the gap.
     accusation_patterns: tuple[str, ...] = ()
     complaint_frames: tuple[str, ...] = ()
+    # Signs that a text naming a scope-role person accuses nobody: praise, a question, a
+    # request for a service ("表扬", "请问", "能不能").
+    not_accusing: tuple[str, ...] = ()
     # Misspellings and homophones of key words → the word (same length, so offsets hold).
     spellings: dict[str, str] = field(default_factory=dict)
     directory: str = field(default="", compare=False)
@@ -208,12 +211,14 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     accusation = disc_doc.get("accusation", {})
     accusation_patterns = tuple(expand(p) for p in accusation.get("patterns", []))
     complaint_frames = tuple(expand(p) for p in accusation.get("frames", []))
+    not_accusing = tuple(expand(p) for p in accusation.get("not_accusing", []))
     spellings = {str(k): str(v) for k, v in disc_doc.get("spellings", {}).items()}
     for wrong, right in spellings.items():
         if len(wrong) != len(right):
             problems.append(RulesError("写法与正字长度须相同", "disciplines.yaml",
                                        f"spellings.{wrong}"))
-    for key, patterns in (("patterns", accusation_patterns), ("frames", complaint_frames)):
+    for key, patterns in (("patterns", accusation_patterns), ("frames", complaint_frames),
+                          ("not_accusing", not_accusing)):
         for i, p in enumerate(patterns):
             _check_regex(p, "disciplines.yaml", f"accusation.{key}[{i}]", problems)
     if problems:
@@ -247,6 +252,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         subject_contexts=contexts,
         accusation_patterns=accusation_patterns,
         complaint_frames=complaint_frames,
+        not_accusing=not_accusing,
         spellings=spellings,
         directory=str(directory),
     ), []

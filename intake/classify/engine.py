@@ -92,13 +92,24 @@ class Classifier:
         # Scope comes from the accusation: who is accused, and whether wrongdoing is alleged
         # at all (a discipline phrase, a general cue or a complaint frame); the disciplines
         # only say which rules were broken.
-        accused = [h for h in self._evidence.accusations(prep) if h.status != "negated"]
+        general = self._evidence.accusations(prep)
+        accused = [h for h in general if h.status != "negated"]
         cues = [h for h in accused if h.label == "accusation"]
         charged = bool(labels or accused)
         ranked = self._rank(prep, mentions, counted + accused, hinted, charged)
         main = ranked[0][1] if ranked else None
         alleged_main = ranked[0][0] if ranked else False
-        in_scope = bool(main and alleged_main and main.role in self._scope and charged)
+        matches = self._router.matches(prep.norm)
+        # A text about a person of the scope roles is what people write to the team to
+        # complain: with no words of wrongdoing found it is still presumed a complaint (for
+        # review), unless it denies any ("从来没拿过"), praises, asks or is spam.
+        presumed = bool(
+            not charged and main is not None and main.role in self._scope
+            and not any(h.status == "negated" for h in (*hits, *general))
+            and not self._evidence.not_accusing(prep)
+            and not any(m.rule.kind == "archive" for m in matches))
+        in_scope = bool(main and main.role in self._scope
+                        and ((alleged_main and charged) or presumed))
         subject_role = main.role if main else "unknown"
         if (labels or cues) and not alleged_main and self._subjects.unnamed_is_elsewhere(
                 prep.norm):
@@ -106,7 +117,6 @@ class Classifier:
             # discipline binds officials, so an official of another body.
             subject_role = "outside_official"
 
-        matches = self._router.matches(prep.norm)
         alleged_role = None
         if labels and main and alleged_main and main.role in OFFICIAL_ROLES:
             alleged_role = main.role
@@ -123,7 +133,7 @@ class Classifier:
         # So is a roster name matched only by how it sounds.
         by_sound = main is not None and main.by_sound
         # Accused, but of nothing the lexicon names: in scope, a person picks the disciplines.
-        unnamed_charge = in_scope and not labels
+        unnamed_charge = in_scope and not labels  # also every presumed complaint
         # Nothing matched a department: the fallback is a guess, never a default.
         unsure_route = routes == (self.rules.fallback,)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only

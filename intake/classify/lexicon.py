@@ -32,6 +32,7 @@ class EvidenceFinder:
         )
         self._accusation = _alternation(rules.accusation_patterns)
         self._frames = _alternation(rules.complaint_frames)
+        self._not_accusing = _alternation(rules.not_accusing)
         # Longest cue first so "并没有" wins over "没".
         neg = sorted(rules.negation_cues, key=len, reverse=True)
         self._negation = re.compile("(?:" + "|".join(map(re.escape, neg)) + ")")
@@ -74,6 +75,10 @@ class EvidenceFinder:
                     hits.append(Hit(label, self._status(prep, m.start(), m.end()),
                                     m.start(), m.end()))
         return hits
+
+    def not_accusing(self, prep: Prepared) -> bool:
+        """True when the text praises, asks or requests rather than accuses."""
+        return bool(self._not_accusing and self._not_accusing.search(prep.norm))
 
     def clause_status(self, prep: Prepared, start: int, end: int) -> str:
         """Asserted, hedged or negated, for a whole clause: a negation word anywhere in it

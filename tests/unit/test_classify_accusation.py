@@ -184,3 +184,20 @@ def test_form_category_shown_in_chinese() -> None:
     s = run("桃园村樊书记的事情请组织上核实一下", hints={"category": "mass"})
     form = [e for e in s.evidence if e.source == "form"]
     assert form and form[0].text == "群众纪律" and form[0].label == "mass"
+
+
+# --- a text about a scope-role person is presumed a complaint --------------------------
+
+def test_text_about_a_scope_person_is_presumed_a_complaint() -> None:
+    s = run("桃园村樊永贵书记这几年的所作所为大家心里都有数，希望巡察组到村里走一走")
+    assert s.in_scope and s.subject_role == "subordinate_head"
+    assert s.needs_review and s.disciplines == ()
+
+
+@pytest.mark.parametrize("text", [
+    "请问桃园村樊书记每周几在村委会办公",
+    "柿子沟村左主任对我们孤寡老人很照顾，特此表扬",
+    "樊书记从来没拿过群众一分钱，这点村里人都清楚",
+], ids=["question", "praise", "denial"])
+def test_no_presumption_for_questions_praise_or_denials(text: str) -> None:
+    assert not run(text).in_scope
