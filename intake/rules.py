@@ -40,6 +40,9 @@ class DisciplineLexicon:
     name: str
     chapter: str
     patterns: tuple[str, ...]
+    # Pairs of word classes that allege the conduct when both stand close together in one
+    # sentence, in either order ("低保" … "亲戚"): how people say it in their own words.
+    together: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class RuleSet:
     # cues ("吞了", "给亲戚") and complaint frames ("举报…", "要求查处"); "…" is the gap.
     accusation_patterns: tuple[str, ...] = ()
     complaint_frames: tuple[str, ...] = ()
+    # How far apart (characters) the two halves of a `together` pair may stand.
+    together_distance: int = 20
     # Signs that a text naming a scope-role person accuses nobody: praise, a question, a
     # request for a service ("表扬", "请问", "能不能").
     not_accusing: tuple[str, ...] = ()
@@ -165,7 +170,13 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         patterns = tuple(expand(p) for p in entry["patterns"])
         for i, p in enumerate(patterns):
             _check_regex(p, "disciplines.yaml", f"disciplines.{code}.patterns[{i}]", problems)
-        disciplines[code] = DisciplineLexicon(code, entry["name"], entry["chapter"], patterns)
+        together = tuple((expand(a), expand(b)) for a, b in entry.get("together", []))
+        for i, pair in enumerate(together):
+            for j, p in enumerate(pair):
+                _check_regex(p, "disciplines.yaml", f"disciplines.{code}.together[{i}][{j}]",
+                             problems)
+        disciplines[code] = DisciplineLexicon(code, entry["name"], entry["chapter"], patterns,
+                                              together)
 
     posts = []
     for i, entry in enumerate(posts_doc["posts"]):
@@ -253,6 +264,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         accusation_patterns=accusation_patterns,
         complaint_frames=complaint_frames,
         not_accusing=not_accusing,
+        together_distance=int(disc_doc.get("together_distance", 20)),
         spellings=spellings,
         directory=str(directory),
     ), []

@@ -201,3 +201,26 @@ def test_text_about_a_scope_person_is_presumed_a_complaint() -> None:
 ], ids=["question", "praise", "denial"])
 def test_no_presumption_for_questions_praise_or_denials(text: str) -> None:
     assert not run(text).in_scope
+
+
+# --- word classes that stand together in a sentence ------------------------------------
+
+@pytest.mark.parametrize(("text", "discipline"), [
+    ("樊永贵书记的小舅子这两年在村里承包了好几个工程", "integrity"),
+    ("左主任把村里的危房改造指标偷偷留给了她娘家的亲戚", "mass"),
+    ("喻书记换届前挨家挨户送了米和油，让大家到时候选他", "organizational"),
+    ("巡察组进村前范书记召集村干部开会，交代好了怎么应付", "political"),
+    ("屈所长上班时间经常在办公室打麻将", "work"),
+    ("樊书记跟邻村一个有夫之妇经常在县城宾馆开房", "life"),
+], ids=["kin-contracts", "welfare-kin", "election-gifts", "inspection", "absent", "affair"])
+def test_word_classes_together(text: str, discipline: str) -> None:
+    s = run(text)
+    assert discipline in s.disciplines
+    assert s.in_scope
+
+
+def test_denial_between_the_halves_of_a_pair() -> None:
+    s = run("柿子沟村喻书记家的低保名额也没给过任何亲戚，我只是想问问怎么申请")
+    assert "mass" not in s.disciplines
+    assert any(e.status == "negated" for e in s.evidence)
+    assert not s.in_scope
