@@ -107,6 +107,7 @@ class Classifier:
             not charged and main is not None and main.role in self._scope
             and not any(h.status == "negated" for h in (*hits, *general))
             and not self._evidence.not_accusing(prep)
+            and not self._subjects.only_answers(prep.norm, main)
             and not any(m.rule.kind == "archive" for m in matches))
         in_scope = bool(main and main.role in self._scope
                         and ((alleged_main and charged) or presumed))

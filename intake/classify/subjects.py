@@ -25,7 +25,7 @@ SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
 CONTEXTS = ("referral_before", "referral_after", "counterpart_before", "institution_before",
             "header", "first_person", "unnamed_local", "witness_before", "witness_after",
-            "body")
+            "body", "answer_after")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class SubjectFinder:
         self._witness_before = ctx["witness_before"]
         self._witness_after = ctx["witness_after"]
         self._body = ctx["body"]
+        self._answer_after = ctx["answer_after"]
         self._titles = tuple(rules.titles)
 
     # --- building --------------------------------------------------------------------
@@ -190,6 +191,11 @@ class SubjectFinder:
         return [r for r in self._roster if r.role == m.role
                 and not (place and place in self._subordinates and r.place != place)
                 and (not held or any(w in r.post for t in held for w in t.found_in))]
+
+    def only_answers(self, text: str, m: Mention) -> bool:
+        """True when the mention is followed by words of answering or helping ("村支书说是
+        县里比对的"): without a charge, such a person is not presumed accused."""
+        return m.start >= 0 and bool(self._answer_after.match(text, m.end))
 
     def is_person(self, m: Mention) -> bool:
         """False for a mention that names a business, an office or a place ("顺发烟酒店",

@@ -224,3 +224,9 @@ def test_denial_between_the_halves_of_a_pair() -> None:
     assert "mass" not in s.disciplines
     assert any(e.status == "negated" for e in s.evidence)
     assert not s.in_scope
+
+
+def test_an_official_who_only_answered_is_not_presumed_accused() -> None:
+    s = run("我家的低保今年被取消了，柿子沟村喻书记说是县里大数据比对出来的，我家实在困难")
+    assert not s.in_scope
+    assert s.routes[0] == "civil_affairs"
