@@ -230,3 +230,16 @@ def test_an_official_who_only_answered_is_not_presumed_accused() -> None:
     s = run("我家的低保今年被取消了，柿子沟村喻书记说是县里大数据比对出来的，我家实在困难")
     assert not s.in_scope
     assert s.routes[0] == "civil_affairs"
+
+
+@pytest.mark.parametrize(("text", "discipline"), [
+    ("范书记开着几十万的车，戴着好几万的表", "life"),
+    ("樊永贵在家里经常打老婆，全村都听得见", "life"),
+    ("柯乡长光说不干，前任答应给村里修桥的钱她一概不认", "work"),
+    ("桃园村的党员大会从来不开，会议记录都是樊书记后补的", "organizational"),
+    ("左主任逼着我们签字拆房，补偿款一分没见着", "mass"),
+], ids=["wealth", "violence-at-home", "formalism", "party-life", "forced"])
+def test_everyday_words(text: str, discipline: str) -> None:
+    s = run(text)
+    assert discipline in s.disciplines
+    assert s.in_scope
