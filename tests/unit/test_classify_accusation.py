@@ -243,3 +243,15 @@ def test_everyday_words(text: str, discipline: str) -> None:
     s = run(text)
     assert discipline in s.disciplines
     assert s.in_scope
+
+
+@pytest.mark.parametrize("text", [
+    "各位领导：桃园村支书樊永贵把征地的八万块补偿款装进了自己口袋，还经常用村里的钱请客吃饭。",
+    "我们村的书记樊永贵黑了大家的征地钱，八万多，还拿公家的钱下馆子",
+], ids=["letter", "plain"])
+def test_pocketed_compensation_and_feasts_are_accepted(text: str) -> None:
+    # A roster secretary accused of pocketing villagers' compensation and feasting on the
+    # village's money: in scope, never a transfer to another department.
+    s = run(text)
+    assert s.in_scope and s.routes[0] == "accept"
+    assert {"mass", "integrity"} <= set(s.disciplines)
