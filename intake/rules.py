@@ -73,6 +73,9 @@ class RouteRule:
     unless: tuple[str, ...] = ()
     also_in_scope: bool = False
     kind: str = "route"
+    # Goes ahead of the discipline departments when a breach is alleged (a complaint about
+    # the inspection team itself is for the level above, whoever it accuses).
+    before_discipline: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
             patterns=tuple(entry["patterns"]), unless=tuple(entry.get("unless", [])),
             also_in_scope=bool(entry.get("also_in_scope", False)),
             kind=entry.get("kind", "route"),
+            before_discipline=bool(entry.get("before_discipline", False)),
         ))
     ids = [r.id for r in routes]
     for i, rid in enumerate(ids):

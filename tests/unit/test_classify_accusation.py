@@ -255,3 +255,10 @@ def test_pocketed_compensation_and_feasts_are_accepted(text: str) -> None:
     s = run(text)
     assert s.in_scope and s.routes[0] == "accept"
     assert {"mass", "integrity"} <= set(s.disciplines)
+
+
+def test_complaint_about_the_team_itself_goes_to_the_level_above_first() -> None:
+    s = run("我给巡察组打电话反映了情况，结果没两天村里就有人知道是我打的电话，"
+            "接电话的那位同志泄露了我的名字")
+    assert not s.in_scope
+    assert s.routes[0] == "higher_commission"
