@@ -40,6 +40,9 @@ class DisciplineLexicon:
     name: str
     chapter: str
     patterns: tuple[str, ...]
+    # Pairs of word classes that allege the conduct when both stand close together in one
+    # sentence, in either order ("低保" … "亲戚"): how people say it in their own words.
+    together: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class RouteRule:
     unless: tuple[str, ...] = ()
     also_in_scope: bool = False
     kind: str = "route"
+    # Goes ahead of the discipline departments when a breach is alleged (a complaint about
+    # the inspection team itself is for the level above, whoever it accuses).
+    before_discipline: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,17 @@ class RuleSet:
     not_hedge_phrases: tuple[str, ...] = ()
     # Regular expressions for the context of a mention (posts.yaml `contexts`), by key.
     subject_contexts: dict[str, str] = field(default_factory=dict)
+    # Wrongdoing in general, whatever the discipline (disciplines.yaml `accusation`): conduct
+    # cues ("吞了", "给亲戚") and complaint frames ("举报…", "要求查处"); "…" is the gap.
+    accusation_patterns: tuple[str, ...] = ()
+    complaint_frames: tuple[str, ...] = ()
+    # How far apart (characters) the two halves of a `together` pair may stand.
+    together_distance: int = 20
+    # Signs that a text naming a scope-role person accuses nobody: praise, a question, a
+    # request for a service ("表扬", "请问", "能不能").
+    not_accusing: tuple[str, ...] = ()
+    # Misspellings and homophones of key words → the word (same length, so offsets hold).
+    spellings: dict[str, str] = field(default_factory=dict)
     directory: str = field(default="", compare=False)
 
 
@@ -140,14 +157,29 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     departments = {str(k): str(v) for k, v in docs["departments"]["departments"].items()}
     disc_doc, posts_doc, routes_doc = docs["disciplines"], docs["posts"], docs["routes"]
     gap = disc_doc["gap"]
+    # Named slots ("{kin}", "{money}") stand for word classes, so a pattern says
+    # "a relative … wins a contract" once instead of once per relative.
+    slots = {f"{{{k}}}": f"(?:{v})" for k, v in disc_doc.get("slots", {}).items()}
+
+    def expand(pattern: str) -> str:
+        for key, value in slots.items():
+            pattern = pattern.replace(key, value)
+        return pattern.replace("…", gap)
+
     surname_class = "[" + re.escape(posts_doc["surnames"]) + "]"
 
     disciplines = {}
     for code, entry in disc_doc["disciplines"].items():
-        patterns = tuple(p.replace("…", gap) for p in entry["patterns"])
+        patterns = tuple(expand(p) for p in entry["patterns"])
         for i, p in enumerate(patterns):
             _check_regex(p, "disciplines.yaml", f"disciplines.{code}.patterns[{i}]", problems)
-        disciplines[code] = DisciplineLexicon(code, entry["name"], entry["chapter"], patterns)
+        together = tuple((expand(a), expand(b)) for a, b in entry.get("together", []))
+        for i, pair in enumerate(together):
+            for j, p in enumerate(pair):
+                _check_regex(p, "disciplines.yaml", f"disciplines.{code}.together[{i}][{j}]",
+                             problems)
+        disciplines[code] = DisciplineLexicon(code, entry["name"], entry["chapter"], patterns,
+                                              together)
 
     posts = []
     for i, entry in enumerate(posts_doc["posts"]):
@@ -172,6 +204,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
             patterns=tuple(entry["patterns"]), unless=tuple(entry.get("unless", [])),
             also_in_scope=bool(entry.get("also_in_scope", False)),
             kind=entry.get("kind", "route"),
+            before_discipline=bool(entry.get("before_discipline", False)),
         ))
     ids = [r.id for r in routes]
     for i, rid in enumerate(ids):
@@ -187,6 +220,22 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
                 problems.append(RulesError(f"未知部门代码 {code!r}", "routes.yaml",
                                            f"discipline_routes.{role}[{j}]"))
         discipline_routes[role] = tuple(codes)
+    if problems:
+        return None, problems
+
+    accusation = disc_doc.get("accusation", {})
+    accusation_patterns = tuple(expand(p) for p in accusation.get("patterns", []))
+    complaint_frames = tuple(expand(p) for p in accusation.get("frames", []))
+    not_accusing = tuple(expand(p) for p in accusation.get("not_accusing", []))
+    spellings = {str(k): str(v) for k, v in disc_doc.get("spellings", {}).items()}
+    for wrong, right in spellings.items():
+        if len(wrong) != len(right):
+            problems.append(RulesError("写法与正字长度须相同", "disciplines.yaml",
+                                       f"spellings.{wrong}"))
+    for key, patterns in (("patterns", accusation_patterns), ("frames", complaint_frames),
+                          ("not_accusing", not_accusing)):
+        for i, p in enumerate(patterns):
+            _check_regex(p, "disciplines.yaml", f"accusation.{key}[{i}]", problems)
     if problems:
         return None, problems
 
@@ -216,6 +265,11 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         empty=routes_doc["empty"],
         min_chars=int(routes_doc.get("min_chars", 6)),
         subject_contexts=contexts,
+        accusation_patterns=accusation_patterns,
+        complaint_frames=complaint_frames,
+        not_accusing=not_accusing,
+        together_distance=int(disc_doc.get("together_distance", 20)),
+        spellings=spellings,
         directory=str(directory),
     ), []
 

@@ -20,6 +20,8 @@ APPOINTMENT_STATUSES = {"requested": "待确认", "confirmed": "已确认", "dec
                         "cancelled": "已取消"}
 DISCIPLINES = {"political": "政治纪律", "organizational": "组织纪律", "integrity": "廉洁纪律",
                "mass": "群众纪律", "work": "工作纪律", "life": "生活纪律"}
+# What a piece of evidence supports: a discipline, or (with none named) the accusation itself.
+EVIDENCE_LABELS = {**DISCIPLINES, "accusation": "违纪指控（未归类）", "frame": "举报表述"}
 ROLES = {
     "leadership": "被巡察党组织领导班子成员",
     "subordinate_head": "下一级党组织主要负责人",

@@ -6,6 +6,9 @@ patterns, so one core handles thousands of items a second.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Suggestion
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
@@ -43,6 +46,9 @@ class Classifier:
         self._evidence = EvidenceFinder(rules)
         self._subjects = SubjectFinder(round, rules)
         self._router = Router(rules)
+        spellings = rules.spellings
+        self._respell = re.compile("|".join(
+            map(re.escape, sorted(spellings, key=len, reverse=True)))) if spellings else None
 
     @property
     def version(self) -> str:
@@ -57,6 +63,12 @@ class Classifier:
         """Classify one item. `hints` may hold subject_name, subject_unit, subject_post and
         category as typed into a report form; they count as strong evidence."""
         prep = prepare(text or "")
+        if self._respell is not None and self._respell.search(prep.norm):
+            # Misspelt key words ("底保") read as meant; same length, so offsets hold and
+            # evidence still quotes the original.
+            spellings = self.rules.spellings
+            prep = replace(prep, norm=self._respell.sub(lambda m: spellings[m.group()],
+                                                        prep.norm))
         hits = self._evidence.find(prep)
         counted = [h for h in hits if h.status != "negated"]
         mentions = self._subjects.find(prep)
@@ -68,23 +80,44 @@ class Classifier:
         extra_evidence: tuple[Evidence, ...] = ()
         if category and category not in labels:
             labels.add(category)
-            extra_evidence = (Evidence(category_text, category, "asserted", source="form"),)
+            # Shown as the discipline's Chinese name, whatever code the form sent.
+            name = self.rules.disciplines[category].name if (
+                category in self.rules.disciplines) else category_text
+            extra_evidence = (Evidence(name, category, "asserted", source="form"),)
         model = self._current_model()
         learnt = self._learnt(prep, model, labels) if model is not None else ()
         labels |= {e.label for e in learnt if e.status != "negated"}
         disciplines = tuple(d for d in DISCIPLINES if d in labels)
 
-        ranked = self._rank(prep, mentions, counted, hinted, bool(labels))
+        # Scope comes from the accusation: who is accused, and whether wrongdoing is alleged
+        # at all (a discipline phrase, a general cue or a complaint frame); the disciplines
+        # only say which rules were broken.
+        general = self._evidence.accusations(prep)
+        accused = [h for h in general if h.status != "negated"]
+        cues = [h for h in accused if h.label == "accusation"]
+        charged = bool(labels or accused)
+        ranked = self._rank(prep, mentions, counted + accused, hinted, charged)
         main = ranked[0][1] if ranked else None
         alleged_main = ranked[0][0] if ranked else False
-        in_scope = bool(main and alleged_main and main.role in self._scope and labels)
+        matches = self._router.matches(prep.norm)
+        # A text about a person of the scope roles is what people write to the team to
+        # complain: with no words of wrongdoing found it is still presumed a complaint (for
+        # review), unless it denies any ("从来没拿过"), praises, asks or is spam.
+        presumed = bool(
+            not charged and main is not None and main.role in self._scope
+            and not any(h.status == "negated" for h in (*hits, *general))
+            and not self._evidence.not_accusing(prep)
+            and not self._subjects.only_answers(prep.norm, main)
+            and not any(m.rule.kind == "archive" for m in matches))
+        in_scope = bool(main and main.role in self._scope
+                        and ((alleged_main and charged) or presumed))
         subject_role = main.role if main else "unknown"
-        if labels and not alleged_main and self._subjects.unnamed_is_elsewhere(prep.norm):
+        if (labels or cues) and not alleged_main and self._subjects.unnamed_is_elsewhere(
+                prep.norm):
             # Conduct alleged of someone unnamed with nothing tying it to the round:
             # discipline binds officials, so an official of another body.
             subject_role = "outside_official"
 
-        matches = self._router.matches(prep.norm)
         alleged_role = None
         if labels and main and alleged_main and main.role in OFFICIAL_ROLES:
             alleged_role = main.role
@@ -100,9 +133,17 @@ class Classifier:
         model_only = any(e.status != "negated" for e in learnt)
         # So is a roster name matched only by how it sounds.
         by_sound = main is not None and main.by_sound
+        # Accused, but of nothing the lexicon names: in scope, a person picks the disciplines.
+        unnamed_charge = in_scope and not labels  # also every presumed complaint
+        # Nothing matched a department: the fallback is a guess, never a default.
+        unsure_route = routes == (self.rules.fallback,)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
-                        or by_sound)
-        subjects = tuple(self._subject(prep, m) for _, m in ranked[:5])
+                        or by_sound or unnamed_charge or unsure_route)
+        if unnamed_charge:
+            extra_evidence += to_evidence(prep, accused)
+        # People only: a shop or an office may decide the role, but is nobody to pick.
+        subjects = tuple(self._subject(prep, m) for _, m in ranked
+                         if self._subjects.is_person(m))[:5]
         candidates = self._candidates(prep, ranked, subjects)
         return Suggestion(
             in_scope=in_scope,
@@ -147,7 +188,8 @@ class Classifier:
                     start, end = prep.span(m.start, m.end)
                     out.append(Subject(prep.original[start:end], r.name, r.post, r.role, 0.3,
                                        start, end))
-        out += [self._subject(prep, m) for _, m in ranked[5:]]
+        persons = [m for _, m in ranked if self._subjects.is_person(m)]
+        out += [self._subject(prep, m) for m in persons[5:]]
         return tuple(out[:8])
 
     def _rank(self, prep: Prepared, mentions: list[Mention], counted: list[Hit],

@@ -1,4 +1,5 @@
-"""Discipline evidence: lexicon matches with negation and hearsay marking."""
+"""Discipline evidence: lexicon matches with negation and hearsay marking, and the
+accusation detector (is wrongdoing alleged at all, whatever the discipline)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ class EvidenceFinder:
             for code in DISCIPLINES
             if code in rules.disciplines
         )
+        self._together = tuple(
+            (code, re.compile(a), re.compile(b))
+            for code in DISCIPLINES if code in rules.disciplines
+            for a, b in rules.disciplines[code].together)
+        self._distance = rules.together_distance
+        self._accusation = _alternation(rules.accusation_patterns)
+        self._frames = _alternation(rules.complaint_frames)
+        self._not_accusing = _alternation(rules.not_accusing)
         # Longest cue first so "并没有" wins over "没".
         neg = sorted(rules.negation_cues, key=len, reverse=True)
         self._negation = re.compile("(?:" + "|".join(map(re.escape, neg)) + ")")
@@ -56,8 +65,53 @@ class EvidenceFinder:
                     continue
                 last_end = m.end()
                 hits.append(Hit(code, self._status(prep, m.start(), m.end()), m.start(), m.end()))
+        hits += self._pairs(prep, hits)
         hits.sort(key=lambda h: (h.start, h.label))
         return hits
+
+    def _pairs(self, prep: Prepared, found: list[Hit]) -> list[Hit]:
+        """Hits of `together` pairs: both word classes close together in one sentence,
+        where no phrase of the same label already matched."""
+        text = prep.norm
+        out: list[Hit] = []
+        for code, first, second in self._together:
+            for a in first.finditer(text):
+                s_start, s_end = prep.sentence_bounds(a.start())
+                lo = max(s_start, a.start() - self._distance)
+                hi = min(s_end, a.end() + self._distance)
+                b = next((m for m in second.finditer(text, lo, hi)
+                          if m.end() <= a.start() or m.start() >= a.end()), None)
+                if b is None:
+                    continue
+                start, end = min(a.start(), b.start()), max(a.end(), b.end())
+                if any(h.label == code and h.start < end and start < h.end
+                       for h in (*found, *out)):
+                    continue
+                # Denied before either half, or between them ("低保也没给亲戚").
+                gap_lo, gap_hi = min(a.end(), b.end()), max(a.start(), b.start())
+                negated = bool(gap_hi > gap_lo and self._negation.search(text, gap_lo, gap_hi)
+                               ) or any(self._status(prep, m.start(), m.end()) == "negated"
+                                        for m in (a, b))
+                status = "negated" if negated else self._status(prep, start, end)
+                out.append(Hit(code, status, start, end))
+        return out
+
+    def accusations(self, prep: Prepared) -> list[Hit]:
+        """Wrongdoing alleged in general terms ("吞了", "给亲戚", label `accusation`) and
+        complaint frames ("举报…", "要求查处", label `frame`), negation and hearsay marked."""
+        hits = []
+        for label, pattern in (("accusation", self._accusation), ("frame", self._frames)):
+            if pattern is None:
+                continue
+            for m in pattern.finditer(prep.norm):
+                if m.end() > m.start():
+                    hits.append(Hit(label, self._status(prep, m.start(), m.end()),
+                                    m.start(), m.end()))
+        return hits
+
+    def not_accusing(self, prep: Prepared) -> bool:
+        """True when the text praises, asks or requests rather than accuses."""
+        return bool(self._not_accusing and self._not_accusing.search(prep.norm))
 
     def clause_status(self, prep: Prepared, start: int, end: int) -> str:
         """Asserted, hedged or negated, for a whole clause: a negation word anywhere in it
@@ -92,6 +146,10 @@ class EvidenceFinder:
             if cue.start() == 0 or text[cue.start() - 1] not in "没未不":
                 return True
         return False
+
+
+def _alternation(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
 def to_evidence(prep: Prepared, hits: list[Hit]) -> tuple[Evidence, ...]:

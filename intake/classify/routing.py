@@ -66,6 +66,7 @@ class Router:
             routes.extend(m.rule.department for m in topical)
             routes.extend(self._discipline_routes["unknown"])
         elif alleged_role is not None and alleged_role in self._discipline_routes:
+            routes.extend(m.rule.department for m in topical if m.rule.before_discipline)
             routes.extend(self._discipline_routes[alleged_role])
             routes.extend(m.rule.department for m in topical)
         else:

@@ -24,7 +24,8 @@ _FILLER = frozenset("的了是在和有被把给让也都就还又说要去来�
 SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
 CONTEXTS = ("referral_before", "referral_after", "counterpart_before", "institution_before",
-            "header", "first_person", "unnamed_local")
+            "header", "first_person", "unnamed_local", "witness_before", "witness_after",
+            "body", "answer_after")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,11 @@ class SubjectFinder:
         self._header = ctx["header"]
         self._first_person = ctx["first_person"]
         self._local = ctx["unnamed_local"]
+        self._witness_before = ctx["witness_before"]
+        self._witness_after = ctx["witness_after"]
+        self._body = ctx["body"]
+        self._answer_after = ctx["answer_after"]
+        self._titles = tuple(rules.titles)
 
     # --- building --------------------------------------------------------------------
 
@@ -179,8 +185,22 @@ class SubjectFinder:
         if m.name or m.start < 0 or m.role not in OFFICIAL_ROLES or m.role == "outside_official":
             return []
         place = self._nearest_place(text, m.start, m.end)
+        # Only members whose post fits the words used: a bare "村委会主任" is none of the
+        # secretaries who are not also 主任; a post word no title names keeps every member.
+        held = [t for t in self._titles if t.title in m.text]
         return [r for r in self._roster if r.role == m.role
-                and not (place and place in self._subordinates and r.place != place)]
+                and not (place and place in self._subordinates and r.place != place)
+                and (not held or any(w in r.post for t in held for w in t.found_in))]
+
+    def only_answers(self, text: str, m: Mention) -> bool:
+        """True when the mention is followed by words of answering or helping ("村支书说是
+        县里比对的"): without a charge, such a person is not presumed accused."""
+        return m.start >= 0 and bool(self._answer_after.match(text, m.end))
+
+    def is_person(self, m: Mention) -> bool:
+        """False for a mention that names a business, an office or a place ("顺发烟酒店",
+        "派出所"), which the triage page does not list as a person complained about."""
+        return bool(m.name) or not self._body.search(m.text)
 
     def unnamed_is_elsewhere(self, text: str) -> bool:
         """For a charge against nobody named: True when nothing ties the text to the round
@@ -332,6 +352,10 @@ class SubjectFinder:
         # A body someone turned to ("向派出所报案", "打供水公司电话") is not complained about.
         if m.role in ("outside_official", "non_official") and self._referral_before.search(
                 text, max(0, m.start - 3), m.start + 2) and self._referral_after.match(text, m.end):
+            return True
+        # A witness ("当时会计也在场", "可以找李主任作证") is not complained about.
+        if self._witness_before.search(text, max(0, m.start - 8), m.start) or (
+                self._witness_after.match(text, m.end)):
             return True
         if m.roster and m.text == m.name:
             s_start, s_end = prep.sentence_bounds(m.start)

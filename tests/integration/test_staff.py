@@ -362,3 +362,17 @@ def test_evidence_links_to_its_place_in_the_text(app: Flask, desk: Desk) -> None
     assert links and set(links) <= marks  # overlapping evidence links to the run that won
     assert re.search(r'<li class="negated">.*?<span class="tag negated">否定</span>', page)
     assert re.search(r'<li class="hedged">.*?<span class="tag hedged">传闻/推测</span>', page)
+
+
+def test_item_page_shows_people_and_categories_in_chinese(app: Flask, desk: Desk) -> None:
+    # The form's category is named in Chinese; a witness and a restaurant are not listed as
+    # people complained about.
+    ingest(desk, make_submission(
+        text="东岭村刘德福书记天天在“老地方饭店”吃喝，账都挂在村里，当时会计林小燕也在场。",
+        category="mass"))
+    triager = staff_client(app, desk, "t1", "triager")
+    page = html.unescape(triager.get("/staff/items/1").get_data(as_text=True))
+    assert "“群众纪律”" in page and "“mass”" not in page
+    people = re.search(r'<ul class="subjects">(.*?)</ul>', page, re.S)
+    assert people and "刘德福" in people.group(1)
+    assert "林小燕" not in people.group(1) and "饭店" not in people.group(1)
