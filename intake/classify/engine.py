@@ -6,6 +6,8 @@ patterns, so one core handles thousands of items a second.
 
 from __future__ import annotations
 
+from typing import Any
+
 from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Suggestion
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
@@ -26,6 +28,9 @@ MODEL_THRESHOLD = 0.8
 # needs_review and no discipline unless one is found). Chosen on grouped folds of the
 # development files (bench/classify_layers.py), not on the authored evaluation set.
 ACCUSATION_THRESHOLD = 0.5
+# Probability from which the semantic layer (distilled e5 word vectors) adds a label; chosen
+# on grouped folds of the development files (bench/classify_layers.py).
+SEMANTIC_THRESHOLD = 0.7
 # How close (in characters) a conduct phrase must be to a person to count as alleged of them.
 NEAR = 80
 ROLE_RANK = {"leadership": 6, "subordinate_head": 5, "key_post": 4, "outside_official": 3,
@@ -96,9 +101,8 @@ class Classifier:
 
         matches = self._router.matches(prep.norm)
         alleged_role = None
-        if accused_by_model and main:
-            alleged_role = main.role
-        elif labels and main and alleged_main and main.role in OFFICIAL_ROLES:
+        if main and (accused_by_model
+                     or (labels and alleged_main and main.role in OFFICIAL_ROLES)):
             alleged_role = main.role
         elif labels and (main is None or main.role == "unknown" or not alleged_main):
             alleged_role = "unknown"  # a charge against someone unnamed
@@ -134,11 +138,18 @@ class Classifier:
         """Labels the statistical layer is sure of and the lexicon did not find, each with
         the clause that scores highest for it as its evidence."""
         out = []
-        sure = [label for label, p in model.probabilities(prep.norm).items()
-                if label in DISCIPLINES and label not in found and p >= MODEL_THRESHOLD]
+        layers = [(model, MODEL_THRESHOLD)]
+        semantic = getattr(model, "semantic", None)
+        if semantic is not None:
+            layers.append((semantic, SEMANTIC_THRESHOLD))
+        sure: dict[str, Any] = {}  # label → the first layer sure of it
+        for layer, threshold in layers:
+            for label, p in layer.probabilities(prep.norm).items():
+                if label in DISCIPLINES and label not in found and p >= threshold:
+                    sure.setdefault(label, layer)
         spans = prep.clause_spans() if sure else []
-        for label in sure:
-            scores = model.clause_scores(prep.norm, label, spans)
+        for label in (d for d in DISCIPLINES if d in sure):
+            scores = sure[label].clause_scores(prep.norm, label, spans)
             start, end = spans[max(range(len(spans)), key=scores.__getitem__)]
             status = self._evidence.clause_status(prep, start, end)
             o_start, o_end = prep.span(start, end)

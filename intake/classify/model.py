@@ -76,6 +76,8 @@ class DisciplineModel:
         self._coef = np.asarray(coef, dtype=np.float64)
         self._intercepts = np.asarray(intercepts, dtype=np.float64)
         self._sklearn: tuple[Any, list[Any]] | None = None  # set by train(), for tests
+        # The optional semantic layer (intake.classify.semantic), saved in the same folder.
+        self.semantic: Any = None
 
     @classmethod
     def train(cls, rows: Sequence[tuple[str, Collection[str]]], *,
@@ -146,6 +148,8 @@ class DisciplineModel:
         try:
             np.savez(tmp / "weights.npz", terms=np.array(self._terms, dtype=np.str_),
                      idf=self._idf, coef=self._coef, intercepts=self._intercepts)
+            if self.semantic is not None:
+                self.semantic.save(tmp)
             (tmp / "model.json").write_text(
                 json.dumps(self.info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, target)  # a half-written model is never listed
@@ -181,7 +185,11 @@ class DisciplineModel:
                 or intercepts.shape != (len(labels),)
                 or not all(np.isfinite(a).all() for a in (idf, coef, intercepts))):
             raise ModelError(f"模型 {path.name} 的内容不完整或不一致。")
-        return cls(info, terms.tolist(), idf, coef, intercepts)
+        model = cls(info, terms.tolist(), idf, coef, intercepts)
+        from intake.classify.semantic import SemanticLayer
+
+        model.semantic = SemanticLayer.load(path)
+        return model
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Probability of each trained label for the text (`accusation` included if trained)."""
