@@ -234,7 +234,9 @@ class _Accuses:
 
 
 def test_accusation_head_puts_an_accused_scope_person_in_scope_for_review() -> None:
-    text = "柳河镇李明远书记把镇里的活都安排给他小舅子干，别人想干都插不上手。"
+    # A denial keeps the rules from presuming a complaint; the charge itself is in words the
+    # lexicon lacks.
+    text = "柳河镇李明远书记说他没拿过一分钱，可镇上的活最后都落到他家里人手上。"
     keywords = Classifier(ROUND, load_rules()).classify(text)
     assert not keywords.in_scope and keywords.subject_role == "leadership"
     s = Classifier(ROUND, load_rules(), _Accuses(0.9)).classify(text)  # type: ignore[arg-type]
