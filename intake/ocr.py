@@ -16,9 +16,11 @@ Per page:
    A page that was only turned needs no second detection, its boxes turn with it; a page
    skewed by more than SKEW_MIN degrees is deskewed and detected again. So an upright page
    costs one detection, a skewed one two.
-5. Reading order: boxes are grouped into rows by vertical overlap, rows top to bottom,
-   fragments left to right, joined without a space between CJK characters; ASCII
-   punctuation next to Chinese text becomes full-width.
+5. Reading order: the boxes are grouped into blocks by layout (columns found by a
+   recursive XY-cut, `intake.ocrlayout`), blocks in reading order; within a block boxes are
+   grouped into rows by vertical overlap, rows top to bottom, fragments left to right,
+   joined without a space between CJK characters, rows wrapped at the block's margin
+   joined into paragraphs; ASCII punctuation next to Chinese text becomes full-width.
 
 `OcrEngine` is thread-safe (one lock around inference); `get_engine()` shares one per process.
 `cli_main` implements `intake ocr FILE...`.
@@ -42,6 +44,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from intake import ocrlayout
 
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
@@ -334,6 +338,13 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
     return out
 
 
+def page_paragraphs(lines: Sequence[Line]) -> list[str]:
+    """The page's paragraphs in reading order: the lines are grouped into blocks by layout
+    (columns, see `intake.ocrlayout`), and each block's rows joined into paragraphs."""
+    order = ocrlayout.blocks([ocrlayout.extent(line.box) for line in lines])
+    return [text for block in order for text in paragraphs(rows([lines[k] for k in block]))]
+
+
 def page_confidence(lines: Sequence[Line]) -> float:
     """Mean line score weighted by the number of characters; 0.0 without text."""
     chars = sum(len(line.text) for line in lines)
@@ -513,7 +524,7 @@ class OcrEngine:
             seconds += time.perf_counter() - start
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
         return PageText(
-            text="\n".join(normalise_punctuation(p) for p in paragraphs(rows(kept))),
+            text="\n".join(normalise_punctuation(p) for p in page_paragraphs(kept)),
             confidence=page_confidence(kept),
             seconds=seconds,
             rotation=rotation,
