@@ -66,6 +66,10 @@ SAMPLE_LINES = 6  # lines used to decide between a page and its 180-degree turn
 UPRIGHT_SCORE = 0.8  # mean recognition score that, with the classifier, settles "upright"
 FLIP_MARGIN = 0.02  # a turned reading must beat the upright one by this much
 ELONGATED = 2.0  # long side / short side of a box whose direction we trust
+VERTICAL_SAMPLE = 3  # tall lines cut into characters to tell 竖排 from a page on its side
+VERTICAL_SAMPLE_CHARS = 10  # characters of each
+VERTICAL_MIN = 0.5  # their score (times the share of characters read) standing upright ...
+VERTICAL_MARGIN = 0.15  # ... and at most this much below it with each character turned
 THREADS = min(4, os.cpu_count() or 1)  # onnxruntime intra-op threads per session
 
 # Model files inside the rapidocr wheel (rapidocr/models); given by path so that RapidOCR
@@ -86,6 +90,7 @@ class PageText:
     seconds: float  # wall time of recognising this page
     rotation: int  # 0/90/180/270: clockwise degrees the page was rotated by to read it upright
     skew: float  # degrees of small-angle deskew applied (clockwise, after the rotation)
+    vertical: bool = False  # written in vertical columns (竖排), read right to left
 
 
 @dataclass(frozen=True)
@@ -338,6 +343,11 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
     return out
 
 
+# The vertical forms of ， and 。 (︐ ︒, in the upper right of their square), read in a column
+# turned on its side, come out as ’ and °.
+VERTICAL_MARKS = str.maketrans("’°", "，。")
+
+
 def page_paragraphs(lines: Sequence[Line]) -> list[str]:
     """The page's paragraphs in reading order: the lines are grouped into blocks by layout
     (columns, see `intake.ocrlayout`), and each block's rows joined into paragraphs."""
@@ -451,6 +461,41 @@ def _turned(crop: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(crop, k=(-(rotation // 90)) % 4))
 
 
+def _characters(crop: np.ndarray) -> list[np.ndarray]:
+    """The first VERTICAL_SAMPLE_CHARS characters of a tall line crop, cut where its ink
+    pauses; the pieces of a character (二, 儿) are kept together up to a square."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    width = ink.shape[1]
+    inked = np.flatnonzero(ink.sum(axis=1) > max(1, width // 50))
+    runs: list[list[int]] = []  # [top, bottom) of the strokes, then of the characters
+    for y in inked.tolist():
+        if runs and y == runs[-1][1]:
+            runs[-1][1] = y + 1
+        else:
+            runs.append([y, y + 1])
+    chars: list[list[int]] = []
+    for top, bottom in runs:
+        if chars and bottom - chars[-1][0] <= width:
+            chars[-1][1] = bottom  # another stroke of the same character
+        else:
+            chars.append([top, bottom])
+    return [crop[top:bottom] for top, bottom in chars[:VERTICAL_SAMPLE_CHARS]]
+
+
+def _side_by_side(pieces: Sequence[np.ndarray]) -> np.ndarray:
+    """Pieces centred on square cells of the paper colour, laid left to right."""
+    side = max(max(p.shape[:2]) for p in pieces)
+    paper = _paper(pieces[0]) if pieces[0].size else (255.0, 255.0, 255.0)
+    cells = []
+    for piece in pieces:
+        h, w = piece.shape[:2]
+        top, left = (side - h) // 2, (side - w) // 2
+        cells.append(cv2.copyMakeBorder(piece, top, side - h - top, left, side - w - left,
+                                        cv2.BORDER_CONSTANT, value=paper))
+    return np.ascontiguousarray(np.hstack(cells))
+
+
 def _fit(crop: np.ndarray) -> np.ndarray:
     """A line crop scaled (keeping its proportions) to 32..DET_MAX_SIDE px, so that RapidOCR
     does not resize it itself: it rounds both sides to multiples of 32, squashing lines."""
@@ -520,15 +565,21 @@ class OcrEngine:
         with self._lock:
             ocr = self._model()
             start = time.perf_counter()
-            lines, rotation, skew = self._read(ocr, bgr)
+            lines, rotation, skew, vertical = self._read(ocr, bgr)
             seconds += time.perf_counter() - start
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
+        if vertical:
+            kept = [Line(line.box, line.text.translate(VERTICAL_MARKS), line.score)
+                    for line in kept]
         return PageText(
             text="\n".join(normalise_punctuation(p) for p in page_paragraphs(kept)),
             confidence=page_confidence(kept),
             seconds=seconds,
-            rotation=rotation,
+            # vertical writing is read turned like a page on its side, but the page itself
+            # stands upright
+            rotation=0 if vertical else rotation,
             skew=skew,
+            vertical=vertical,
         )
 
     def read_file(self, path: str | Path) -> Iterator[tuple[int, PageText]]:
@@ -603,12 +654,44 @@ class OcrEngine:
             return (guess + 180) % 360, flipped
         return guess, readings
 
-    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float]:
-        """Lines (boxes in the upright, deskewed frame), the rotation and the skew applied."""
+    def _vertical_writing(self, ocr: RapidOCR, bgr: np.ndarray, boxes: list[np.ndarray]
+                          ) -> bool:
+        """Whether the tall lines of a page that reads turned by 270 degrees are columns of
+        upright characters (竖排), not rows of a page lying on its side.
+
+        Both read alike turned (the recogniser knows vertical lines turned so); they differ
+        in the characters: cut apart and laid side by side as they stand, the characters of
+        vertical writing read about as well as turned upright one by one (the recogniser
+        forgives a single turned character), those of a page on its side hardly at all.
+        """
+        tall = sorted((box for box in boxes if box_elongation(box) >= ELONGATED
+                       and abs(box_angle(box)) >= 45.0), key=box_length, reverse=True)
+        as_is: list[float] = []
+        turned: list[float] = []
+
+        def read(pieces: list[np.ndarray]) -> float:
+            text, score = self._recognise(ocr, _side_by_side(pieces))
+            return score * min(1.0, len(text.strip()) / len(pieces))
+
+        for box in tall[:VERTICAL_SAMPLE]:
+            pieces = _characters(_crop_box(bgr, box))
+            if len(pieces) >= 2:
+                as_is.append(read(pieces))
+                turned.append(read([_turned(piece, 270) for piece in pieces]))
+        if not as_is:
+            return False
+        standing = statistics.fmean(as_is)
+        return standing >= max(VERTICAL_MIN, statistics.fmean(turned) - VERTICAL_MARGIN)
+
+    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float, bool]:
+        """Lines (boxes in the upright, deskewed frame; for vertical writing turned so that
+        its columns are rows), the rotation and the skew applied, and whether the page is
+        written in vertical columns."""
         boxes = self._detect(ocr, bgr)
         if not boxes:
-            return [], 0, 0.0
+            return [], 0, 0.0, False
         rotation, known = self._orientation(ocr, bgr, boxes)
+        vertical = rotation == 270 and self._vertical_writing(ocr, bgr, boxes)
         h, w = bgr.shape[:2]
         upright = [rotate_points(box, rotation, (w, h)) for box in boxes]
         skew = deskew_angle(upright)
@@ -625,7 +708,7 @@ class OcrEngine:
             if reading is None:
                 reading = self._recognise(ocr, _turned(_crop_box(bgr, box), rotation))
             lines.append(Line(turned_box, *reading))
-        return lines, rotation, round(skew, 2)
+        return lines, rotation, round(skew, 2), vertical
 
 
 def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray:
