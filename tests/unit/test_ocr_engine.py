@@ -271,7 +271,7 @@ def test_large_jpeg_is_decoded_reduced_and_huge_images_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (9000, 6000), "white").save(photo, "JPEG", quality=50)
-    assert ocr.open_page_image(photo).size == (4500, 3000)  # decoded at half scale
+    assert ocr.open_page_image(photo).size == (2250, 1500)  # decoded at a quarter
     monkeypatch.setattr(ocr, "MAX_PIXELS", 1000)
     with pytest.raises(OcrInputError, match="图片尺寸过大"):
         ocr.open_page_image(photo)
