@@ -349,8 +349,8 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
 
 
 # The vertical forms of ， and 。 (︐ ︒, in the upper right of their square), read in a column
-# turned on its side, come out as ’ and °.
-VERTICAL_MARKS = str.maketrans("’°", "，。")
+# turned on its side, come out as ’ and °; digits standing upright in it, full-width.
+VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９", "，。0123456789")
 
 
 def page_paragraphs(lines: Sequence[Line]) -> list[str]:
