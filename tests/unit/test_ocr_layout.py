@@ -111,9 +111,9 @@ def test_every_box_once_and_degenerate_input() -> None:
 def test_a_long_table_is_ordered_quickly() -> None:
     table = [rect(100 + c * 260, 100 + r * STEP, 100 + c * 260 + 200 - (r * c) % 50)
              for r in range(80) for c in range(4)]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be busy with other work
     assert len(order(table)) == 1
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_extent_of_corner_points() -> None:
