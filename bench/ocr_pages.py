@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, page, expected in layout_pages():
         result = engine.read_image(page)
         layouts[kind].append((result.seconds, L.char_accuracy(expected, result.text)))
+    print(f"  peak RSS before rendering the photos: {peak_rss_mib():.1f} MiB")
     with tempfile.TemporaryDirectory() as tmp:
         for kind, path, expected in photo_files(Path(tmp), args.photos):
             start = time.perf_counter()

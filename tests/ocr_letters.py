@@ -457,11 +457,13 @@ def phone_photo(page: Image.Image, seed: int = 0, size: tuple[int, int] = (3000,
     matrix = cv2.getPerspectiveTransform(src, dst)
     frame = cv2.warpPerspective(np.asarray(page), matrix, (w, h), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(96, 82, 70))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = np.ogrid[0:h, 0:w]
+    xx, yy = xx.astype(np.float32), yy.astype(np.float32)
     light = 1.0 - 0.35 * ((xx / w) * 0.6 + (yy / h) * 0.4) ** 1.3
-    shadow = 1.0 - 0.25 * np.exp(-(((xx - 0.8 * w) / (0.18 * w)) ** 2))
-    out = frame.astype(np.float32) * (light * shadow)[..., None]
-    out += rng.normal(0.0, 5.0, (h, w))[..., None]
+    light *= 1.0 - 0.25 * np.exp(-(((xx - 0.8 * w) / (0.18 * w)) ** 2))  # a soft shadow
+    light += rng.standard_normal((h, w), dtype=np.float32) * (5.0 / 255.0)  # sensor noise
+    out = frame.astype(np.float32)
+    out *= light[..., None]
     out = cv2.GaussianBlur(np.clip(out, 0, 255).astype(np.uint8), (0, 0), 0.8)
     image = Image.fromarray(out)
     method = EXIF_STORED[orientation]
