@@ -1,6 +1,6 @@
 """OCR time and memory per page (`intake.ocr`) on rendered Chinese letters.
 
-    .venv/bin/python bench/ocr_pages.py [--pages 20] [--pdf-pages 5] [--dpi 200]
+    .venv/bin/python bench/ocr_pages.py [--pages 20] [--photos 4] [--pdf-pages 5] [--dpi 200]
 
 Renders --pages A4 pages at 150 dpi (1240 x 1754 px) from the test letters in
 tests/ocr_letters.py (needs the Debian package fonts-noto-cjk), cycling through clean, noisy,
@@ -15,6 +15,16 @@ page of a --pdf-pages PDF at --dpi (`render_pdf_page`), and one 300 dpi A4 scan 
 reduced to 3000 px before detection). Peak RSS (ru_maxrss) is printed after the imports,
 after the model load and after the run. Runs offline; onnxruntime uses `intake.ocr.THREADS`
 intra-op threads.
+
+Then the layouts: two-column pages (rows aligned across the gutter, and staggered), phone
+screen captures, vertical (竖排) pages printed and handwritten, and a handwriting-style
+letter; and --photos 12 MP phone photos (3000 x 4000) of printed and handwriting-style
+letters: rendered at 300 dpi, seen in perspective, unevenly lit, noisy, saved as JPEG in
+the sensor's frame with an EXIF orientation tag, and read from the file as the service reads
+an upload (`open_page_image`, then `read_image`; the seconds include opening the file).
+Per kind: mean character accuracy and seconds per page; then the mean accuracy over the
+printed, screen and two-column pages. The load average is printed before and after: the
+machine may be shared, and seconds grow with the load.
 """
 
 from __future__ import annotations
@@ -64,10 +74,54 @@ def spread(values: list[float]) -> str:
             f"max {max(values):.3f}")
 
 
+def layout_pages() -> list[tuple[str, Image.Image, str]]:
+    """(kind, page, expected text) for the layouts beyond one printed column."""
+    letters = L.LETTERS
+    pages = [
+        ("two columns", *L.render_columns(letters[0], letters[2], 26)),
+        ("two columns", *L.render_columns(letters[1], letters[3], 24, stagger=True)),
+        ("two columns", *L.render_columns(letters[5], letters[4], 28)),
+        ("screen", *L.render_screen(letters[1])),
+        ("screen", *L.render_screen(letters[3], 44)),
+        ("vertical", *L.render_vertical(letters[2], 40)),
+        ("vertical hw", *L.render_vertical(letters[5], 40, handwriting=True)),
+        ("vertical hw", *L.render_vertical(letters[0], 34, handwriting=True, seed=4)),
+        ("handwriting", *L.render_handwriting(letters[1], 34)),
+        ("handwriting", *L.render_handwriting(letters[4], 30, seed=2)),
+    ]
+    return [(kind, page, text) for kind, page, text in pages]
+
+
+def photo_files(folder: Path, count: int) -> list[tuple[str, Path, str]]:
+    """(kind, JPEG file, expected text) for `count` 12 MP phone photos."""
+    orientations = (6, 1, 8, 3)
+    out = []
+    for n in range(count):
+        letter = L.LETTERS[n % len(L.LETTERS)]
+        if n % 2 == 0:
+            kind = "photo printed"
+            page, text = L.render_letter(letter, (64, 52, 58)[n // 2 % 3], serif=n % 4 == 2,
+                                         size=(2480, 3508))
+        else:
+            kind = "photo handwriting"
+            page, text = L.render_handwriting(letter, (68, 60)[n // 2 % 2], size=(2480, 3508),
+                                              seed=n)
+        path = folder / f"photo{n}.jpg"
+        path.write_bytes(L.phone_photo(page, seed=n, orientation=orientations[n % 4]))
+        out.append((kind, path, text))
+    return out
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=20, help="pages to recognise")
+    parser.add_argument("--photos", type=int, default=4, help="12 MP phone photos to read")
     parser.add_argument("--pdf-pages", type=int, default=5, help="pages in the PDF to rasterise")
     parser.add_argument("--dpi", type=int, default=200, help="PDF rasterisation resolution")
     args = parser.parse_args(argv)
@@ -78,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OCR pages: intake.ocr, {args.pages} pages of 1240 x 1754 px")
     print(f"  Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"onnxruntime intra-op threads {ocr.THREADS}")
+    print(f"  {load()}")
     print(f"  peak RSS after imports:    {peak_rss_mib():7.1f} MiB")
 
     engine = ocr.OcrEngine()
@@ -115,6 +170,30 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {kind:<13} {len(rows):>2} pages  mean {secs:.3f} s  accuracy {acc:.4f}")
     accuracies = [a for rows in by_kind.values() for _, a in rows]
     print(f"  mean character accuracy {statistics.fmean(accuracies):.4f}")
+    printed = list(accuracies)
+
+    layouts: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for kind, page, expected in layout_pages():
+        result = engine.read_image(page)
+        layouts[kind].append((result.seconds, L.char_accuracy(expected, result.text)))
+    print(f"  peak RSS before rendering the photos: {peak_rss_mib():.1f} MiB")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, path, expected in photo_files(Path(tmp), args.photos):
+            start = time.perf_counter()
+            result = engine.read_image(ocr.open_page_image(path))
+            layouts[kind].append((time.perf_counter() - start,
+                                  L.char_accuracy(expected, result.text)))
+    print()
+    print("Layouts and phone photos (12 MP JPEG with EXIF orientation, seconds from the file)")
+    for kind, rows in layouts.items():
+        secs = statistics.fmean(s for s, _ in rows)
+        acc = statistics.fmean(a for _, a in rows)
+        print(f"  {kind:<17} {len(rows):>2} pages  mean {secs:.3f} s  max "
+              f"{max(s for s, _ in rows):.3f} s  accuracy {acc:.4f}")
+    goal = printed + [a for kind in ("screen", "two columns") for _, a in layouts[kind]]
+    print(f"  mean character accuracy over printed, screen and two-column pages "
+          f"({len(goal)} pages): {statistics.fmean(goal):.4f}")
+    print(f"  {load()}")
 
     big_page, big_text = L.render_letter(letters[0], 64, size=(2480, 3508))
     big = engine.read_image(big_page)

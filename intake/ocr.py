@@ -4,7 +4,8 @@ RapidOCR runs the PP-OCR ONNX models shipped inside its wheel (nothing is ever d
 Per page:
 
 1. The image is reduced to at most MAX_SIDE px (RapidOCR's detector then works on at most
-   DET_MAX_SIDE px) and text boxes are detected.
+   DET_MAX_SIDE px) and text boxes are detected. A phone photo (a large JPEG) is decoded
+   reduced to PHOTO_SIDE px and upright by its EXIF orientation; lines are cut from that.
 2. Orientation: if most long boxes are tall the page lies on its side (90/270), otherwise it
    is 0/180. The longest lines, cut out and turned to the first guess, are voted on by the
    angle classifier and recognised; when the vote or the scores leave any doubt they are
@@ -13,12 +14,15 @@ Per page:
 3. Skew: the median angle of the long boxes, measured in the upright frame.
 4. Every box is cut out straightened and recognised on its own (RapidOCR's per-line angle
    classifier is not used: on an upright page it now and then turns a good line upside down).
-   A page that was only turned needs no second detection, its boxes turn with it; a page
-   skewed by more than SKEW_MIN degrees is deskewed and detected again. So an upright page
-   costs one detection, a skewed one two.
-5. Reading order: boxes are grouped into rows by vertical overlap, rows top to bottom,
-   fragments left to right, joined without a space between CJK characters; ASCII
-   punctuation next to Chinese text becomes full-width.
+   A page that was only turned needs no second detection, its boxes turn with it, nor
+   does a skewed one: each line is cut out along its own box. Vertical writing (竖排) reads
+   like a page on its side turned by 270 degrees; it is told apart by its characters,
+   which stand upright (`_vertical_writing`), and reported upright.
+5. Reading order: the boxes are grouped into blocks by layout (columns found by a
+   recursive XY-cut, `intake.ocrlayout`), blocks in reading order; within a block boxes are
+   grouped into rows by vertical overlap, rows top to bottom, fragments left to right,
+   joined without a space between CJK characters, rows wrapped at the block's margin
+   joined into paragraphs; ASCII punctuation next to Chinese text becomes full-width.
 
 `OcrEngine` is thread-safe (one lock around inference); `get_engine()` shares one per process.
 `cli_main` implements `intake ocr FILE...`.
@@ -43,6 +47,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from intake import ocrlayout
+
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
 
@@ -54,7 +60,10 @@ DET_MAX_SIDE = 1280  # the detector works on at most this longest side (A4 at 15
 # 350 MiB less peak memory and faster
 MAX_ASPECT = 3  # thinner images are padded to this long side / short side ratio
 DET_MIN_SIDE = 736  # RapidOCR's detector input short side (Det.limit_side_len)
-RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page or a draft-decoded JPEG
+RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page
+PHOTO_SIDE = 2000  # large JPEGs (phone photos) are decoded reduced, to no less than this:
+# a 12 MP photo decodes at half size four times faster, reads as well from 2000 px as from
+# 3000 or 4000 (bench/ocr_pages.py), and its detector input is the same 1280 px
 MAX_PIXELS = 120_000_000  # larger image files are refused (1200 dpi A3 is 97 Mpx)
 SKEW_MIN = 1.0  # degrees; smaller skew is left alone
 MIN_LINE_SCORE = 0.5  # recognised lines scoring below this are dropped (RapidOCR's default)
@@ -62,6 +71,10 @@ SAMPLE_LINES = 6  # lines used to decide between a page and its 180-degree turn
 UPRIGHT_SCORE = 0.8  # mean recognition score that, with the classifier, settles "upright"
 FLIP_MARGIN = 0.02  # a turned reading must beat the upright one by this much
 ELONGATED = 2.0  # long side / short side of a box whose direction we trust
+VERTICAL_SAMPLE = 3  # tall lines cut into characters to tell 竖排 from a page on its side
+VERTICAL_SAMPLE_CHARS = 10  # characters of each
+VERTICAL_MIN = 0.5  # their score (times the share of characters read) standing upright ...
+VERTICAL_MARGIN = 0.15  # ... and at most this much below it with each character turned
 THREADS = min(4, os.cpu_count() or 1)  # onnxruntime intra-op threads per session
 
 # Model files inside the rapidocr wheel (rapidocr/models); given by path so that RapidOCR
@@ -82,6 +95,7 @@ class PageText:
     seconds: float  # wall time of recognising this page
     rotation: int  # 0/90/180/270: clockwise degrees the page was rotated by to read it upright
     skew: float  # degrees of small-angle deskew applied (clockwise, after the rotation)
+    vertical: bool = False  # written in vertical columns (竖排), read right to left
 
 
 @dataclass(frozen=True)
@@ -334,6 +348,18 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
     return out
 
 
+# The vertical forms of ， and 。 (︐ ︒, in the upper right of their square), read in a column
+# turned on its side, come out as ’ and °; digits standing upright in it, full-width.
+VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９", "，。0123456789")
+
+
+def page_paragraphs(lines: Sequence[Line]) -> list[str]:
+    """The page's paragraphs in reading order: the lines are grouped into blocks by layout
+    (columns, see `intake.ocrlayout`), and each block's rows joined into paragraphs."""
+    order = ocrlayout.blocks([ocrlayout.extent(line.box) for line in lines])
+    return [text for block in order for text in paragraphs(rows([lines[k] for k in block]))]
+
+
 def page_confidence(lines: Sequence[Line]) -> float:
     """Mean line score weighted by the number of characters; 0.0 without text."""
     chars = sum(len(line.text) for line in lines)
@@ -378,14 +404,14 @@ def prepare_page(image: Image.Image) -> np.ndarray:
     keeps text at its own size (a small image with large letters, blown up five times, loses
     its text) and stops a thin strip from becoming an enormous detector input.
     """
-    rgb = to_rgb(image)
-    w, h = rgb.size
+    rgb = np.asarray(to_rgb(image))
+    h, w = rgb.shape[:2]
     if max(w, h) > MAX_SIDE:
+        # OpenCV's area average: as good as Lanczos for text, several times faster
         scale = MAX_SIDE / max(w, h)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-        w, h = rgb.size
-    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+        w, h = max(1, round(w * scale)), max(1, round(h * scale))
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     new_w = max(w, -(-h // MAX_ASPECT), DET_MIN_SIDE)
     new_h = max(h, -(-w // MAX_ASPECT), DET_MIN_SIDE)
     if (new_w, new_h) != (w, h):
@@ -438,6 +464,41 @@ def _crop_box(image: np.ndarray, box: np.ndarray) -> np.ndarray:
 def _turned(crop: np.ndarray, rotation: int) -> np.ndarray:
     """A crop turned clockwise by a quarter-turn multiple (contiguous, as ONNX wants)."""
     return np.ascontiguousarray(np.rot90(crop, k=(-(rotation // 90)) % 4))
+
+
+def _characters(crop: np.ndarray) -> list[np.ndarray]:
+    """The first VERTICAL_SAMPLE_CHARS characters of a tall line crop, cut where its ink
+    pauses; the pieces of a character (二, 儿) are kept together up to a square."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    width = ink.shape[1]
+    inked = np.flatnonzero(ink.sum(axis=1) > max(1, width // 50))
+    runs: list[list[int]] = []  # [top, bottom) of the strokes, then of the characters
+    for y in inked.tolist():
+        if runs and y == runs[-1][1]:
+            runs[-1][1] = y + 1
+        else:
+            runs.append([y, y + 1])
+    chars: list[list[int]] = []
+    for top, bottom in runs:
+        if chars and bottom - chars[-1][0] <= width:
+            chars[-1][1] = bottom  # another stroke of the same character
+        else:
+            chars.append([top, bottom])
+    return [crop[top:bottom] for top, bottom in chars[:VERTICAL_SAMPLE_CHARS]]
+
+
+def _side_by_side(pieces: Sequence[np.ndarray]) -> np.ndarray:
+    """Pieces centred on square cells of the paper colour, laid left to right."""
+    side = max(max(p.shape[:2]) for p in pieces)
+    paper = _paper(pieces[0]) if pieces[0].size else (255.0, 255.0, 255.0)
+    cells = []
+    for piece in pieces:
+        h, w = piece.shape[:2]
+        top, left = (side - h) // 2, (side - w) // 2
+        cells.append(cv2.copyMakeBorder(piece, top, side - h - top, left, side - w - left,
+                                        cv2.BORDER_CONSTANT, value=paper))
+    return np.ascontiguousarray(np.hstack(cells))
 
 
 def _fit(crop: np.ndarray) -> np.ndarray:
@@ -509,15 +570,21 @@ class OcrEngine:
         with self._lock:
             ocr = self._model()
             start = time.perf_counter()
-            lines, rotation, skew = self._read(ocr, bgr)
+            lines, rotation, skew, vertical = self._read(ocr, bgr)
             seconds += time.perf_counter() - start
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
+        if vertical:
+            kept = [Line(line.box, line.text.translate(VERTICAL_MARKS), line.score)
+                    for line in kept]
         return PageText(
-            text="\n".join(normalise_punctuation(p) for p in paragraphs(rows(kept))),
+            text="\n".join(normalise_punctuation(p) for p in page_paragraphs(kept)),
             confidence=page_confidence(kept),
             seconds=seconds,
-            rotation=rotation,
+            # vertical writing is read turned like a page on its side, but the page itself
+            # stands upright
+            rotation=0 if vertical else rotation,
             skew=skew,
+            vertical=vertical,
         )
 
     def read_file(self, path: str | Path) -> Iterator[tuple[int, PageText]]:
@@ -592,12 +659,44 @@ class OcrEngine:
             return (guess + 180) % 360, flipped
         return guess, readings
 
-    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float]:
-        """Lines (boxes in the upright, deskewed frame), the rotation and the skew applied."""
+    def _vertical_writing(self, ocr: RapidOCR, bgr: np.ndarray, boxes: list[np.ndarray]
+                          ) -> bool:
+        """Whether the tall lines of a page that reads turned by 270 degrees are columns of
+        upright characters (竖排), not rows of a page lying on its side.
+
+        Both read alike turned (the recogniser knows vertical lines turned so); they differ
+        in the characters: cut apart and laid side by side as they stand, the characters of
+        vertical writing read about as well as turned upright one by one (the recogniser
+        forgives a single turned character), those of a page on its side hardly at all.
+        """
+        tall = sorted((box for box in boxes if box_elongation(box) >= ELONGATED
+                       and abs(box_angle(box)) >= 45.0), key=box_length, reverse=True)
+        as_is: list[float] = []
+        turned: list[float] = []
+
+        def read(pieces: list[np.ndarray]) -> float:
+            text, score = self._recognise(ocr, _side_by_side(pieces))
+            return score * min(1.0, len(text.strip()) / len(pieces))
+
+        for box in tall[:VERTICAL_SAMPLE]:
+            pieces = _characters(_crop_box(bgr, box))
+            if len(pieces) >= 2:
+                as_is.append(read(pieces))
+                turned.append(read([_turned(piece, 270) for piece in pieces]))
+        if not as_is:
+            return False
+        standing = statistics.fmean(as_is)
+        return standing >= max(VERTICAL_MIN, statistics.fmean(turned) - VERTICAL_MARGIN)
+
+    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float, bool]:
+        """Lines (boxes in the upright, deskewed frame; for vertical writing turned so that
+        its columns are rows), the rotation and the skew applied, and whether the page is
+        written in vertical columns."""
         boxes = self._detect(ocr, bgr)
         if not boxes:
-            return [], 0, 0.0
+            return [], 0, 0.0, False
         rotation, known = self._orientation(ocr, bgr, boxes)
+        vertical = rotation == 270 and self._vertical_writing(ocr, bgr, boxes)
         h, w = bgr.shape[:2]
         upright = [rotate_points(box, rotation, (w, h)) for box in boxes]
         skew = deskew_angle(upright)
@@ -614,7 +713,7 @@ class OcrEngine:
             if reading is None:
                 reading = self._recognise(ocr, _turned(_crop_box(bgr, box), rotation))
             lines.append(Line(turned_box, *reading))
-        return lines, rotation, round(skew, 2)
+        return lines, rotation, round(skew, 2), vertical
 
 
 def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray:
@@ -735,9 +834,9 @@ def open_page_image(path: str | Path, page_no: int = 1) -> Image.Image:
         with Image.open(path) as image:
             seek_page(image, page_no, path.name)
             longest = max(image.size)
-            if image.format == "JPEG" and longest > RENDER_MAX_SIDE:
-                # decode large photos at 1/2, 1/4 or 1/8 scale, never below RENDER_MAX_SIDE
-                scale = RENDER_MAX_SIDE / longest
+            if image.format == "JPEG" and longest > PHOTO_SIDE:
+                # decode large photos at 1/2, 1/4 or 1/8 scale, never below PHOTO_SIDE
+                scale = PHOTO_SIDE / longest
                 image.draft(None, (math.ceil(image.width * scale),
                                    math.ceil(image.height * scale)))
             if image.width * image.height > MAX_PIXELS:

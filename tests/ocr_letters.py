@@ -269,3 +269,208 @@ def uneven_lighting(image: Image.Image, contrast: float = 0.45) -> Image.Image:
     faded = 255.0 - (255.0 - pixels) * contrast  # lift the ink towards the paper
     out = faded * shade[..., None] * 0.9
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+# --- layouts beyond one printed column ----------------------------------------------------
+
+# Vertical presentation forms: how a typesetter (or a hand) puts punctuation in a 竖排 column.
+VERTICAL_FORMS = str.maketrans("，。、：；！？“”‘’（）《》「」…—",
+                               "︐︒︑︓︔︕︖﹁﹂﹃﹄︵︶︽︾﹁﹂︙︱")
+
+
+def wrap_count(text: str, per_line: int) -> list[str]:
+    """Wrap by character count (a grid of squares, as in vertical writing); closing
+    punctuation hangs at the end of the line instead of starting the next."""
+    lines: list[str] = []
+    current = ""
+    for char in text:
+        if len(current) >= per_line and char not in NO_LINE_START:
+            lines.append(current)
+            current = ""
+        current += char
+    if current:
+        lines.append(current)
+    return lines
+
+
+def render_columns(left: Letter, right: Letter, font_size: int = 26, stagger: bool = False,
+                   size: tuple[int, int] = PAGE_SIZE) -> tuple[Image.Image, str]:
+    """A two-column page (a bulletin, a leaflet): a title across both columns, then
+    `left` and `right` each with its greeting and body in its own column. With `stagger`
+    the right column's rows sit half a row lower than the left's (no shared baselines)."""
+    font = load_font(font_size)
+    page = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(page)
+    step = round(font_size * 1.8)
+    gutter = 3 * font_size
+    column = (size[0] - 2 * MARGIN - gutter) // 2
+    title = "巡察工作简报（第三期）　群众来信摘编"
+    title_font = load_font(round(font_size * 1.4))
+    draw.text(((size[0] - title_font.getlength(title)) / 2, MARGIN), title, font=title_font,
+              fill=(20, 20, 20))
+    top = MARGIN + round(font_size * 1.4 * 2.6)
+    texts = [title]
+    for n, letter in enumerate((left, right)):
+        x0 = MARGIN + n * (column + gutter)
+        y = top + (step // 2 if stagger and n == 1 else 0)
+        lines = [letter.greeting] if letter.greeting else []
+        lines += wrap(letter.body, font, column, 2 * font_size)
+        for i, line in enumerate(lines):
+            indent = 2 * font_size if i == (1 if letter.greeting else 0) else 0
+            draw.text((x0 + indent, y), line, font=font, fill=(20, 20, 20))
+            texts.append(line)
+            y += step
+    return page, "\n".join(texts)
+
+
+def _paste_char(page: Image.Image, char: str, font: ImageFont.FreeTypeFont,
+                centre: tuple[float, float], degrees: float, ink: tuple[int, int, int]) -> None:
+    """One character drawn centred on `centre`, turned by `degrees` (anticlockwise)."""
+    side = round(font.size * 1.6)
+    mask = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(mask).text((side / 2, side / 2), char, font=font, fill=255, anchor="mm")
+    if degrees:
+        mask = mask.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    page.paste(ink, (round(centre[0] - side / 2), round(centre[1] - side / 2)), mask)
+
+
+def render_handwriting(letter: Letter, font_size: int = 34, size: tuple[int, int] = PAGE_SIZE,
+                       seed: int = 0) -> tuple[Image.Image, str]:
+    """The letter in a handwriting style on a grid: each character a little larger or
+    smaller, off the line and turned, in blue-black ink, rows slightly slanting."""
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", size, (250, 248, 240))
+    cell = round(font_size * 1.12)
+    per_line = (size[0] - 2 * MARGIN) // cell
+    step = round(font_size * 1.9)
+    fonts = {s: load_font(s) for s in range(round(font_size * 0.93), round(font_size * 1.06) + 1)}
+    ink = (35, 40, 95)
+    lines: list[str] = []
+    if letter.greeting:
+        lines.append(letter.greeting)
+    body = wrap_count("　　" + letter.body, per_line)
+    lines += body
+    lines += list(letter.signature)
+    y = MARGIN
+    page_slant = rng.normal(0.0, 0.004)
+    for n, line in enumerate(lines):
+        slant = page_slant + rng.normal(0.0, 0.002)
+        x = MARGIN
+        if n >= len(lines) - len(letter.signature):
+            x = size[0] - MARGIN - cell * len(line)
+        for i, char in enumerate(line):
+            if char.isspace():
+                continue
+            font = fonts[int(rng.integers(min(fonts), max(fonts) + 1))]
+            cx = x + cell * (i + 0.5) + rng.normal(0.0, font_size * 0.04)
+            cy = y + cell / 2 + slant * cell * i + rng.normal(0.0, font_size * 0.05)
+            _paste_char(page, char, font, (cx, cy), float(rng.normal(0.0, 3.0)), ink)
+        y += step
+    return page, "\n".join(line.strip("　") for line in lines)
+
+
+def render_vertical(letter: Letter, font_size: int = 40, size: tuple[int, int] = PAGE_SIZE,
+                    handwriting: bool = False, seed: int = 0) -> tuple[Image.Image, str]:
+    """The letter written in vertical columns (竖排), read top to bottom, the columns from
+    right to left; punctuation in its vertical forms. The expected text is one column per
+    line with the ordinary punctuation."""
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", size, (250, 248, 240) if handwriting else "white")
+    cell = round(font_size * 1.12)
+    per_column = (size[1] - 2 * MARGIN) // cell
+    step = round(font_size * 1.8)
+    font = load_font(font_size, serif=not handwriting)
+    ink = (35, 40, 95) if handwriting else (20, 20, 20)
+    columns = [letter.title] if letter.title else []
+    if letter.greeting:
+        columns.append(letter.greeting)
+    columns += wrap_count("　　" + letter.body, per_column)
+    columns += list(letter.signature)
+    x = size[0] - MARGIN - cell
+    for column in columns:
+        for i, char in enumerate(column):
+            if char.isspace():
+                continue
+            jitter = rng.normal(0.0, font_size * 0.04, 2) if handwriting else (0.0, 0.0)
+            degrees = float(rng.normal(0.0, 3.0)) if handwriting else 0.0
+            _paste_char(page, char.translate(VERTICAL_FORMS), font,
+                        (x + cell / 2 + jitter[0], MARGIN + cell * (i + 0.5) + jitter[1]),
+                        degrees, ink)
+        x -= step
+        if x < MARGIN - cell:
+            raise ValueError("the letter does not fit on one page of vertical columns")
+    return page, "\n".join(column.strip("　") for column in columns)
+
+
+def render_screen(letter: Letter, font_size: int = 40,
+                  size: tuple[int, int] = (1080, 2340)) -> tuple[Image.Image, str]:
+    """A phone screen capture of the letter as a message: a grey title bar, the text in
+    dark grey on a white card over a light grey background."""
+    font = load_font(font_size)
+    title_font = load_font(round(font_size * 1.1))
+    page = Image.new("RGB", size, (242, 242, 247))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, size[0], 200), fill=(237, 237, 237))
+    title = letter.title or "反映问题"
+    draw.text(((size[0] - title_font.getlength(title)) / 2, 100), title, font=title_font,
+              fill=(0, 0, 0))
+    texts = [title]
+    margin = 64
+    y = 260
+    step = round(font_size * 1.6)
+    lines = [letter.greeting] if letter.greeting else []
+    lines += wrap(letter.body, font, size[0] - 2 * margin, 0)
+    lines += list(letter.signature)
+    draw.rounded_rectangle((32, 230, size[0] - 32, 260 + step * len(lines) + 30), 24,
+                           fill=(255, 255, 255))
+    for line in lines:
+        draw.text((margin, y), line, font=font, fill=(51, 51, 51))
+        texts.append(line)
+        y += step
+    return page, "\n".join(texts)
+
+
+# EXIF orientation tag values and the transpose that turns the displayed image into the
+# stored one (a phone stores its sensor's landscape frame and tags how to turn it)
+EXIF_STORED = {
+    1: None,
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,  # displayed = stored turned 90 clockwise
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def phone_photo(page: Image.Image, seed: int = 0, size: tuple[int, int] = (3000, 4000),
+                orientation: int = 6, quality: int = 88) -> bytes:
+    """A phone photo (12 MP by default) of a page lying on a desk, as JPEG bytes: the page
+    seen in perspective, lit unevenly (brighter at one corner, a soft shadow), with sensor
+    noise and a little blur, stored in the sensor's frame with an EXIF orientation tag."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    src = np.array([[0, 0], [page.width, 0], [page.width, page.height], [0, page.height]],
+                   dtype=np.float32)
+    inset = np.array([[0.07, 0.09], [0.93, 0.07], [0.96, 0.94], [0.04, 0.92]])
+    inset += rng.uniform(-0.015, 0.015, inset.shape)
+    dst = (inset * [w, h]).astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    frame = cv2.warpPerspective(np.asarray(page), matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(96, 82, 70))
+    yy, xx = np.ogrid[0:h, 0:w]
+    xx, yy = xx.astype(np.float32), yy.astype(np.float32)
+    light = 1.0 - 0.35 * ((xx / w) * 0.6 + (yy / h) * 0.4) ** 1.3
+    light *= 1.0 - 0.25 * np.exp(-(((xx - 0.8 * w) / (0.18 * w)) ** 2))  # a soft shadow
+    light += rng.standard_normal((h, w), dtype=np.float32) * (5.0 / 255.0)  # sensor noise
+    out = frame.astype(np.float32)
+    out *= light[..., None]
+    out = cv2.GaussianBlur(np.clip(out, 0, 255).astype(np.uint8), (0, 0), 0.8)
+    image = Image.fromarray(out)
+    method = EXIF_STORED[orientation]
+    if method is not None:
+        image = image.transpose(method)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, exif=exif)
+    return buffer.getvalue()

@@ -271,7 +271,7 @@ def test_large_jpeg_is_decoded_reduced_and_huge_images_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (9000, 6000), "white").save(photo, "JPEG", quality=50)
-    assert ocr.open_page_image(photo).size == (4500, 3000)  # decoded at half scale
+    assert ocr.open_page_image(photo).size == (2250, 1500)  # decoded at a quarter
     monkeypatch.setattr(ocr, "MAX_PIXELS", 1000)
     with pytest.raises(OcrInputError, match="图片尺寸过大"):
         ocr.open_page_image(photo)
@@ -372,3 +372,19 @@ def test_ends_sentence(text: str, ends: bool) -> None:
 def test_a_single_row_or_none_is_left_alone() -> None:
     assert ocr.paragraphs([]) == []
     assert ocr.paragraphs([row("只有一行", 100, 300)]) == ["只有一行"]
+
+
+# --- vertical writing: characters cut from a column ---------------------------------------
+
+
+def test_characters_are_cut_where_the_ink_pauses() -> None:
+    column = np.full((400, 50, 3), 255, dtype=np.uint8)
+    column[10:50, 5:45] = 0  # a character
+    column[70:80, 5:45] = 0  # 二: two strokes of one character ...
+    column[100:110, 5:45] = 0  # ... no taller than the column is wide
+    column[130:170, 10:40] = 0
+    pieces = ocr._characters(column)
+    assert [p.shape[0] for p in pieces] == [40, 40, 40]
+    strip = ocr._side_by_side(pieces)
+    assert strip.shape == (50, 150, 3)  # square cells as wide as the column, left to right
+    assert ocr._characters(np.full((300, 40, 3), 255, dtype=np.uint8)) == []
