@@ -26,7 +26,7 @@ from typing import BinaryIO
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from intake import ocr
+from intake import decodelimits, ocr
 from intake.attachments import (
     SNIFF_BYTES,
     StoredFile,
@@ -58,6 +58,7 @@ FUTURE_SLACK = timedelta(minutes=5)
 NOTE_MAX = 2000
 PAGE_BREAK = "\n\n"  # between the OCR texts of a letter's pages
 NOT_A_SCAN = "不是图片或 PDF 文件，无法自动识别文字；请下载原件查看，在校对页手工录入。"
+PAGE_CHUNK = 100  # page rows written per transaction, so no upload holds the write lock long
 
 
 class LetterError(IntakeError):
@@ -234,7 +235,7 @@ def add_file(desk: Desk, batch_id: int, filename: str, stream: BinaryIO) -> Adde
     except IncompleteFileError:
         _record_unkept(desk, batch_id, name, "上传中断，此文件未完整收到，请重新上传。")
         raise
-    error, page_count = _inspect(desk, stored, mime)
+    error, page_count = _inspect(desk, stored, mime, head)
     try:
         return _record_file(desk, batch_id, stored, error, page_count)
     except BaseException:
@@ -252,54 +253,94 @@ def _read_head(stream: BinaryIO) -> bytes:
     return head
 
 
-def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int]:
-    """(error, pages) of a stored file: a PDF's pages are counted from a decrypted copy."""
+def _inspect(desk: Desk, stored: StoredFile, mime: str | None, head: bytes) -> tuple[str, int]:
+    """(error, pages) of a stored file: a PDF's pages are counted from a decrypted copy, in
+    its real page tree; a file with more pages than allowed gets no pages, only its error.
+    An image whose header declares too many pixels is refused here, before any decoding."""
+    limit = desk.settings.scan_max_file_pages
     if stored.size == 0:
         return "空文件（0 字节），没有内容。", 0
     if mime == "application/pdf":
         try:
             with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
-                count = ocr.pdf_page_count(path)
+                count = decodelimits.pdf_page_count(path, stop_after=limit)
+                if count is None:  # pypdf cannot read it; PDFium's count, within the limit
+                    count = ocr.pdf_page_count(path)
         except ocr.OcrInputError as exc:
             return str(exc), 1
         except Exception:  # whatever PDFium makes of it, the file is kept
             log.exception("cannot count the pages of scan %s", stored.sha256[:12])
             return "无法读取 PDF 的页数；原件已保存，可下载查看后手工录入。", 1
+        if count > limit:
+            return _too_many_pages("PDF 文件", limit), 0
         return ("", count) if count else ("PDF 文件没有页面。", 1)
+    if mime is not None and mime.startswith("image/") and (
+            error := decodelimits.header_error(head, stored.original_name)):
+        return error, 1
     if mime == "image/tiff":  # a fax or a document feeder's multi-page TIFF
         with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
-            return "", ocr.image_page_count(path)
+            count = decodelimits.image_frames(path, stop_after=limit)
+        return (_too_many_pages("TIFF 图片", limit), 0) if count > limit else ("", count)
     if mime is not None and mime.startswith("image/"):
         return "", 1
     return NOT_A_SCAN, 1
 
 
+def _too_many_pages(kind: str, limit: int) -> str:
+    return (f"{kind}超过每个文件 {limit} 页的上限，未拆分成页面；原件已保存，可下载查看。"
+            "请拆分成较小的文件后重新上传，或对照原件手工录入。")
+
+
 def _record_file(
     desk: Desk, batch_id: int, stored: StoredFile, error: str, page_count: int
 ) -> AddedFile:
+    """The file's row, its letter and its pages; pages beyond the first PAGE_CHUNK are
+    written in further short transactions, so that other writers (a public report) wait
+    for no more than one chunk."""
     with desk.sessions() as session:
         begin_write(session)
+        batch_pages = session.scalar(
+            select(func.count()).where(m.ScanPage.batch_id == batch_id)) or 0
+        limit = desk.settings.scan_max_batch_pages
+        if page_count and batch_pages + page_count > limit:
+            error, page_count = (
+                f"本批次已有 {batch_pages} 页，加上此文件的 {page_count} 页将超过每批 {limit} 页"
+                "的上限，此文件未拆分成页面；原件已保存。请在新批次中重新上传此文件。"), 0
         seq = _next(session, m.ScanFile.seq, m.ScanFile.batch_id == batch_id)
         row = m.ScanFile(batch_id=batch_id, seq=seq, original_name=stored.original_name,
                          content_type=stored.content_type, size=stored.size,
                          sha256=stored.sha256, storage_name=stored.storage_name, error=error)
         session.add(row)
         session.flush()
+        letter_id = None
         if page_count:
             letter = m.ScanLetter(
                 batch_id=batch_id,
                 seq=_next(session, m.ScanLetter.seq, m.ScanLetter.batch_id == batch_id))
             session.add(letter)
             session.flush()
-            failed = bool(error)  # unreadable as a whole: waits for a person (or 重试)
-            session.add_all(
-                m.ScanPage(batch_id=batch_id, file_id=row.id, page_no=n, letter_id=letter.id,
-                           position=n, ocr_status="failed" if failed else "pending",
-                           ocr_error=error, ocr_attempts=desk.settings.ocr_max_attempts
-                           if failed else 0)
-                for n in range(1, page_count + 1))
+            letter_id = letter.id
+            _add_pages(desk, session, row, letter_id, range(1, min(page_count, PAGE_CHUNK) + 1))
         session.commit()
-        return AddedFile(row.id, page_count, error)
+        file_id = row.id
+    for start in range(PAGE_CHUNK + 1, page_count + 1, PAGE_CHUNK):
+        with desk.sessions() as session:
+            begin_write(session)
+            _add_pages(desk, session, row, letter_id,
+                       range(start, min(page_count, start + PAGE_CHUNK - 1) + 1))
+            session.commit()
+    return AddedFile(file_id, page_count, error)
+
+
+def _add_pages(desk: Desk, session: Session, file: m.ScanFile, letter_id: int | None,
+               numbers: range) -> None:
+    failed = bool(file.error)  # unreadable as a whole: waits for a person (or 重试)
+    session.add_all(
+        m.ScanPage(batch_id=file.batch_id, file_id=file.id, page_no=n, letter_id=letter_id,
+                   position=n, ocr_status="failed" if failed else "pending",
+                   ocr_error=file.error,
+                   ocr_attempts=desk.settings.ocr_max_attempts if failed else 0)
+        for n in numbers)
 
 
 def _record_unkept(desk: Desk, batch_id: int, name: str, error: str) -> AddedFile:

@@ -43,6 +43,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from intake import decodelimits
+
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
 
@@ -55,7 +57,7 @@ DET_MAX_SIDE = 1280  # the detector works on at most this longest side (A4 at 15
 MAX_ASPECT = 3  # thinner images are padded to this long side / short side ratio
 DET_MIN_SIDE = 736  # RapidOCR's detector input short side (Det.limit_side_len)
 RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page or a draft-decoded JPEG
-MAX_PIXELS = 120_000_000  # larger image files are refused (1200 dpi A3 is 97 Mpx)
+MAX_PIXELS = decodelimits.MAX_PIXELS  # larger images are refused (1200 dpi A3 is 97 Mpx)
 SKEW_MIN = 1.0  # degrees; smaller skew is left alone
 MIN_LINE_SCORE = 0.5  # recognised lines scoring below this are dropped (RapidOCR's default)
 SAMPLE_LINES = 6  # lines used to decide between a page and its 180-degree turn
@@ -731,6 +733,7 @@ def open_page_image(path: str | Path, page_no: int = 1) -> Image.Image:
         raise OcrInputError(f"文件不存在或不是普通文件：{path.name}")
     if is_pdf(path):
         return render_pdf_page(path, page_no)
+    decodelimits.pillow_limits()
     try:
         with Image.open(path) as image:
             seek_page(image, page_no, path.name)

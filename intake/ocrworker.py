@@ -33,7 +33,7 @@ from typing import Protocol
 from PIL import Image, ImageOps
 from sqlalchemy import ColumnElement, case, select, update
 
-from intake import letters, ocr
+from intake import decodelimits, letters, ocr
 from intake.attachments import safe_filename
 from intake.desk import Desk
 from intake.protect import DecryptionError
@@ -353,10 +353,13 @@ def page_jpeg(copies: PlainCopies, file: m.ScanFile, page_no: int, rotation: int
 
 def _open_preview(path: Path, page_no: int, width: int) -> Image.Image:
     try:
-        with Image.open(path) as image:
+        with decodelimits.open_image(path, path.name) as image:
             ocr.seek_page(image, page_no, path.name)
             if image.format == "JPEG":
                 image.draft("RGB", (width, width))  # decode a phone photo at 1/8 if enough
+            decodelimits.check_pixels(image, path.name)  # this frame, at this scale
             return ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except decodelimits.DecodeLimitError as exc:
+        raise ocr.OcrInputError(str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise ocr.OcrInputError(f"图片无法显示：{path.name}") from exc
