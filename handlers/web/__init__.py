@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from handlers.web import display
+from handlers.web.jsonbody import JsonTooComplexError, JsonTooLargeError, install_json_limits
 from handlers.web.limits import install_limits
 from intake.attachments import human_size
 from intake.desk import Desk, open_desk
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     # would parse (and buffer) the whole multipart body to look for the token.
     csrf.exempt("handlers.web.letters.upload")
     install_limits(app, settings)
+    install_json_limits(app)
 
     app.jinja_env.globals.update(labels=display, round=desk.round)
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
@@ -111,6 +113,12 @@ def _register_errors(app: Flask) -> None:
     def too_large(_exc: RequestEntityTooLarge) -> Any:
         limit = human_size(app.config["MAX_CONTENT_LENGTH"])
         return fail(413, "too_large", f"提交的内容超过 {limit} 的上限，请减少或压缩附件后再试。")
+
+    @app.errorhandler(JsonTooLargeError)
+    @app.errorhandler(JsonTooComplexError)
+    def json_over_limits(exc: HTTPException) -> Any:
+        status = exc.code or 400
+        return fail(status, "too_large" if status == 413 else "invalid", exc.description or "")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(_exc: RateLimitExceeded) -> Any:
