@@ -9,8 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from waitress import serve as waitress_serve
-
+from handlers.httpserver import http_server
 from handlers.smtp import MailServer
 from handlers.web import create_app
 from intake.desk import Desk, open_desk
@@ -83,18 +82,30 @@ def serve(settings: Settings) -> int:
             f"  已创建首个管理员：用户名 admin，一次性密码 {password}",
             "  （只显示这一次；首次登录须修改密码。再建账号：intake users add NAME --role ROLE）",
         ]
-    print("\n".join(lines) + "\n", flush=True)
+    # The application refuses bodies per path (handlers.web.bodylimit); the server's own limit
+    # is only a backstop behind it.
+    server = http_server(app, settings.http_host, settings.http_port,
+                         threads=settings.http_threads,
+                         max_body=max(settings.max_request_bytes,
+                                      settings.scan_max_batch_bytes) + 1024 * 1024)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: workers finish their page
     try:
-        waitress_serve(app, host=settings.http_host, port=settings.http_port,
-                       threads=settings.http_threads, ident="intake",
-                       max_request_body_size=max(settings.max_request_bytes,
-                                                 settings.scan_max_batch_bytes) + 1024 * 1024)
+        server.prepare()
+        print("\n".join(lines) + "\n", flush=True)
+        server.serve()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.stop()
         ocr_worker.stop()
         mail_server.stop()
         sender.stop()
         desk.close()
     return 0
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def serve_mail(settings: Settings) -> int:
