@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import tempfile
 import threading
-from pathlib import Path
 
 from handlers.httpserver import http_server
 from handlers.smtp import MailServer
 from handlers.web import create_app
+from intake.atrest import sweep_at_start
 from intake.desk import Desk, open_desk
 from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
@@ -21,18 +20,18 @@ from intake.staff import ensure_first_admin
 log = logging.getLogger(__name__)
 
 
-def _private_temporary_files(data_dir: Path) -> None:
-    """Keep request spools (large bodies, uploads) inside the data folder, not a shared /tmp.
+def _private_temporary_files(desk: Desk) -> None:
+    """Keep request spools (large bodies, uploads) inside the data folder, not a shared /tmp,
+    and sweep what a crash left there and in the attachment store.
 
-    Waitress and Werkzeug write big request bodies to temporary files while a request is
-    handled; those hold what a reporter sent, so they belong where the service's data lives
-    (mode 0700), and what a crash left behind there is removed at start.
+    Werkzeug writes big request bodies to temporary files while a request is handled; those
+    hold what a reporter sent, so they belong where the service's data lives (mode 0700).
     """
-    for spool in (data_dir / "tmp", data_dir / "attachments" / "tmp"):
-        if spool.exists():
-            shutil.rmtree(spool)
+    data_dir = desk.settings.data_dir
+    with desk.sessions() as session:
+        sweep_at_start(data_dir, session)
     private = data_dir / "tmp"
-    private.mkdir(mode=0o700)
+    private.mkdir(mode=0o700, exist_ok=True)
     tempfile.tempdir = str(private)
 
 
@@ -57,7 +56,7 @@ def _mail_lines(desk: Desk, sender: OutboxSender) -> list[str]:
 def serve(settings: Settings) -> int:
     """Open the desk, make sure an administrator exists, serve web and SMTP until interrupted."""
     desk = open_desk(settings)
-    _private_temporary_files(settings.data_dir)
+    _private_temporary_files(desk)
     password = ensure_first_admin(desk)
     app = create_app(settings, desk=desk)
     mail_server, sender = _start_mail(desk)
@@ -111,7 +110,7 @@ def _interrupt(*_: object) -> None:
 def serve_mail(settings: Settings) -> int:
     """`intake smtp`: only the e-mail channel (and the outbox), until SIGINT or SIGTERM."""
     desk = open_desk(settings)
-    _private_temporary_files(settings.data_dir)
+    _private_temporary_files(desk)
     mail_server, sender = _start_mail(desk)
     print("\n".join(["", f"  巡察组邮件接收已启动：{desk.round.name}",
                      *_mail_lines(desk, sender), ""]), flush=True)

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from intake import decodelimits, ocr
+from intake.atrest import memory_copy
 from intake.attachments import (
     SNIFF_BYTES,
     StoredFile,
@@ -379,11 +380,18 @@ def _stored_elsewhere(desk: Desk) -> Callable[[str], bool]:
 
 @contextmanager
 def decrypted_copy(desk: Desk, storage_name: str, name: str) -> Iterator[Path]:
-    """A stored file decrypted into the private temporary folder, removed afterwards.
-
-    The copy carries the original file name, which the OCR module's messages name.
-    """
+    """A stored file decrypted into memory (tmpfs, see intake.atrest) under its original
+    name, which the OCR module's messages name; removed afterwards. Without tmpfs, a copy in
+    the private temporary folder, removed afterwards."""
     root = desk.settings.data_dir / "tmp"
+    copy = memory_copy(lambda: desk.files.read(storage_name), safe_filename(name) or "原件",
+                       desk.settings.data_dir)
+    if copy is not None:
+        try:
+            yield copy.path
+        finally:
+            copy.close()
+        return
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as folder:
         path = Path(folder) / (safe_filename(name) or "原件")

@@ -34,6 +34,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import ColumnElement, case, select, update
 
 from intake import decodelimits, letters, ocr
+from intake.atrest import memory_copy
 from intake.attachments import safe_filename
 from intake.desk import Desk
 from intake.protect import DecryptionError
@@ -71,7 +72,8 @@ class _Copy:
 
 
 class PlainCopies:
-    """Decrypted copies of stored files, a few kept for reuse, in the private tmp folder.
+    """Decrypted copies of stored files, a few kept for reuse, in memory (tmpfs; else in the
+    private tmp folder).
 
     A 300-page PDF is read page by page, for OCR and for page images; decrypting it again for
     every page would cost more than the OCR itself. Copies are removed when pushed out by newer
@@ -143,6 +145,11 @@ class PlainCopies:
 
     def _decrypt(self, storage_name: str, name: str) -> Path:
         root = self.desk.settings.data_dir / "tmp"
+        memory = memory_copy(lambda: self.desk.files.read(storage_name), safe_filename(name),
+                             self.desk.settings.data_dir)
+        if memory is not None:  # the plaintext stays in memory (tmpfs), never on the disk
+            self._folders.add(memory.folder)
+            return memory.path
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(dir=root))
         self._folders.add(folder)
