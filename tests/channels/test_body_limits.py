@@ -30,6 +30,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path = tmp_path_factory.mktemp("serve")
     data = tmp_path / "instance"
     _create_officer(data)
+    # What a crash left: an attachment blob no row names, a spooled body; both old.
+    orphan = data / "attachments" / "ab" / "cd" / ("abcd" * 16)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"never committed")
+    spool = data / "tmp" / "tmp-crashed"
+    spool.parent.mkdir(exist_ok=True)
+    spool.write_bytes(b"a body half received")
+    for path in (orphan, spool):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
     port = free_port()
     env = {**os.environ, "INTAKE_DATA_DIR": str(data), "INTAKE_HTTP_PORT": str(port),
            "INTAKE_SMTP_PORT": str(free_port()), "INTAKE_OCR_WORKERS": "0",
@@ -38,10 +47,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "intake.cli", "serve"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: os.umask(0))  # the laxest operator
     server = Server(proc, port, data)
     try:
-        for _ in range(200):
+        for _ in range(600):  # start-up imports the OCR and classifier stacks: slow on a busy box
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -49,10 +59,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 time.sleep(0.1)
         else:
             raise AssertionError("not ready: " + log_path.read_text(errors="replace"))
+        assert not orphan.exists() and not spool.exists()  # swept at start-up
         yield server
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    assert proc.returncode == 0, log_path.read_text(errors="replace")
+    wrong = {str(p.relative_to(data)): oct(p.stat().st_mode & 0o777)
+             for p in [data, *data.rglob("*")] if not p.is_symlink()
+             and p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)}
+    assert not wrong, wrong  # everything the process wrote, under umask 000
 
 
 def bytes_held(server: Server) -> int:
