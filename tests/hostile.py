@@ -47,3 +47,17 @@ def tiff(frames: int, size: tuple[int, int] = (40, 60)) -> bytes:
     out = io.BytesIO()
     pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:])
     return out.getvalue()
+
+
+def tiff_with_huge_frame(side: int = 60_000) -> bytes:
+    """A two-page TIFF whose second frame declares side x side pixels (its data is a stub)."""
+    data = bytearray(tiff(2, (40, 60)))
+    assert data[:4] == b"II*\x00"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    ifd = struct.unpack_from("<I", data, ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0])[0]
+    for i in range(struct.unpack_from("<H", data, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        tag, kind = struct.unpack_from("<HH", data, entry)
+        if tag in (256, 257):  # ImageWidth, ImageLength
+            struct.pack_into("<H" if kind == 3 else "<I", data, entry + 8, side)
+    return bytes(data)

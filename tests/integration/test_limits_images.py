@@ -108,3 +108,17 @@ def _fix_xref(pdf: bytes) -> bytes:
     xref += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     return body + xref + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(offsets) + 1, len(body))
+
+
+def test_a_tiff_frame_is_checked_when_it_is_reached(tmp_path: Path) -> None:
+    from intake.ocrworker import _open_preview
+    from tests.hostile import tiff_with_huge_frame
+
+    path = tmp_path / "传真.tif"
+    path.write_bytes(tiff_with_huge_frame())
+    assert ocr.open_page_image(path, 1).size == (40, 60)
+    with pytest.raises(ocr.OcrInputError, match="图片尺寸过大"):
+        ocr.open_page_image(path, 2)
+    assert _open_preview(path, 1, 240).size == (40, 60)
+    with pytest.raises(ocr.OcrInputError, match="图片尺寸过大"):
+        _open_preview(path, 2, 240)
