@@ -264,16 +264,20 @@ def _inspect(desk: Desk, stored: StoredFile, mime: str | None, head: bytes) -> t
     if mime == "application/pdf":
         try:
             with decrypted_copy(desk, stored.storage_name, stored.original_name) as path:
+                declared = ocr.pdf_page_count(path)  # PDFium believes the declared /Count
                 count = decodelimits.pdf_page_count(path, stop_after=limit)
-                if count is None:  # pypdf cannot read it; PDFium's count, within the limit
-                    count = ocr.pdf_page_count(path)
         except ocr.OcrInputError as exc:
             return str(exc), 1
         except Exception:  # whatever PDFium makes of it, the file is kept
             log.exception("cannot count the pages of scan %s", stored.sha256[:12])
             return "无法读取 PDF 的页数；原件已保存，可下载查看后手工录入。", 1
+        if count is None:  # pypdf cannot read it: PDFium's count, within the limit
+            count = declared
         if count > limit:
             return _too_many_pages("PDF 文件", limit), 0
+        if declared > limit:  # a page tree that lies about itself: not split either
+            return _too_many_pages(f"PDF 文件声明有 {declared} 页（实际只有 {count} 页），",
+                                   limit), 0
         return ("", count) if count else ("PDF 文件没有页面。", 1)
     if mime is not None and mime.startswith("image/") and (
             error := decodelimits.header_error(head, stored.original_name)):

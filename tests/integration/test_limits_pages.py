@@ -63,27 +63,27 @@ def test_a_pdf_declaring_a_million_pages_is_kept_with_an_error_and_no_page_rows(
     assert len(hostile) < 400
     batch_id = new_batch(desk)
     started = time.perf_counter()
-    added = add(desk, batch_id, "百万页.pdf", hostile)
+    refused = add(desk, batch_id, "百万页.pdf", hostile)
     assert time.perf_counter() - started < 5
-    # One real page: the declared million is ignored, and the one page is all there is.
-    assert (added.pages, added.error) == (1, "")
-
-    over = replace(desk.settings, scan_max_file_pages=0)
-    desk_over = replace(desk, settings=over)
-    refused = add(desk_over, batch_id, "百万页-2.pdf", lying_pdf(1_000_000, real=3))
     assert refused.pages == 0
-    assert "超过每个文件 0 页的上限" in refused.error and "原件已保存" in refused.error
+    assert "声明有 1000000 页（实际只有 1 页）" in refused.error
+    assert "超过每个文件 500 页的上限" in refused.error and "原件已保存" in refused.error
     row = file_row(desk, refused.file_id)
     assert row.storage_name and row.error == refused.error  # kept, listed with its error
-    assert b"".join(desk.files.read(row.storage_name)) == lying_pdf(1_000_000, real=3)
-    assert [f for f, _ in page_rows(desk, batch_id)] == [added.file_id]
+    assert b"".join(desk.files.read(row.storage_name)) == hostile
+    # Many real pages behind the lie: counted only up to the limit, refused the same way.
+    many = add(desk, batch_id, "六百页.pdf", lying_pdf(declared=1_000_000, real=600))
+    assert many.pages == 0 and many.error.startswith("PDF 文件超过每个文件 500 页")
+    assert page_rows(desk, batch_id) == []
+    with desk.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(m.ScanLetter)) == 0
 
 
 def test_the_real_page_tree_decides_within_the_limit(desk: Desk) -> None:
     batch_id = new_batch(desk)
     three = add(desk, batch_id, "三页.pdf", real_pdf(3))
     assert (three.pages, three.error) == (3, "")
-    liar = add(desk, batch_id, "号称一千页.pdf", lying_pdf(declared=1000, real=4))
+    liar = add(desk, batch_id, "号称七页.pdf", lying_pdf(declared=7, real=4))
     assert (liar.pages, liar.error) == (4, "")
     assert page_rows(desk, batch_id) == [
         *((three.file_id, n) for n in (1, 2, 3)), *((liar.file_id, n) for n in (1, 2, 3, 4))]
@@ -139,7 +139,7 @@ def test_public_reports_are_answered_while_a_hostile_batch_is_uploaded(
     app: Flask = create_app(settings, desk=desk)
     per_file = settings.scan_max_file_pages
     files = [("百万页.pdf", lying_pdf(1_000_000, real=1))]
-    files += [(f"满页{i}.pdf", lying_pdf(declared=10 * per_file, real=per_file))
+    files += [(f"满页{i}.pdf", lying_pdf(declared=per_file, real=per_file))
               for i in range(settings.scan_max_batch_pages // per_file - 1)]
     done = threading.Event()
     upload_errors: list[BaseException] = []
@@ -173,7 +173,7 @@ def test_public_reports_are_answered_while_a_hostile_batch_is_uploaded(
     finally:
         done.wait(60)
         desk.close()
-    assert pages == settings.scan_max_batch_pages - per_file + 1  # + the liar's one real page
+    assert pages == settings.scan_max_batch_pages - per_file  # the liar has none
     assert len(latencies) >= 3
     print(f"reports {len(latencies)}, slowest {max(latencies):.3f} s")
     assert max(latencies) < 2.5, sorted(latencies)[-5:]
