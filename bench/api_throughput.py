@@ -8,7 +8,7 @@ cheroot on 127.0.0.1 (a free port) with `Settings().http_threads` threads, in a 
 temporary data folder.
 
 * service: the real thing, started through `intake serve` (`intake.cli.main`), with
-  `INTAKE_REPORT_RATE_LIMIT` raised so the limiter never answers 429. `POST /api/v1/reports`
+  `INTAKE_POW_THRESHOLD` raised so that no proof of work is asked. `POST /api/v1/reports`
   runs the whole pipeline: parsing and validation, the Argon2id hash of query code + password,
   classification and routing, one SQLite transaction, the commit.
 * bare: a Flask app with one endpoint that does only the unavoidable work: parse the JSON,
@@ -67,7 +67,7 @@ from intake.settings import Settings  # noqa: E402
 
 SERVICE_PATH = "/api/v1/reports"
 BARE_PATH = "/reports"
-RATE_LIMIT = "1000000 per minute"
+POW_THRESHOLD = "1000000000"  # one address sends everything: never ask it for work
 
 # Realistic reports (names, posts and places from config/round.example.yaml), 200–400 chars.
 TEXTS = (
@@ -243,7 +243,7 @@ def start_service(base: Path, threads: int) -> Server:
     env = clean_env() | {
         "INTAKE_DATA_DIR": str(data_dir),
         "INTAKE_HTTP_THREADS": str(threads),
-        "INTAKE_REPORT_RATE_LIMIT": RATE_LIMIT,
+        "INTAKE_POW_THRESHOLD": POW_THRESHOLD,
         "INTAKE_RATELIMIT_STORAGE_URI": "memory://",
     }
     log = base / "service.log"

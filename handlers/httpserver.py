@@ -10,12 +10,14 @@ read the rest of the body to keep the connection alive.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cheroot import wsgi
 
 from handlers.web.bodylimit import CLOSE_CONNECTION
 
+log = logging.getLogger("cheroot")  # through the service's logging (levels, masking)
 CONNECTION_TIMEOUT = 60  # seconds a connection may sit silent (a slow upload pauses too)
 
 
@@ -40,7 +42,13 @@ def http_server(app: Any, host: str, port: int, *, threads: int,
     server.gateway = _Gateway
     server.max_request_body_size = max_body
     server.software = "intake"
+    server.error_log = _error_log  # type: ignore[method-assign]
     return server
+
+
+def _error_log(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+    """Cheroot's own messages (a client gone, a bad request line) as log records, not stderr."""
+    log.log(level, "%s", msg, exc_info=traceback)
 
 
 def bound_port(server: wsgi.Server) -> int:

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import getpass
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -91,14 +90,43 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", default="", help="display name")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of generating one")
+    for name, text in (("disable", "disable an account and end its sessions"),
+                       ("enable", "enable a disabled account"),
+                       ("unlock", "end a login lock after repeated failures"),
+                       ("reset-totp", "remove an account's second factor (lost phone)")):
+        users_sub.add_parser(name, help=text).add_argument("username")
+
+    p = sub.add_parser("clients", help="trusted API clients (a 码上巡察 backend)")
+    clients_sub = p.add_subparsers(dest="clients_command", required=True)
+    add = clients_sub.add_parser("add", help="create a client; prints its token once")
+    add.add_argument("name")
+    add.add_argument("--limit", default="", metavar="LIMIT",
+                     help='its own limit, e.g. "600 per hour;5000 per day" (default: setting)')
+    clients_sub.add_parser("list", help="clients, revoked ones too")
+    revoke = clients_sub.add_parser("revoke", help="revoke a client's token")
+    revoke.add_argument("name")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
+        _configure_logging()
         return _dispatch(args)
     except (SettingsError, RoundFileError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 2
+
+
+def _configure_logging() -> None:
+    """Levels for our loggers and deliberate ones for libraries (intake/logs.py)."""
+    from intake.logs import configure_logging
+
+    try:
+        level = load_settings().log_level
+    except SettingsError:
+        level = "INFO"  # the command itself reports the bad setting if it needs settings
+    try:
+        configure_logging(level)
+    except ValueError as exc:
+        raise SettingsError(f"setting {exc}") from exc
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -155,8 +183,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "outbox":
         return _outbox_retry()
+    if args.command == "clients":
+        from intake.clients import run_command
+
+        return run_command(load_settings(), args.clients_command, getattr(args, "name", ""),
+                           getattr(args, "limit", ""))
     if args.command == "users":
-        return _users_add(args)
+        return _users_add(args) if args.users_command == "add" else _users_manage(args)
     raise AssertionError(args.command)
 
 
@@ -229,6 +262,34 @@ def _users_add(args: argparse.Namespace) -> int:
         print("首次登录后须修改密码。")
     else:
         print(f"已创建 {user.username}（{user.role}）。")
+    return 0
+
+
+def _users_manage(args: argparse.Namespace) -> int:
+    """disable / enable / unlock / reset-totp: audited, with the operator as the actor."""
+    from intake.desk import open_desk
+    from intake.staff import StaffError, reset_second_factor, set_active, unlock
+
+    desk = open_desk(load_settings())
+    actor = f"cli:{getpass.getuser()}"
+    name = args.username
+    try:
+        if args.users_command in ("disable", "enable"):
+            set_active(desk, name, args.users_command == "enable", actor_label=actor)
+            print(f"已{'启用' if args.users_command == 'enable' else '停用'} {name}"
+                  f"{'' if args.users_command == 'enable' else '，其登录已全部退出'}。")
+        elif args.users_command == "unlock":
+            had = unlock(desk, name, actor_label=actor)
+            print(f"已解锁 {name}。" if had else f"{name} 没有被锁定，也没有失败记录。")
+        else:
+            had = reset_second_factor(desk, name, actor_label=actor)
+            print(f"已重置 {name} 的两步验证，其登录已全部退出。" if had
+                  else f"{name} 没有设置两步验证；其登录已全部退出。")
+    except StaffError as exc:
+        print(f"intake users {args.users_command}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        desk.close()
     return 0
 
 

@@ -41,12 +41,34 @@ class Settings:
     max_text_chars: int = 5000
     # Rate limits (flask-limiter syntax); storage is memory:// unless a Redis URL is given.
     ratelimit_storage_uri: str = "memory://"
-    report_rate_limit: str = "20 per hour;60 per day"
     status_failure_limit: str = "10 per 10 minutes;30 per day"  # failed look-ups per address
     code_attempt_limit: str = "20 per day"  # every look-up of one code, right or wrong
-    message_rate_limit: str = "20 per hour"  # follow-up messages per address
+    message_rate_limit: str = "20 per hour"  # follow-up messages per case
+    # Submissions (reports, appointment requests) are never refused per address, since a
+    # village may share one address: past `pow_threshold` of them from one address within
+    # `pow_window_seconds`, each must carry a proof of work (intake/pow.py) of `pow_min_bits`,
+    # two bits more each time the volume doubles, at most `pow_max_bits`.
+    pow_threshold: int = 20
+    pow_window_seconds: int = 3600
+    pow_min_bits: int = 12
+    pow_max_bits: int = 15
+    pow_challenge_seconds: int = 600  # how long a challenge may take to be solved and sent
+    # Trusted API clients (`intake clients add`): their limit unless they have their own.
+    api_client_rate_limit: str = "600 per hour;5000 per day"
+    # Our own loggers (intake, handlers); third-party ones are set apart (intake/logs.py).
+    log_level: str = "INFO"
     # Staff sessions.
     staff_session_hours: float = 8.0
+    staff_idle_minutes: float = 30.0
+    # Served over TLS (directly or behind a proxy): Secure cookies, HSTS, http redirected.
+    https_only: bool = False
+    # Staff logins, per account whatever the address: growing delays, then a timed lock.
+    login_delay_after: int = 5  # failures before each next attempt must wait (2 s, doubling)
+    login_lock_after: int = 10  # failures that lock the account
+    login_lock_minutes: float = 15.0
+    password_min_length: int = 10
+    password_min_score: int = 3  # zxcvbn score (0-4) a chosen staff password must reach
+    totp_required_roles: str = ""  # roles that must use a second factor, e.g. team_leader,admin
     # Identity key: base64 of 32 bytes; empty means the key file in data_dir/keys.
     master_key: str = field(default="", repr=False)
     trust_proxy: bool = False
@@ -75,8 +97,8 @@ class Settings:
     mail_relay_username: str = ""
     mail_relay_password: str = field(default="", repr=False)
     # Duty desk: scanned letters and suggestion-box notes.
-    # One upload (a box opening, the day's post). Waitress spools any request body up to the
-    # largest limit to disk before the app sees it: behind a proxy, limit bodies per path.
+    # One upload (a box opening, the day's post), streamed; only a signed-in officer's request
+    # may be this large (handlers.web.bodylimit), every other body stops at max_request_bytes.
     scan_max_batch_bytes: int = 1024 * MiB
     scan_max_file_bytes: int = 300 * MiB  # one image or PDF within it
     # Pages, counted from a PDF's real page tree (never its declared /Count) or a TIFF's

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from functools import cache
+from datetime import datetime
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake.audit import db_record
+from intake.auth import logins, sessions, totp
+from intake.auth.passwords import PasswordPolicyError, check_password
 from intake.desk import Desk
 from intake.protect import password_hasher
 from intake.store import models as m
@@ -21,7 +24,6 @@ ROLE_NAMES = {
     "team_leader": "组长",
     "admin": "系统管理员",
 }
-STAFF_PASSWORD_MIN = 10
 
 # What each role may do. Revealing a reporter's identity is for the team leader alone:
 # an administrator runs the system but has no business knowing who reported.
@@ -66,15 +68,20 @@ def create_user(
     password: str | None = None,
     actor_label: str = "system",
 ) -> tuple[m.StaffUser, str]:
-    """Create an account; without a password, generate a one-time one (to change at login)."""
+    """Create an account; without a password, generate a one-time one (to change at login).
+
+    A password given (chosen by the administrator) must meet the password policy.
+    """
     username = username.strip()
     if not username or len(username) > 50:
         raise StaffError("用户名须为 1 到 50 个字符。")
     if role not in ROLE_NAMES:
         raise StaffError(f"未知角色 {role}，可选：{', '.join(ROLE_NAMES)}。")
     one_time = password is None
-    password = password if password is not None else generate_password()
-    _check_password(password)
+    if password is None:
+        password = generate_password()
+    else:
+        _check_password(desk, password, username, display_name)
     with desk.sessions() as session:
         begin_write(session)
         if session.scalar(select(m.StaffUser).where(m.StaffUser.username == username)):
@@ -103,29 +110,24 @@ def ensure_first_admin(desk: Desk) -> str | None:
     return password
 
 
-def authenticate(desk: Desk, username: str, password: str) -> m.StaffUser | None:
-    """The active account with this username and password, else None (same time either way)."""
-    with desk.sessions() as session:
-        user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == username.strip()))
-    stored = user.password_hash if user is not None and user.active else _dummy_hash()
-    try:
-        password_hasher().verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is None or not user.active:
-        return None
-    with desk.sessions() as session:
-        begin_write(session)
-        session.execute(update(m.StaffUser).where(m.StaffUser.id == user.id)
-                        .values(last_login_at=m.utcnow()))
-        db_record(session, "staff.login", actor_id=user.id, actor_label=user.username)
-        session.commit()
-    return user
+def authenticate(desk: Desk, username: str, password: str, *,
+                 now: datetime | None = None) -> m.StaffUser | None:
+    """The active account with this username and password, else None (same time either way).
+
+    Throttled and audited like the login page, but checks the password only and opens no
+    session: the web login (`intake.auth.logins.attempt_password`) adds the second factor.
+    """
+    outcome = logins.attempt_password(desk, username, password, now=now or m.utcnow(),
+                                      open_session=False)
+    return outcome.user
 
 
-def change_password(desk: Desk, user_id: int, old: str, new: str) -> None:
-    """Change a password after checking the old one; ends the account's other sessions."""
-    _check_password(new)
+def change_password(desk: Desk, user_id: int, old: str, new: str, *,
+                    keep_session: int | None = None) -> None:
+    """Change a password after checking the old one; ends the account's other sessions.
+
+    `keep_session` is the id of the session that made the change, which stays open.
+    """
     if new == old:
         raise StaffError("新密码不能与原密码相同。")
     with desk.sessions() as session:
@@ -133,6 +135,7 @@ def change_password(desk: Desk, user_id: int, old: str, new: str) -> None:
         user = session.get(m.StaffUser, user_id)
         if user is None:
             raise StaffError("账号不存在。")
+        _check_password(desk, new, user.username, user.display_name)
         try:
             password_hasher().verify(user.password_hash, old)
         except (VerificationError, InvalidHashError) as exc:
@@ -140,15 +143,73 @@ def change_password(desk: Desk, user_id: int, old: str, new: str) -> None:
         user.password_hash = password_hasher().hash(new)
         user.must_change_password = False
         user.session_epoch += 1
-        db_record(session, "staff.password_change", actor_id=user.id, actor_label=user.username)
+        ended = sessions.db_end_user_sessions(session, user.id, keep=keep_session)
+        db_record(session, "password.change", actor_id=user.id, actor_label=user.username,
+                  sessions_ended=ended)
         session.commit()
 
 
-def _check_password(password: str) -> None:
-    if len(password) < STAFF_PASSWORD_MIN:
-        raise StaffError(f"密码至少 {STAFF_PASSWORD_MIN} 个字符。")
+def set_active(desk: Desk, username: str, active: bool, *, actor_label: str,
+               actor_id: int | None = None) -> None:
+    """Disable an account (ending its sessions at once) or enable it again; audited."""
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        user.active = active
+        ended = 0 if active else sessions.db_end_user_sessions(session, user.id)
+        db_record(session, "user.enable" if active else "user.disable", actor_label=actor_label,
+                  actor_id=actor_id, username=user.username, sessions_ended=ended)
+        session.commit()
 
 
-@cache
-def _dummy_hash() -> str:
-    return password_hasher().hash("timing-equaliser")
+def unlock(desk: Desk, username: str, *, actor_label: str, actor_id: int | None = None) -> bool:
+    """End a login lock (and forget the failures) of an account; audited. False: none."""
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        cleared = logins.db_unlock(session, desk, user.username)
+        db_record(session, "login.unlock", actor_label=actor_label, actor_id=actor_id,
+                  username=user.username, had_failures=cleared)
+        session.commit()
+        return cleared
+
+
+def reset_second_factor(desk: Desk, username: str, *, actor_label: str,
+                        actor_id: int | None = None) -> bool:
+    """Remove an account's second factor (a lost phone) and end its sessions; audited.
+
+    Returns whether there was one. The member enrols again at the next login when their role
+    requires it, or on the 两步验证 page.
+    """
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        had = user.totp_secret is not None
+        totp.db_clear(user)
+        sessions.db_end_user_sessions(session, user.id)
+        db_record(session, "totp.reset", actor_label=actor_label, actor_id=actor_id,
+                  username=user.username, had_second_factor=had)
+        session.commit()
+        return had
+
+
+def totp_required(desk: Desk, role: str) -> bool:
+    """Whether the settings make this role use a second factor."""
+    required = {r.strip() for r in desk.settings.totp_required_roles.split(",")}
+    return role in required
+
+
+def _by_name(session: Session, username: str) -> m.StaffUser:
+    user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == username.strip()))
+    if user is None:
+        raise StaffError(f"没有用户名为 {username.strip()} 的账号。")
+    return user
+
+
+def _check_password(desk: Desk, password: str, username: str, display_name: str) -> None:
+    try:
+        check_password(password, username=username, display_name=display_name,
+                       min_length=desk.settings.password_min_length,
+                       min_score=desk.settings.password_min_score)
+    except PasswordPolicyError as exc:
+        raise StaffError(exc.message) from exc

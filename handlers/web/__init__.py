@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, redirect, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -19,7 +19,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from handlers.web import display
+from handlers.web.access import install_access_log
 from handlers.web.bodylimit import TOO_LARGE, BodyLimit, BodyTooLargeError
+from handlers.web.guard import install_guard
 from handlers.web.jsonbody import JsonTooComplexError, JsonTooLargeError, install_json_limits
 from handlers.web.limits import install_limits
 from intake.attachments import human_size
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         SESSION_COOKIE_NAME="xcz_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https_only,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.staff_session_hours),
         # A villager may take an hour over a report; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
@@ -74,7 +77,9 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     # The batch upload streams its body to disk and checks its token itself: CSRFProtect
     # would parse (and buffer) the whole multipart body to look for the token.
     csrf.exempt("handlers.web.letters.upload")
-    install_limits(app, settings)
+    limiter = install_limits(app, settings)
+    install_guard(app, limiter, settings, desk.keyring.session_secret)
+    install_access_log(app)
     install_json_limits(app)
 
     app.jinja_env.globals.update(labels=display, round=desk.round)
@@ -84,8 +89,18 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     def healthz() -> tuple[dict[str, str], int]:
         return {"status": "ok"}, 200
 
+    if settings.https_only:
+        # Behind a TLS proxy this needs trust_proxy, so that X-Forwarded-Proto is believed.
+        @app.before_request
+        def require_tls() -> Any:
+            if request.is_secure or request.path == "/healthz":
+                return None
+            return redirect(request.url.replace("http://", "https://", 1), code=308)
+
     @app.after_request
     def security_headers(response: Response) -> Response:
+        if settings.https_only and request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         # Never to other sites; our own origin gets it, which CSRF checks need over HTTPS.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from handlers.web.guard import WorkRequired, bearer_client, guard
 from handlers.web.reports import parse_bool, submission_from_request
-from intake import duty
+from intake import duty, pow
 from intake.pipeline import add_reporter_message, check_status, ingest
 from intake.protect import Identity
 from intake.submission import (
@@ -29,6 +31,14 @@ def error(status: int, code: str, message: str, field: str | None = None) -> Any
 @bp.post("/reports")
 def create_report() -> Any:
     desk = current_app.extensions["desk"]
+    sent_token, client = bearer_client()
+    if sent_token and client is None:
+        return unauthorized("客户端令牌无效或已停用。")
+    if client is not None:
+        if not guard().within_client_limit(client):
+            return error(429, "rate_limited", "本客户端的提交已达限额，请稍后再试。")
+    elif (refusal := guard().admit()) is not None:
+        return work_required(refusal)
     try:
         receipt = ingest(desk, submission_from_request("api"))
     except AttachmentTooLargeError as exc:
@@ -36,6 +46,36 @@ def create_report() -> Any:
     except InvalidSubmissionError as exc:
         return error(400, "invalid", exc.message, exc.field)
     return jsonify(code=receipt.code, received_at=receipt.received_at.isoformat()), 201
+
+
+@bp.get("/challenge")
+def challenge() -> Any:
+    """The proof of work this address's next submission needs (docs/public-api.md)."""
+    issued = guard().challenge()
+    if issued is None:
+        return jsonify(challenge=None, bits=0)
+    return jsonify(challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at,
+                   expires_in=_seconds_left(issued))
+
+
+def _seconds_left(issued: pow.Challenge) -> int:
+    return max(0, issued.expires_at - int(time.time()))
+
+
+def work_required(refusal: WorkRequired) -> Any:
+    """429 with a challenge to solve and send again (X-Pow-Challenge / X-Pow-Nonce)."""
+    issued = refusal.challenge
+    response = jsonify(error={"code": "work_required", "message": refusal.message,
+                              "field": None, "reason": refusal.reason},
+                       challenge=issued.token, bits=issued.bits, expires_at=issued.expires_at,
+                       expires_in=_seconds_left(issued))
+    return response, 429
+
+
+def unauthorized(message: str) -> Any:
+    response = error(401, "unauthorized", message)[0]
+    response.headers["WWW-Authenticate"] = 'Bearer realm="intake"'
+    return response, 401
 
 
 def _password() -> str:
@@ -97,9 +137,7 @@ def desk_call() -> Any:
     scheme, _, token = header.partition(" ")
     device = duty.authenticate_device(desk, token.strip()) if scheme == "Bearer" else None
     if device is None:
-        response = error(401, "unauthorized", "设备令牌无效或已停用。")[0]
-        response.headers["WWW-Authenticate"] = 'Bearer realm="intake"'
-        return response, 401
+        return unauthorized("设备令牌无效或已停用。")
     body = request.get_json(silent=True) if request.is_json else None
     try:
         if not isinstance(body, dict):

@@ -8,12 +8,19 @@ from flask import abort, current_app, g
 
 from intake.desk import Desk
 from intake.staff import may
+from intake.store.models import utcnow
 from intake.submission import InvalidSubmissionError
 from intake.workdays import CHINA
 
 
 def desk() -> Desk:
     return current_app.extensions["desk"]
+
+
+def now() -> datetime:
+    """The time for sessions and logins: the app's clock (tests set one), else the real one."""
+    clock = current_app.extensions.get("clock")
+    return clock() if clock is not None else utcnow()
 
 
 def require(permission: str) -> None:

@@ -2,7 +2,8 @@
 
 Each app gets its own Limiter (its own storage: memory, or Redis shared between processes),
 and limits are shared across the endpoints that reach the same thing: a query code is one
-budget whether it is tried on the status page, the status API or the messages API.
+budget whether it is tried on the status page, the status API or the messages API. Nothing here
+caps submissions per address (a village may share one): see handlers/web/guard.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -23,8 +24,7 @@ LOGIN_LIMIT = "10 per minute;50 per hour"
 
 def install_limits(app: Flask, settings: Settings) -> Limiter:
     """Create the app's limiter and wrap the views that need limits."""
-    for name in ("report_rate_limit", "status_failure_limit", "code_attempt_limit",
-                 "message_rate_limit"):
+    for name in ("status_failure_limit", "code_attempt_limit", "message_rate_limit"):
         try:
             parse_many(getattr(settings, name))
         except ValueError as exc:
@@ -38,7 +38,6 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
         # If Redis goes away, keep limiting per process rather than failing every request.
         in_memory_fallback_enabled=True,
     )
-    reports = limiter.shared_limit(settings.report_rate_limit, "reports", methods=["POST"])
     # Failed look-ups per address, whichever page or API they come through.
     failures = limiter.shared_limit(settings.status_failure_limit, "lookup-failures",
                                     methods=["POST"], deduct_when=_failed_lookup)
@@ -49,12 +48,12 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
     # Wrong device tokens count like failed look-ups: a token cannot be guessed at speed.
     bad_tokens = limiter.shared_limit(settings.status_failure_limit, "device-token-failures",
                                       methods=["POST"], deduct_when=_unauthorised)
-    messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"])
+    # Follow-ups are counted per case, never per address: reports (and appointment requests)
+    # are not capped per address at all, but slowed by proof of work (handlers/web/guard.py).
+    messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"],
+                                    key_func=_case_key)
     login = limiter.limit(LOGIN_LIMIT, methods=["POST"])
     plan: dict[str, list[Callable[[Any], Any]]] = {
-        "public.report": [reports],
-        "public.appointment": [reports],
-        "api.create_report": [reports],
         "public.status": [failures, attempts],
         "api.report_status": [failures, attempts],
         "api.report_message": [failures, attempts, messages],
@@ -76,6 +75,13 @@ def _failed_lookup(response: Response) -> bool:
 
 def _unauthorised(response: Response) -> bool:
     return response.status_code == 401
+
+
+def _case_key() -> str:
+    visit = session.get("case")  # the web's follow-up page: the case looked up in this session
+    if isinstance(visit, dict) and "id" in visit:
+        return f"case:{visit['id']}"
+    return _code_key()
 
 
 def _code_key() -> str:

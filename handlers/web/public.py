@@ -18,6 +18,7 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
+from handlers.web.guard import WorkRequired, guard
 from handlers.web.reports import HONEYPOT, parse_bool, submission_from_request
 from intake.appointments import (
     AppointmentRequest,
@@ -47,6 +48,8 @@ def report() -> Any:
     desk = current_app.extensions["desk"]
     if request.method == "GET":
         return _report_form({})
+    if (refusal := guard().admit()) is not None:
+        return _report_form(request.form, error=_work_error(refusal)), 429
     try:
         receipt = ingest(desk, submission_from_request("web"))
     except InvalidSubmissionError as exc:
@@ -62,8 +65,12 @@ def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> st
         "public/report.html", values=values, error=error, accept_hint=ACCEPT_HINT,
         max_files=settings.max_attachments,
         max_mb=settings.max_attachment_bytes // (1024 * 1024),
-        max_chars=settings.max_text_chars,
+        max_chars=settings.max_text_chars, work_needed=guard().bits_now() > 0,
     )
+
+
+def _work_error(refusal: WorkRequired) -> InvalidSubmissionError:
+    return InvalidSubmissionError("pow", refusal.message)
 
 
 @bp.route("/appointment", methods=["GET", "POST"])
@@ -71,8 +78,12 @@ def appointment() -> Any:
     """Ask for a face-to-face talk in a slot the team offers; the request gets a query code."""
     desk = current_app.extensions["desk"]
     if request.method == "GET":
-        return render_template("public/appointment.html", slots=open_slots(desk), values={})
+        return render_template("public/appointment.html", slots=open_slots(desk), values={},
+                               work_needed=guard().bits_now() > 0)
     form = request.form
+    if (refusal := guard().admit()) is not None:
+        return render_template("public/appointment.html", slots=open_slots(desk), values=form,
+                               error=_work_error(refusal), work_needed=True), 429
     try:
         anonymous = parse_bool(form.get("anonymous", "true"), "anonymous")
         identity = Identity(name=form.get("reporter_name", ""),

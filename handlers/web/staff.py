@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import quote
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -23,12 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from handlers.web import display
-from handlers.web.context import desk, require
+from handlers.web.context import desk, now, require
 from intake.appointments import slot_label
 from intake.audit import db_record
+from intake.auth import logins, sessions, totp
+from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
 from intake.pipeline import add_team_message
-from intake.staff import ROLE_NAMES, StaffError, authenticate, change_password, create_user, may
+from intake.staff import (
+    ROLE_NAMES,
+    StaffError,
+    change_password,
+    create_user,
+    may,
+    reset_second_factor,
+    set_active,
+    totp_required,
+    unlock,
+)
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import CaseNotFoundError, InvalidSubmissionError
@@ -49,29 +61,42 @@ from intake.triage import (
 
 bp = Blueprint("staff", __name__)
 WEB_CREATABLE_ROLES = ("duty_officer", "triager")
+# The staff session cookie carries only the session's random id; the session is in the database.
+STAFF_COOKIE = "xcz_staff"
 OPEN_ENDPOINTS = {"staff.login"}
+CODE_ENDPOINTS = {"staff.login_code", "staff.logout"}
 PASSWORD_ENDPOINTS = {"staff.password", "staff.logout"}
+ENROL_ENDPOINTS = {"staff.totp", "staff.password", "staff.logout"}
 
 
 @bp.before_request
 def require_login() -> Any:
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    info = session.get("staff")
-    hours = desk().settings.staff_session_hours
-    if not isinstance(info, dict) or time.time() - info.get("since", 0) > hours * 3600:
-        session.pop("staff", None)
-        return redirect(url_for("staff.login", next=request.full_path))
-    with desk().sessions() as db:
-        user = db.get(m.StaffUser, info.get("id"))
-        if user is None or not user.active or user.session_epoch != info.get("epoch"):
-            session.pop("staff", None)
-            return redirect(url_for("staff.login"))
-        g.staff = Actor(user.id, user.username, user.role)
-        g.staff_name = user.display_name
-        if user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
-            flash("请先修改一次性密码。")
-            return redirect(url_for("staff.password"))
+    token = request.cookies.get(STAFF_COOKIE, "")
+    found = sessions.find_session(desk(), token, now())
+    if found is None:
+        if token:
+            flash("登录已失效（已退出、超时或账号有变动），请重新登录。")
+        response = redirect(url_for("staff.login", next=request.full_path))
+        response.delete_cookie(STAFF_COOKIE, path="/staff")
+        return response
+    user = found.user
+    g.staff = Actor(user.id, user.username, user.role)
+    g.staff_name = user.display_name
+    g.staff_session = found.session_id
+    if found.awaiting_code:
+        if request.endpoint in CODE_ENDPOINTS:
+            return None
+        return redirect(url_for("staff.login_code"))
+    if request.endpoint == "staff.login_code":
+        return redirect(url_for("staff.queue"))
+    if user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
+        flash("请先修改一次性密码。")
+        return redirect(url_for("staff.password"))
+    if (totp_required(desk(), user.role) and user.totp_confirmed_at is None
+            and request.endpoint not in ENROL_ENDPOINTS):
+        return redirect(url_for("staff.totp"))  # the page says why
     return None
 
 
@@ -80,45 +105,128 @@ def staff_context() -> dict[str, Any]:
     return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES}
 
 
+def _refusal(outcome: LoginOutcome) -> tuple[str, int]:
+    """The login page's message for a refused step (the same whether or not the name exists)."""
+    if outcome.refused == "locked":
+        minutes = max(1, -(-outcome.wait_seconds // 60))
+        return (f"登录失败次数过多，账号已暂时锁定，请 {minutes} 分钟后再试"
+                "（急用可请系统管理员解锁）。", 429)
+    if outcome.refused == "wait":
+        return f"登录失败次数较多，请 {outcome.wait_seconds} 秒后再试。", 429
+    return "", 401
+
+
+def _safe_next(target: str) -> str:
+    if not target.startswith("/staff") or target.startswith("//"):
+        return url_for("staff.queue")
+    return target
+
+
+def _signed_in(token: str, target: str) -> Response:
+    if (old := request.cookies.get(STAFF_COOKIE, "")) and len(old) <= 100:
+        with desk().sessions() as db:  # a login over an older session ends that one
+            begin_write(db)
+            sessions.db_end_token(db, old)
+            db.commit()
+    session.clear()  # a new CSRF token with the new session
+    response = redirect(target)
+    response.set_cookie(STAFF_COOKIE, token, path="/staff", httponly=True, samesite="Lax",
+                        secure=desk().settings.https_only)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
         return render_template("staff/login.html")
-    user = authenticate(desk(), request.form.get("username", ""), request.form.get("password", ""))
-    if user is None:
-        return render_template("staff/login.html", failed=True), 401
-    session.clear()
-    session.permanent = True
-    session["staff"] = {"id": user.id, "epoch": user.session_epoch, "since": time.time()}
-    target = request.args.get("next", "")
-    if not target.startswith("/staff") or target.startswith("//"):
-        target = url_for("staff.queue")
-    return redirect(target)
+    outcome = attempt_password(desk(), request.form.get("username", ""),
+                               request.form.get("password", ""), now=now(),
+                               address=request.remote_addr or "")
+    if outcome.refused:
+        message, status = _refusal(outcome)
+        return render_template("staff/login.html", failed=True, message=message), status
+    target = _safe_next(request.args.get("next", ""))
+    if outcome.needs_code:
+        return _signed_in(outcome.token, url_for("staff.login_code", next=target))
+    return _signed_in(outcome.token, target)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Any:
+    if request.method == "GET":
+        return render_template("staff/login_code.html")
+    outcome = attempt_code(desk(), g.staff_session, request.form.get("code", ""), now=now(),
+                           address=request.remote_addr or "")
+    if outcome.refused:
+        message, status = _refusal(outcome)
+        return render_template("staff/login_code.html",
+                               error=message or "验证码不正确或已用过，请输入手机上新显示的验证码。"
+                               ), status
+    return _signed_in(outcome.token, _safe_next(request.args.get("next", "")))
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    with desk().sessions() as db:
+        begin_write(db)
+        sessions.db_end_user_session(db, g.staff_session)
+        db_record(db, "logout", actor_id=g.staff.id, actor_label=g.staff.username)
+        db.commit()
     session.clear()
     flash("已退出。")
-    return redirect(url_for("staff.login"))
+    response = redirect(url_for("staff.login"))
+    response.delete_cookie(STAFF_COOKIE, path="/staff")
+    return response
 
 
 @bp.route("/password", methods=["GET", "POST"])
 def password() -> Any:
     if request.method == "GET":
-        return render_template("staff/password.html")
+        return render_template("staff/password.html", min_length=_min_length())
     new = request.form.get("new", "")
     if new != request.form.get("repeat", ""):
-        return render_template("staff/password.html", error="两次输入的新密码不一致。"), 400
+        return render_template("staff/password.html", error="两次输入的新密码不一致。",
+                               min_length=_min_length()), 400
     try:
-        change_password(desk(), g.staff.id, request.form.get("old", ""), new)
+        change_password(desk(), g.staff.id, request.form.get("old", ""), new,
+                        keep_session=g.staff_session)
     except StaffError as exc:
-        return render_template("staff/password.html", error=exc.message), 400
-    with desk().sessions() as db:
-        user = db.get(m.StaffUser, g.staff.id)
-        session["staff"] = {"id": user.id, "epoch": user.session_epoch, "since": time.time()}
-    flash("密码已修改。")
+        return render_template("staff/password.html", error=exc.message,
+                               min_length=_min_length()), 400
+    flash("密码已修改，您在其他地方的登录已全部退出。")
     return redirect(url_for("staff.queue"))
+
+
+def _min_length() -> int:
+    return desk().settings.password_min_length
+
+
+@bp.route("/totp", methods=["GET", "POST"], endpoint="totp")
+def totp_page() -> Any:
+    """两步验证: enrol an authenticator app (QR code or typed secret), confirm with a code."""
+    with desk().sessions() as db:
+        begin_write(db)
+        user = db.get(m.StaffUser, g.staff.id)
+        if user.totp_confirmed_at is not None:
+            return render_template("staff/totp.html", enrolled=True)
+        secret = totp.db_pending_secret(db, desk().keyring, user)
+        error = ""
+        if request.method == "POST":
+            if totp.db_use_code(db, desk().keyring, user, request.form.get("code", ""), now()):
+                user.totp_confirmed_at = now()
+                db_record(db, "totp.enrol", actor_id=user.id, actor_label=user.username)
+                db.commit()
+                flash("两步验证已启用：以后登录时，输入密码后还要输入手机上的验证码。")
+                return redirect(url_for("staff.queue"))
+            error = "验证码不正确。请确认已在手机上添加，且手机时间准确，再输入新显示的 6 位数字。"
+        db.commit()
+    uri = totp.otpauth_uri(secret, g.staff.username, desk().round.team or "巡察组受理台")
+    g.no_store = True  # the page shows the secret
+    return render_template(
+        "staff/totp.html", enrolled=False, error=error, secret=totp.grouped(secret),
+        qr=segno.make(uri, error="m").svg_data_uri(scale=5),
+        required=totp_required(desk(), g.staff.role),
+    ), 400 if error else 200
 
 
 @bp.get("/")
@@ -341,10 +449,44 @@ def users() -> Any:
         # An administrator must not be able to mint an account that may reveal reporters.
         error = ("组长和管理员账号只能在服务器上用命令行创建："
                  "intake users add 用户名 --role team_leader")
+    return _render_users(created=created, error=error)
+
+
+def _render_users(*, created: Any = None, error: str = "", status: int = 200) -> Any:
     with desk().sessions() as db:
         accounts = list(db.scalars(select(m.StaffUser).order_by(m.StaffUser.id)))
+        locked = {u.id: logins.db_locked_until(db, desk(), u.username, now()) for u in accounts}
         return render_template("staff/users.html", accounts=accounts, created=created,
-                               error=error, creatable=WEB_CREATABLE_ROLES)
+                               error=error, creatable=WEB_CREATABLE_ROLES, locked=locked), status
+
+
+ACCOUNT_ACTIONS = {
+    "disable": ("已停用 {}，其登录已全部退出。",
+                lambda name, **kw: set_active(desk(), name, False, **kw)),
+    "enable": ("已启用 {}。", lambda name, **kw: set_active(desk(), name, True, **kw)),
+    "unlock": ("已解锁 {}。", lambda name, **kw: unlock(desk(), name, **kw)),
+    "reset-totp": ("已重置 {} 的两步验证，其登录已全部退出。",
+                   lambda name, **kw: reset_second_factor(desk(), name, **kw)),
+}
+
+
+@bp.post("/users/<int:user_id>/<action>")
+def user_action(user_id: int, action: str) -> Any:
+    """停用 / 启用 / 解锁 / 重置两步验证 for the accounts an administrator may create here."""
+    require("manage_users")
+    if action not in ACCOUNT_ACTIONS:
+        abort(404)
+    with desk().sessions() as db:
+        user = db.get(m.StaffUser, user_id)
+    if user is None:
+        abort(404)
+    if user.role not in WEB_CREATABLE_ROLES:
+        return _render_users(error="组长和管理员账号只能在服务器上用命令行操作："
+                                   f"intake users {action} {user.username}", status=403)
+    message, act = ACCOUNT_ACTIONS[action]
+    act(user.username, actor_label=g.staff.username, actor_id=g.staff.id)
+    flash(message.format(user.username))
+    return redirect(url_for("staff.users"))
 
 
 @bp.get("/audit")

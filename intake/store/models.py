@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -282,7 +283,8 @@ class Message(Base):
 
 
 class StaffUser(Base):
-    """A member of the team's staff. `session_epoch` bumps to end every open session."""
+    """A member of the team's staff. Sessions are `StaffSession` rows; `session_epoch` (from
+    the signed-cookie sessions before them) only counts password changes now."""
 
     __tablename__ = "staff_users"
     __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role"),)
@@ -297,6 +299,44 @@ class StaffUser(Base):
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Second factor (TOTP): the secret sealed with the keyring; pending until confirmed with a
+    # code. The last accepted time step keeps a code from being used twice.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StaffSession(Base):
+    """A signed-in staff member's session, held here so that ending it ends it.
+
+    The cookie carries a random id; only its SHA-256 is stored. `awaiting_code`: the password
+    was right and the second factor is still to come (the session opens no page yet).
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    awaiting_code: Mapped[bool] = mapped_column(default=False)
+
+
+class LoginThrottle(Base):
+    """Failed logins per account name (existing or not), whatever address they came from.
+
+    `account_key` is a keyed digest of the name typed, so a password typed into the name field
+    is not kept, and a name that does not exist is throttled exactly like one that does.
+    """
+
+    __tablename__ = "login_throttles"
+
+    account_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -404,6 +444,30 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiClient(Base):
+    """A trusted API client (a "码上巡察" backend submitting for many people from one address).
+
+    Only a digest of its token is kept; `rate_limit` (flask-limiter syntax) overrides the
+    default for trusted clients when set.
+    """
+
+    __tablename__ = "api_clients"
+    __table_args__ = (
+        # One active client per name; a revoked name may be given to a new token.
+        Index("ix_api_clients_active_name", "name", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_limit: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -172,16 +172,17 @@ def test_oversized_attachment_and_body(desk: Desk) -> None:
     assert count(desk, m.Submission) == 0
 
 
-def test_report_rate_limit(desk: Desk) -> None:
+def test_busy_address_is_asked_for_work_not_refused(desk: Desk) -> None:
     from dataclasses import replace
 
     from handlers.web import create_app
 
-    settings = replace(desk.settings, report_rate_limit="2 per minute")
+    settings = replace(desk.settings, pow_threshold=2, pow_min_bits=4)
     client = create_app(settings, desk=desk).test_client()
     assert [client.post("/api/v1/reports", json=REPORT).status_code for _ in range(3)] == [
         201, 201, 429]
-    assert "频繁" in client.post("/api/v1/reports", json=REPORT).get_json()["error"]["message"]
+    body = client.post("/api/v1/reports", json=REPORT).get_json()
+    assert body["error"]["code"] == "work_required" and body["challenge"] and body["bits"] == 4
 
 
 def test_attempts_on_one_code_share_one_budget_across_pages_and_apis(desk: Desk) -> None:
@@ -294,8 +295,7 @@ def test_each_app_keeps_its_own_limits_without_redis(desk: Desk, tmp_path: Path)
 
     from handlers.web import create_app
 
-    settings = replace(desk.settings, report_rate_limit="1 per minute",
-                       ratelimit_storage_uri="memory://")
+    settings = replace(desk.settings, pow_threshold=1, ratelimit_storage_uri="memory://")
     first = create_app(settings, desk=desk).test_client()
     second = create_app(settings, desk=desk).test_client()
     assert first.post("/api/v1/reports", json=REPORT).status_code == 201
@@ -309,5 +309,5 @@ def test_bad_limit_settings_stop_start_up(desk: Desk) -> None:
     from handlers.web import create_app
     from intake.settings import SettingsError
 
-    with pytest.raises(SettingsError, match="report_rate_limit"):
-        create_app(replace(desk.settings, report_rate_limit="lots"), desk=desk)
+    with pytest.raises(SettingsError, match="message_rate_limit"):
+        create_app(replace(desk.settings, message_rate_limit="lots"), desk=desk)

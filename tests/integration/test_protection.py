@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from intake.desk import Desk
 from intake.export import iter_export
@@ -149,3 +150,19 @@ def test_public_pages_carry_no_external_assets(client: FlaskClient) -> None:
         assert "http://" not in html and "https://" not in html, path
         assert "default-src 'self'" in r.headers["Content-Security-Policy"]
         assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_failed_statements_and_engine_logs_carry_no_parameters(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """hide_parameters: a failing statement's exception (which may end in a log or a traceback)
+    and SQLAlchemy's own statement log never show the values bound to it."""
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    with pytest.raises(DBAPIError) as failed, desk.sessions() as db:
+        db.execute(text("INSERT INTO no_such_table (name, phone) VALUES (:name, :phone)"),
+                   {"name": NAMED_IDENTITY.name, "phone": NAMED_IDENTITY.phone})
+    assert "no_such_table" in str(failed.value)
+    assert "SQL parameters hidden" in str(failed.value)
+    assert "no_such_table" in caplog.text  # the statement log did run
+    for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone):
+        assert secret not in str(failed.value) and secret not in caplog.text

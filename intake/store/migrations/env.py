@@ -9,7 +9,8 @@ from intake.store.models import Base
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # alembic's own command line: `alembic -x url=... revision --autogenerate`
-    engine = create_engine(normalise_url(context.get_x_argument(as_dictionary=True)["url"]))
+    engine = create_engine(normalise_url(context.get_x_argument(as_dictionary=True)["url"]),
+                           hide_parameters=True)
 
 with engine.connect() as connection:
     context.configure(
