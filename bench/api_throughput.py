@@ -4,7 +4,7 @@
                                              [--warmup 40] [--rounds 4]
 
 Two servers run side by side, each in its own subprocess, served the way `make run` serves:
-waitress on 127.0.0.1 (a free port) with `Settings().http_threads` threads, in a fresh
+cheroot on 127.0.0.1 (a free port) with `Settings().http_threads` threads, in a fresh
 temporary data folder.
 
 * service: the real thing, started through `intake serve` (`intake.cli.main`), with
@@ -156,7 +156,8 @@ class RunResult:
 def serve_bare(port: int, data_dir: Path, threads: int) -> None:
     """The bare endpoint: one hash with the service's KDF settings, one row, 201 JSON."""
     from flask import Flask, jsonify, request
-    from waitress import serve as waitress_serve
+
+    from handlers.httpserver import http_server
 
     path = data_dir / "bare.db"
     with sqlite3.connect(path) as setup:
@@ -206,7 +207,7 @@ def serve_bare(port: int, data_dir: Path, threads: int) -> None:
         return jsonify(code=code, received_at=received_at.isoformat()), 201
 
     print(f"bare endpoint on http://{HOST}:{port}{BARE_PATH}", flush=True)
-    waitress_serve(app, host=HOST, port=port, threads=threads, ident="bare")
+    http_server(app, HOST, port, threads=threads, max_body=1024 * 1024).start()
 
 
 # -- server processes ------------------------------------------------------------------------
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies = make_bodies()
     lengths = [len(t) for t in TEXTS]
     print("API throughput: POST /api/v1/reports (whole pipeline) vs a bare hash+insert endpoint")
-    print(f"  CPU cores {os.cpu_count()}, waitress threads {threads}, "
+    print(f"  CPU cores {os.cpu_count()}, cheroot threads {threads}, "
           f"texts {len(TEXTS)} ({min(lengths)}–{max(lengths)} chars), "
           f"warm-up {args.warmup}, Python {sys.version.split()[0]}, "
           f"SQLite {sqlite3.sqlite_version}")

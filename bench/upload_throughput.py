@@ -4,7 +4,7 @@
                                                 [--rounds 3]
 
 Two servers run side by side, each in its own subprocess on 127.0.0.1 (a free port), both
-served by waitress as `make run` serves:
+served by cheroot as `make run` serves:
 
 * service: the real thing, `python -m intake.cli serve` in a fresh temporary data folder, with
   `INTAKE_OCR_WORKERS=0` so that OCR does not share the CPU with the upload, and a duty officer
@@ -126,8 +126,8 @@ class Server:
 
 def serve_bare(port: int, folder: Path) -> None:
     from flask import Flask, redirect, request
-    from waitress import serve
 
+    from handlers.httpserver import http_server
     from intake.settings import Settings
 
     app = Flask("bare")
@@ -148,8 +148,8 @@ def serve_bare(port: int, folder: Path) -> None:
         return redirect(f"/batches/{n}", 303)
 
     settings = Settings()
-    serve(app, host=HOST, port=port, threads=settings.http_threads, ident="bare",
-          max_request_body_size=settings.scan_max_batch_bytes)
+    http_server(app, HOST, port, threads=settings.http_threads,
+                max_body=settings.scan_max_batch_bytes).start()
 
 
 def create_officer(data_dir: Path) -> None:
@@ -347,9 +347,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{batch.size / MiB:.1f} MiB")
     print(f"  CPU cores {os.cpu_count()}, http_threads {settings.http_threads}, OCR off, "
           f"Python {sys.version.split()[0]}; {args.rounds} timed batches per server")
-    limit = settings.max_request_bytes + MiB  # what `intake serve` gives waitress today
+    limit = settings.scan_max_batch_bytes  # a signed-in officer's batch limit
     if batch.size > limit:
-        print(f"  note: above `intake serve`'s waitress body limit ({limit / MiB:.0f} MiB) "
+        print(f"  note: above the scan batch limit ({limit / MiB:.0f} MiB) "
               "the service answers 413")
 
     def interrupt(signum: int, frame: object) -> None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import tempfile
 import threading
-from pathlib import Path
 
-from waitress import serve as waitress_serve
-
+from handlers.httpserver import http_server
 from handlers.smtp import MailServer
 from handlers.web import create_app
+from intake.atrest import sweep_at_start
 from intake.desk import Desk, open_desk
 from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
@@ -22,18 +20,18 @@ from intake.staff import ensure_first_admin
 log = logging.getLogger(__name__)
 
 
-def _private_temporary_files(data_dir: Path) -> None:
-    """Keep request spools (large bodies, uploads) inside the data folder, not a shared /tmp.
+def _private_temporary_files(desk: Desk) -> None:
+    """Keep request spools (large bodies, uploads) inside the data folder, not a shared /tmp,
+    and sweep what a crash left there and in the attachment store.
 
-    Waitress and Werkzeug write big request bodies to temporary files while a request is
-    handled; those hold what a reporter sent, so they belong where the service's data lives
-    (mode 0700), and what a crash left behind there is removed at start.
+    Werkzeug writes big request bodies to temporary files while a request is handled; those
+    hold what a reporter sent, so they belong where the service's data lives (mode 0700).
     """
-    for spool in (data_dir / "tmp", data_dir / "attachments" / "tmp"):
-        if spool.exists():
-            shutil.rmtree(spool)
+    data_dir = desk.settings.data_dir
+    with desk.sessions() as session:
+        sweep_at_start(data_dir, session)
     private = data_dir / "tmp"
-    private.mkdir(mode=0o700)
+    private.mkdir(mode=0o700, exist_ok=True)
     tempfile.tempdir = str(private)
 
 
@@ -58,7 +56,7 @@ def _mail_lines(desk: Desk, sender: OutboxSender) -> list[str]:
 def serve(settings: Settings) -> int:
     """Open the desk, make sure an administrator exists, serve web and SMTP until interrupted."""
     desk = open_desk(settings)
-    _private_temporary_files(settings.data_dir)
+    _private_temporary_files(desk)
     password = ensure_first_admin(desk)
     app = create_app(settings, desk=desk)
     mail_server, sender = _start_mail(desk)
@@ -83,13 +81,21 @@ def serve(settings: Settings) -> int:
             f"  已创建首个管理员：用户名 admin，一次性密码 {password}",
             "  （只显示这一次；首次登录须修改密码。再建账号：intake users add NAME --role ROLE）",
         ]
-    print("\n".join(lines) + "\n", flush=True)
+    # The application refuses bodies per path (handlers.web.bodylimit); the server's own limit
+    # is only a backstop behind it.
+    server = http_server(app, settings.http_host, settings.http_port,
+                         threads=settings.http_threads,
+                         max_body=max(settings.max_request_bytes,
+                                      settings.scan_max_batch_bytes) + 1024 * 1024)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: workers finish their page
     try:
-        waitress_serve(app, host=settings.http_host, port=settings.http_port,
-                       threads=settings.http_threads, ident="intake",
-                       max_request_body_size=max(settings.max_request_bytes,
-                                                 settings.scan_max_batch_bytes) + 1024 * 1024)
+        server.prepare()
+        print("\n".join(lines) + "\n", flush=True)
+        server.serve()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.stop()
         ocr_worker.stop()
         mail_server.stop()
         sender.stop()
@@ -97,10 +103,14 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_mail(settings: Settings) -> int:
     """`intake smtp`: only the e-mail channel (and the outbox), until SIGINT or SIGTERM."""
     desk = open_desk(settings)
-    _private_temporary_files(settings.data_dir)
+    _private_temporary_files(desk)
     mail_server, sender = _start_mail(desk)
     print("\n".join(["", f"  巡察组邮件接收已启动：{desk.round.name}",
                      *_mail_lines(desk, sender), ""]), flush=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.atrest import make_private
 from intake.attachments import AttachmentStore
 from intake.audit.chain import KEY_INFO
 from intake.classify import Classifier
@@ -47,7 +48,7 @@ class Desk:
 def open_desk(settings: Settings, *, migrate_schema: bool = True) -> Desk:
     """Open (and on first use create) the data folder, database and active round."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(data_dir)  # umask 077 from here on: whatever is written is 0600
     keyring = Keyring.from_data_dir(data_dir, settings.master_key)
     engine = make_engine(settings.effective_database_url)
     if migrate_schema:

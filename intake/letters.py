@@ -26,7 +26,8 @@ from typing import BinaryIO
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from intake import ocr
+from intake import decodelimits, ocr
+from intake.atrest import memory_copy
 from intake.attachments import (
     SNIFF_BYTES,
     StoredFile,
@@ -60,6 +61,7 @@ FUTURE_SLACK = timedelta(minutes=5)
 NOTE_MAX = 2000
 PAGE_BREAK = "\n\n"  # between the OCR texts of a letter's pages
 NOT_A_SCAN = "不是图片或 PDF 文件，无法自动识别文字；请下载原件查看，在校对页手工录入。"
+PAGE_CHUNK = 100  # page rows written per transaction, so no upload holds the write lock long
 
 
 class LetterError(IntakeError):
@@ -236,7 +238,7 @@ def add_file(desk: Desk, batch_id: int, filename: str, stream: BinaryIO) -> Adde
     except IncompleteFileError:
         _record_unkept(desk, batch_id, name, "上传中断，此文件未完整收到，请重新上传。")
         raise
-    error, page_count = _inspect(desk, stored, mime)
+    error, page_count = _inspect(desk, stored, mime, head)
     try:
         return _record_file(desk, batch_id, stored, error, page_count)
     except BaseException:
@@ -254,8 +256,11 @@ def _read_head(stream: BinaryIO) -> bytes:
     return head
 
 
-def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int]:
-    """(error, pages) of a stored file: a PDF's pages are counted from a decrypted copy."""
+def _inspect(desk: Desk, stored: StoredFile, mime: str | None, head: bytes) -> tuple[str, int]:
+    """(error, pages) of a stored file: a PDF's pages are counted from a decrypted copy, in
+    its real page tree; a file with more pages than allowed gets no pages, only its error.
+    An image whose header declares too many pixels is refused here, before any decoding."""
+    limit = desk.settings.scan_max_file_pages
     if stored.size == 0:
         return "空文件（0 字节），没有内容。", 0
     # The copy is named by type, never by the uploaded name: OCR errors quote it, and the
@@ -264,26 +269,53 @@ def _inspect(desk: Desk, stored: StoredFile, mime: str | None) -> tuple[str, int
     if mime == "application/pdf":
         try:
             with decrypted_copy(desk, stored.storage_name, copy_name) as path:
-                count = ocr.pdf_page_count(path)
+                declared = ocr.pdf_page_count(path)  # PDFium believes the declared /Count
+                count = decodelimits.pdf_page_count(path, stop_after=limit)
         except ocr.OcrInputError as exc:
             return str(exc), 1
         except Exception:  # whatever PDFium makes of it, the file is kept
             log.exception("cannot count the pages of scan %s", stored.sha256[:12])
             return "无法读取 PDF 的页数；原件已保存，可下载查看后手工录入。", 1
+        if count is None:  # pypdf cannot read it: PDFium's count, within the limit
+            count = declared
+        if count > limit:
+            return _too_many_pages("PDF 文件", limit), 0
+        if declared > limit:  # a page tree that lies about itself: not split either
+            return _too_many_pages(f"PDF 文件声明有 {declared} 页（实际只有 {count} 页），",
+                                   limit), 0
         return ("", count) if count else ("PDF 文件没有页面。", 1)
+    if mime is not None and mime.startswith("image/") and (
+            error := decodelimits.header_error(head, copy_name)):
+        return error, 1
     if mime == "image/tiff":  # a fax or a document feeder's multi-page TIFF
         with decrypted_copy(desk, stored.storage_name, copy_name) as path:
-            return "", ocr.image_page_count(path)
+            count = decodelimits.image_frames(path, stop_after=limit)
+        return (_too_many_pages("TIFF 图片", limit), 0) if count > limit else ("", count)
     if mime is not None and mime.startswith("image/"):
         return "", 1
     return NOT_A_SCAN, 1
 
 
+def _too_many_pages(kind: str, limit: int) -> str:
+    return (f"{kind}超过每个文件 {limit} 页的上限，未拆分成页面；原件已保存，可下载查看。"
+            "请拆分成较小的文件后重新上传，或对照原件手工录入。")
+
+
 def _record_file(
     desk: Desk, batch_id: int, stored: StoredFile, error: str, page_count: int
 ) -> AddedFile:
+    """The file's row, its letter and its pages; pages beyond the first PAGE_CHUNK are
+    written in further short transactions, so that other writers (a public report) wait
+    for no more than one chunk."""
     with desk.sessions() as session:
         begin_write(session)
+        batch_pages = session.scalar(
+            select(func.count()).where(m.ScanPage.batch_id == batch_id)) or 0
+        limit = desk.settings.scan_max_batch_pages
+        if page_count and batch_pages + page_count > limit:
+            error, page_count = (
+                f"本批次已有 {batch_pages} 页，加上此文件的 {page_count} 页将超过每批 {limit} 页"
+                "的上限，此文件未拆分成页面；原件已保存。请在新批次中重新上传此文件。"), 0
         seq = _next(session, m.ScanFile.seq, m.ScanFile.batch_id == batch_id)
         row = m.ScanFile(batch_id=batch_id, seq=seq,
                          original_name=shown_name(seq, stored.content_type),
@@ -292,21 +324,35 @@ def _record_file(
                          sha256=stored.sha256, storage_name=stored.storage_name, error=error)
         session.add(row)
         session.flush()
+        letter_id = None
         if page_count:
             letter = m.ScanLetter(
                 batch_id=batch_id,
                 seq=_next(session, m.ScanLetter.seq, m.ScanLetter.batch_id == batch_id))
             session.add(letter)
             session.flush()
-            failed = bool(error)  # unreadable as a whole: waits for a person (or 重试)
-            session.add_all(
-                m.ScanPage(batch_id=batch_id, file_id=row.id, page_no=n, letter_id=letter.id,
-                           position=n, ocr_status="failed" if failed else "pending",
-                           ocr_error=error, ocr_attempts=desk.settings.ocr_max_attempts
-                           if failed else 0)
-                for n in range(1, page_count + 1))
+            letter_id = letter.id
+            _add_pages(desk, session, row, letter_id, range(1, min(page_count, PAGE_CHUNK) + 1))
         session.commit()
-        return AddedFile(row.id, page_count, error)
+        file_id = row.id
+    for start in range(PAGE_CHUNK + 1, page_count + 1, PAGE_CHUNK):
+        with desk.sessions() as session:
+            begin_write(session)
+            _add_pages(desk, session, row, letter_id,
+                       range(start, min(page_count, start + PAGE_CHUNK - 1) + 1))
+            session.commit()
+    return AddedFile(file_id, page_count, error)
+
+
+def _add_pages(desk: Desk, session: Session, file: m.ScanFile, letter_id: int | None,
+               numbers: range) -> None:
+    failed = bool(file.error)  # unreadable as a whole: waits for a person (or 重试)
+    session.add_all(
+        m.ScanPage(batch_id=file.batch_id, file_id=file.id, page_no=n, letter_id=letter_id,
+                   position=n, ocr_status="failed" if failed else "pending",
+                   ocr_error=file.error,
+                   ocr_attempts=desk.settings.ocr_max_attempts if failed else 0)
+        for n in numbers)
 
 
 def _record_unkept(desk: Desk, batch_id: int, name: str, error: str) -> AddedFile:
@@ -345,11 +391,18 @@ def _stored_elsewhere(desk: Desk) -> Callable[[str], bool]:
 
 @contextmanager
 def decrypted_copy(desk: Desk, storage_name: str, name: str) -> Iterator[Path]:
-    """A stored file decrypted into the private temporary folder, removed afterwards.
-
-    The copy carries the original file name, which the OCR module's messages name.
-    """
+    """A stored file decrypted into memory (tmpfs, see intake.atrest) under its original
+    name, which the OCR module's messages name; removed afterwards. Without tmpfs, a copy in
+    the private temporary folder, removed afterwards."""
     root = desk.settings.data_dir / "tmp"
+    copy = memory_copy(lambda: desk.files.read(storage_name), safe_filename(name) or "原件",
+                       desk.settings.data_dir)
+    if copy is not None:
+        try:
+            yield copy.path
+        finally:
+            copy.close()
+        return
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as folder:
         path = Path(folder) / (safe_filename(name) or "原件")

@@ -21,6 +21,7 @@ THIRD_PARTY_LEVELS = {
     "mail.log": logging.WARNING,  # aiosmtpd: "sender: ..." at INFO, message data at DEBUG
     "aiosmtpd": logging.WARNING,
     "waitress": logging.WARNING,  # "Exception while serving <path>" comes at ERROR: masked
+    "cheroot": logging.WARNING,  # the web server (handlers.httpserver): client errors at INFO
     "werkzeug": logging.WARNING,  # the development server's access log prints paths
     "flask_limiter": logging.WARNING,  # "ratelimit ... (code:<query code>) exceeded" at INFO
     "limits": logging.WARNING,

@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from intake import ocrlayout
+from intake import decodelimits, ocrlayout
 
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
@@ -64,7 +64,7 @@ RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page
 PHOTO_SIDE = 2000  # large JPEGs (phone photos) are decoded reduced, to no less than this:
 # a 12 MP photo decodes at half size four times faster, reads as well from 2000 px as from
 # 3000 or 4000 (bench/ocr_pages.py), and its detector input is the same 1280 px
-MAX_PIXELS = 120_000_000  # larger image files are refused (1200 dpi A3 is 97 Mpx)
+MAX_PIXELS = decodelimits.MAX_PIXELS  # larger images are refused (1200 dpi A3 is 97 Mpx)
 SKEW_MIN = 1.0  # degrees; smaller skew is left alone
 MIN_LINE_SCORE = 0.5  # recognised lines scoring below this are dropped (RapidOCR's default)
 SAMPLE_LINES = 6  # lines used to decide between a page and its 180-degree turn
@@ -830,6 +830,7 @@ def open_page_image(path: str | Path, page_no: int = 1) -> Image.Image:
         raise OcrInputError(f"文件不存在或不是普通文件：{path.name}")
     if is_pdf(path):
         return render_pdf_page(path, page_no)
+    decodelimits.pillow_limits()
     try:
         with Image.open(path) as image:
             seek_page(image, page_no, path.name)

@@ -33,7 +33,8 @@ from typing import Protocol
 from PIL import Image, ImageOps
 from sqlalchemy import ColumnElement, case, select, update
 
-from intake import letters, ocr
+from intake import decodelimits, letters, ocr
+from intake.atrest import memory_copy
 from intake.attachments import safe_filename
 from intake.desk import Desk
 from intake.masking import mask_text
@@ -72,7 +73,8 @@ class _Copy:
 
 
 class PlainCopies:
-    """Decrypted copies of stored files, a few kept for reuse, in the private tmp folder.
+    """Decrypted copies of stored files, a few kept for reuse, in memory (tmpfs; else in the
+    private tmp folder).
 
     A 300-page PDF is read page by page, for OCR and for page images; decrypting it again for
     every page would cost more than the OCR itself. Copies are removed when pushed out by newer
@@ -144,6 +146,11 @@ class PlainCopies:
 
     def _decrypt(self, storage_name: str, name: str) -> Path:
         root = self.desk.settings.data_dir / "tmp"
+        memory = memory_copy(lambda: self.desk.files.read(storage_name), safe_filename(name),
+                             self.desk.settings.data_dir)
+        if memory is not None:  # the plaintext stays in memory (tmpfs), never on the disk
+            self._folders.add(memory.folder)
+            return memory.path
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(dir=root))
         self._folders.add(folder)
@@ -356,10 +363,13 @@ def page_jpeg(copies: PlainCopies, file: m.ScanFile, page_no: int, rotation: int
 
 def _open_preview(path: Path, page_no: int, width: int) -> Image.Image:
     try:
-        with Image.open(path) as image:
+        with decodelimits.open_image(path, path.name) as image:
             ocr.seek_page(image, page_no, path.name)
             if image.format == "JPEG":
                 image.draft("RGB", (width, width))  # decode a phone photo at 1/8 if enough
+            decodelimits.check_pixels(image, path.name)  # this frame, at this scale
             return ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except decodelimits.DecodeLimitError as exc:
+        raise ocr.OcrInputError(str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise ocr.OcrInputError(f"图片无法显示：{path.name}") from exc

@@ -97,10 +97,14 @@ class Settings:
     mail_relay_username: str = ""
     mail_relay_password: str = field(default="", repr=False)
     # Duty desk: scanned letters and suggestion-box notes.
-    # One upload (a box opening, the day's post). Waitress spools any request body up to the
-    # largest limit to disk before the app sees it: behind a proxy, limit bodies per path.
+    # One upload (a box opening, the day's post), streamed; only a signed-in officer's request
+    # may be this large (handlers.web.bodylimit), every other body stops at max_request_bytes.
     scan_max_batch_bytes: int = 1024 * MiB
     scan_max_file_bytes: int = 300 * MiB  # one image or PDF within it
+    # Pages, counted from a PDF's real page tree (never its declared /Count) or a TIFF's
+    # frames, before any page row is written; a file over a limit is kept, with its error.
+    scan_max_file_pages: int = 500
+    scan_max_batch_pages: int = 5000
     ocr_workers: int = 1  # background OCR threads in `intake serve`; 0: none
     ocr_max_attempts: int = 3  # automatic tries per page before it waits for a person
 

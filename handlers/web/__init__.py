@@ -7,6 +7,7 @@ accounts). Views parse input, call one core function, and translate its domain e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,9 @@ from werkzeug.routing import IntegerConverter
 
 from handlers.web import display
 from handlers.web.access import install_access_log
+from handlers.web.bodylimit import TOO_LARGE, BodyLimit, BodyTooLargeError
 from handlers.web.guard import install_guard
+from handlers.web.jsonbody import JsonTooComplexError, JsonTooLargeError, install_json_limits
 from handlers.web.limits import install_limits
 from intake.attachments import human_size
 from intake.desk import Desk, open_desk
@@ -49,8 +52,15 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["desk"] = desk
+    app.wsgi_app = BodyLimit(app.wsgi_app, _body_limits(app, settings))  # type: ignore[method-assign]
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def body_within_limit() -> None:
+        # First of all hooks: CSRFProtect would read the form, that is, the body.
+        if (limit := request.environ.get(TOO_LARGE)) is not None:
+            raise BodyTooLargeError(limit)
 
     # Ids in URLs fit the database's integer: a longer number is "not found", not an error.
     app.url_map.converters["int"] = RowId
@@ -70,6 +80,7 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     limiter = install_limits(app, settings)
     install_guard(app, limiter, settings, desk.keyring.session_secret)
     install_access_log(app)
+    install_json_limits(app)
 
     app.jinja_env.globals.update(labels=display, round=desk.round)
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
@@ -105,6 +116,32 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     return app
 
 
+UPLOAD_PATH = "/staff/letters/upload"  # the one body larger than the public limit
+
+
+def _body_limits(app: Flask, settings: Settings) -> Callable[[dict[str, Any], int | None], int]:
+    """The body limit of a request: the public one, except a scan batch sent by a signed-in
+    member of staff (checked from the headers alone, before the body is read)."""
+    public = settings.max_request_bytes
+
+    def limit_for(environ: dict[str, Any], declared: int | None) -> int:
+        if environ.get("PATH_INFO") != UPLOAD_PATH or (declared is not None
+                                                       and declared <= public):
+            return public
+        return settings.scan_max_batch_bytes if _signed_in(app, environ) else public
+
+    return limit_for
+
+
+def _signed_in(app: Flask, environ: dict[str, Any]) -> bool:
+    """Whether the request carries a valid staff session: the staff pages' own check, run on
+    the headers in a request context of its own (the body stays unread)."""
+    from handlers.web.staff import require_login
+
+    with app.request_context(environ):
+        return require_login() is None
+
+
 class RowId(IntegerConverter):
     """`<int:…>` in routes: a positive id within a 32-bit database integer."""
 
@@ -123,9 +160,16 @@ def _register_errors(app: Flask) -> None:
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_exc: RequestEntityTooLarge) -> Any:
-        limit = human_size(app.config["MAX_CONTENT_LENGTH"])
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        size = getattr(exc, "limit", app.config["MAX_CONTENT_LENGTH"])
+        limit = f"{size / 1024 ** 3:.3g} GB" if size >= 1024 ** 3 else human_size(size)
         return fail(413, "too_large", f"提交的内容超过 {limit} 的上限，请减少或压缩附件后再试。")
+
+    @app.errorhandler(JsonTooLargeError)
+    @app.errorhandler(JsonTooComplexError)
+    def json_over_limits(exc: HTTPException) -> Any:
+        status = exc.code or 400
+        return fail(status, "too_large" if status == 413 else "invalid", exc.description or "")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(_exc: RateLimitExceeded) -> Any:

@@ -7,9 +7,7 @@ never downloads one here, and the flags keep Chromium from reaching for the netw
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,43 +31,21 @@ CHROMIUM_ARGS = [
 
 
 class LiveServer:
-    """The app served by waitress (as `intake serve` serves it) on 127.0.0.1, a free port."""
+    """The app served by cheroot (as `intake serve` serves it) on 127.0.0.1, a free port."""
 
     def __init__(self, app: Flask) -> None:
-        from waitress import create_server
+        from handlers.httpserver import bound_port, http_server
 
-        # A short loop timeout lets stop() return quickly once the sockets are closed.
-        self.server: Any = create_server(app, host="127.0.0.1", port=0, threads=4,
-                                         asyncore_loop_timeout=0.1, ident="intake-test")
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+        self.server: Any = http_server(app, "127.0.0.1", 0, threads=4, max_body=1 << 30)
+        self.server.prepare()
+        self.url = f"http://127.0.0.1:{bound_port(self.server)}"
+        self._thread = threading.Thread(target=self.server.serve, name="live-server",
+                                        daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
-        try:
-            self.server.run()
-        except (OSError, ValueError):
-            # Closing sockets under a running select loop may raise as the loop winds down.
-            if not self._stopping:
-                raise
-
     def stop(self) -> None:
-        self._stopping = True
-        log = logging.getLogger("waitress")
-        level = log.level
-        log.setLevel(logging.CRITICAL)  # no tracebacks about sockets closed on purpose
-        self.server.close()  # the listening socket and the loop's trigger
-        # The loop runs until its map is empty. The browser contexts are closed by now, so
-        # their connections normally wind down by themselves; close any that linger.
-        deadline = time.monotonic() + 2
-        while self.server._map and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for dispatcher in list(self.server._map.values()):
-            dispatcher.handle_close()
+        self.server.stop()
         self._thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown()
-        log.setLevel(level)
         assert not self._thread.is_alive(), "the test server did not stop"
 
 

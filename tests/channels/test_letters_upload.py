@@ -2,7 +2,7 @@
 server's memory stays flat while a body of more than 100 MB streams through it. Then the pages
 in a real Chromium: the upload form's script, and grouping letters by keys alone.
 
-The server is the real process (`python -m intake.cli serve`, waitress), with no OCR threads
+The server is the real process (`python -m intake.cli serve`, cheroot), with no OCR threads
 (`INTAKE_OCR_WORKERS=0`), so that what is measured is the upload alone. The client is
 http.client, sending the multipart body chunk by chunk as a browser would.
 """
