@@ -41,7 +41,8 @@ def app(desk: Desk) -> Flask:
 
 def type_password_login(page: Page, username: str) -> None:
     page.goto("/staff/login")
-    page.keyboard.type(username)  # the user name has the focus
+    expect(page.get_by_label("用户名")).to_be_focused()  # autofocus, once the page has loaded
+    page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
@@ -62,7 +63,8 @@ def test_team_leader_enrols_and_logs_in_with_a_code(
     expect(page.locator("img[alt^='两步验证二维码']")).to_be_visible()
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     enrolled_with = pyotp.TOTP(secret).now()
-    page.keyboard.type(enrolled_with)  # the code field has the focus
+    expect(page.locator("input[name=code]")).to_be_focused()
+    page.keyboard.type(enrolled_with)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/staff/$"))
     expect(page.get_by_role("status")).to_contain_text("两步验证已启用")
@@ -72,6 +74,7 @@ def test_team_leader_enrols_and_logs_in_with_a_code(
     type_password_login(page, "zuzhang")
     expect(page).to_have_url(re.compile(r"/staff/login/code"))
     # The code already used is refused; the next one (phones run a little ahead) is taken.
+    expect(page.get_by_label("验证码")).to_be_focused()
     page.keyboard.type(enrolled_with)
     page.keyboard.press("Enter")
     expect(page.get_by_role("alert")).to_contain_text("验证码不正确或已用过")

@@ -84,6 +84,7 @@ def test_triager_goes_through_the_queue_from_the_keyboard(
     page.screenshot(path=str(SHOTS / "staff_triage.png"), full_page=True)
     page.keyboard.press("Control+Enter")
     expect(page).to_have_url(item_url(3))  # the next item awaiting triage
+    page.wait_for_load_state()
     expect(page.locator(".notice")).to_contain_text("已保存更正。")
     saved = current(desk, 4)
     assert saved.source == "staff" and saved.created_by is not None
@@ -106,18 +107,22 @@ def test_triager_goes_through_the_queue_from_the_keyboard(
     page.keyboard.type("yn3")
     expect(note).to_have_value("yn3")
     expect(page).to_have_url(item_url(3))
+    page.wait_for_load_state()
     page.keyboard.press("Escape")
     page.reload()  # a fresh page: the suggestion as it stands, no half-made correction
     page.keyboard.press("y")
     expect(page).to_have_url(item_url(2))
+    page.wait_for_load_state()
     expect(page.locator(".notice")).to_contain_text("已确认研判建议。")
     confirmed = current(desk, 3)
     assert confirmed.source == "staff" and confirmed.subjects[0]["name"] != "王秀英"
 
     page.keyboard.press("n")
     expect(page).to_have_url(item_url(1))
+    page.wait_for_load_state()
     page.keyboard.press("k")
     expect(page).to_have_url(item_url(2))
+    page.wait_for_load_state()
     with desk.sessions() as db:
         decisions = [(d.submission_id, d.action) for d in db.scalars(
             select(m.Decision).order_by(m.Decision.id))]

@@ -125,13 +125,13 @@ def test_previews_and_page_counts_keep_no_plaintext_on_disk(desk: Desk) -> None:
     try:
         for page in (1, 2, 3):
             page_jpeg(copies, file, page, 0, 240)
-        # The copy is kept for the next page, in memory (tmpfs), under its own name; nothing
-        # of it in the data folder.
+        # The copy is kept for the next page, in memory (tmpfs), under the name staff see
+        # (never the uploaded one, which may be identity); nothing of it in the data folder.
         tmp = desk.settings.data_dir / "tmp"
         assert not [p for p in tmp.rglob("*") if not p.is_dir()]
         kept = sorted(set(SHM.glob(memory_prefix(desk.settings.data_dir) + "*")) - set(shm))
         assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o700
-        assert [p.name for p in kept[0].iterdir()] == ["来信.pdf"]
+        assert [p.name for p in kept[0].iterdir()] == [file.original_name] == ["附件1.pdf"]
         with letters.decrypted_copy(desk, file.storage_name, "来信.pdf") as path:
             assert path.parent.parent == SHM and path.read_bytes()[:5] == b"%PDF-"
         assert not path.exists()
