@@ -39,13 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in", dest="in_path")
     p.add_argument("--out", dest="out_path")
     p.add_argument("--model", default="active", metavar="VERSION",
-                   help="statistical layer: active (default), none, or a saved version")
+                   help="statistical layer: active (the trained one, else the shipped default), "
+                        "none (keywords only), or a saved version")
 
     p = sub.add_parser("evaluate", help="score the classifier on labelled JSON Lines files")
     p.add_argument("--round", required=True)
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("--model", default="active", metavar="VERSION",
-                   help="statistical layer: active (default), none, or a saved version")
+                   help="statistical layer: active (the trained one, else the shipped default), "
+                        "none (keywords only), or a saved version")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = sub.add_parser("train", help="train the statistical discipline model")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from intake.classify import DISCIPLINES, models_store
+from intake.classify.default import default_model
 from intake.classify.engine import Classifier
 from intake.classify.metrics import score
 from intake.classify.model import DisciplineModel, ModelError
@@ -26,18 +27,19 @@ from intake.submission import CATEGORIES
 
 
 def pick_model(spec: str) -> DisciplineModel | None:
-    """The statistical layer for a command: "active" (the configured data folder's, if one
-    is trained), "none", or a saved version. Raises ModelError for a version that won't load."""
+    """The statistical layer for a command: "active" (the configured data folder's, else the
+    default shipped with the package), "none" (the lexicon alone), or a saved version.
+    Raises ModelError for a version that won't load."""
     if spec == "none":
         return None
     try:
         data_dir = load_settings().data_dir
     except SettingsError:
         if spec == "active":
-            return None  # no usable settings: keywords alone, as on a fresh machine
+            return default_model()  # no usable settings, as on a fresh machine
         raise
     if spec == "active":
-        return active_model(data_dir)
+        return active_model(data_dir) or default_model()
     return models_store.load_version(data_dir, spec)
 
 

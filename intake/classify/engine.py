@@ -95,6 +95,7 @@ class Classifier:
             extra_evidence = (Evidence(name, category, "asserted", source="form"),)
         model = self._current_model()
         learnt = self._learnt(prep, model, labels) if model is not None else ()
+        named = bool(labels)  # before the statistical layers add theirs
         labels |= {e.label for e in learnt if e.status != "negated"}
         disciplines = tuple(d for d in DISCIPLINES if d in labels)
 
@@ -111,9 +112,10 @@ class Classifier:
         matches = self._router.matches(prep.norm)
         # A text about a person of the scope roles is what people write to the team to
         # complain: with no words of wrongdoing found it is still presumed a complaint (for
-        # review), unless it denies any ("从来没拿过"), praises, asks or is spam.
+        # review), unless it denies any ("从来没拿过"), praises, asks or is spam. A label only
+        # a statistical layer proposes does not end the presumption: it only adds labels.
         presumed = bool(
-            not charged and main is not None and main.role in self._scope
+            not (named or accused) and main is not None and main.role in self._scope
             and not any(h.status == "negated" for h in (*hits, *general))
             and not self._evidence.not_accusing(prep)
             and not self._subjects.only_answers(prep.norm, main)
@@ -126,7 +128,7 @@ class Classifier:
                             and _accusation(model, prep.norm) >= ACCUSATION_THRESHOLD)
         in_scope = in_scope or accused_by_model
         subject_role = main.role if main else "unknown"
-        if (labels or cues) and not alleged_main and self._subjects.unnamed_is_elsewhere(
+        if (named or cues) and not alleged_main and self._subjects.unnamed_is_elsewhere(
                 prep.norm):
             # Conduct alleged of someone unnamed with nothing tying it to the round:
             # discipline binds officials, so an official of another body.
@@ -149,7 +151,7 @@ class Classifier:
         # So is a roster name matched only by how it sounds.
         by_sound = main is not None and main.by_sound
         # Accused, but of nothing the lexicon names: in scope, a person picks the disciplines.
-        unnamed_charge = in_scope and not labels  # also every presumed complaint
+        unnamed_charge = in_scope and not named  # also every presumed complaint
         # Nothing matched a department: the fallback is a guess, never a default.
         unsure_route = routes == (self.rules.fallback,)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only

@@ -1,8 +1,9 @@
 """Trained discipline models in `<data_dir>/models/`: one directory per version, and a file
 `ACTIVE` naming the version in use.
 
-A missing or broken model never stops classification: `active_model()` then returns None
-and the keyword layer works alone.
+A missing or broken model never stops classification: `active_model()` then returns None,
+and `ActiveModel` falls back to the default layer shipped with the package (or, without it,
+the keyword layer alone).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from intake.classify.default import default_model
 from intake.classify.model import VERSION_NAME, DisciplineModel, ModelError
 
 log = logging.getLogger(__name__)
@@ -109,19 +111,24 @@ def activate(data_dir: str | os.PathLike[str], version: str) -> None:
 
 class ActiveModel:
     """The data folder's active model, loaded again when ACTIVE changes (checked at most
-    every `check_every` seconds), so a running service takes up `intake train` by itself.
+    every `check_every` seconds), so a running service takes up `intake train` by itself;
+    the package's default layer while there is none.
 
     Loaded at once on creation; while a new one loads, callers wait for it rather than
     classify with the old one under the new version's name.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str], check_every: float = 30.0) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], check_every: float = 30.0,
+                 fallback: bool = True) -> None:
+        """`fallback`: with no active model (or one that fails to load), the default layer
+        shipped with the package (intake.classify.default); False: the lexicon alone."""
         self._data_dir = Path(data_dir)
+        self._fallback = fallback
         self._check_every = check_every
         self._lock = threading.Lock()
         self._checked = float("-inf")
         self._stamp: tuple[int, int] | None = None
-        self._model: DisciplineModel | None = None
+        self._model: DisciplineModel | None = default_model() if fallback else None
         self.get()
 
     def get(self) -> DisciplineModel | None:
@@ -131,7 +138,8 @@ class ActiveModel:
             if time.monotonic() - self._checked >= self._check_every:
                 stamp = self._active_stamp()
                 if stamp != self._stamp:
-                    self._model = active_model(self._data_dir) if stamp else None
+                    model = active_model(self._data_dir) if stamp else None
+                    self._model = model or (default_model() if self._fallback else None)
                     self._stamp = stamp
                 self._checked = time.monotonic()
             return self._model

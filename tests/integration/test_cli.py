@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,9 @@ def test_evaluate_prints_the_contracts_metrics(tmp_path: Path) -> None:
     labelled = tmp_path / "dev.jsonl"
     labelled.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows)
                         + "\nnot json\n", encoding="utf-8")
-    r = run(["evaluate", "--round", str(EXAMPLE_ROUND), "--json", str(labelled)])
+    # The keywords alone (the shipped default layer would add its own guesses).
+    r = run(["evaluate", "--round", str(EXAMPLE_ROUND), "--json", "--model", "none",
+             str(labelled)])
     assert r.returncode == 0, r.stderr
     (figures,) = [json.loads(line) for line in r.stdout.splitlines()]
     assert figures["n"] == 2 and figures["in_scope_balanced_accuracy"] == 1.0
@@ -88,7 +91,8 @@ def test_evaluate_prints_the_contracts_metrics(tmp_path: Path) -> None:
                 data_dir=tmp_path)
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0] == "分类器版本 keywords-1"  # no model trained in this data folder
+    # No model trained in this data folder: the default layer shipped with the package.
+    assert re.fullmatch(r"分类器版本 keywords-1\+sem-default-[0-9a-f]{10}", lines[0])
     assert lines[1].split()[:3] == ["file", "n", "scope_bacc"]
     assert lines[-1].startswith("all")
     bad = run(["evaluate", "--round", str(EXAMPLE_ROUND), "--model", "lr-x", str(labelled)],

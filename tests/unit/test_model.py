@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from intake.classify import DISCIPLINES, Classifier
+from intake.classify.default import default_model
 from intake.classify.model import LABELS, DisciplineModel, ModelError, normalise
 from intake.classify.models_store import (
     ActiveModel,
@@ -197,10 +198,12 @@ def test_model_label_in_a_negated_clause_does_not_count() -> None:
 
 
 def test_active_model_is_picked_up_when_changed(model: DisciplineModel, tmp_path: Path) -> None:
+    # Nothing trained yet: the default layer shipped with the package, or keywords alone.
+    assert ActiveModel(tmp_path, check_every=0.0, fallback=False).get() is None
     active = ActiveModel(tmp_path, check_every=0.0)
-    assert active.get() is None  # nothing trained yet: keywords alone
+    assert active.get() is default_model()
     clf = Classifier(ROUND, load_rules(), active)
-    assert clf.version == "keywords-1"
+    assert re.fullmatch(r"keywords-1\+sem-default-[0-9a-f]{10}", clf.version)
     model.save(models_dir(tmp_path))
     activate(tmp_path, model.version)
     assert active.get() is not None and active.get().version == model.version
