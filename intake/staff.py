@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime
 
 from argon2.exceptions import InvalidHashError, VerificationError
+from pypinyin import lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from intake.auth import logins, sessions, totp
 from intake.auth.passwords import PasswordPolicyError, check_password
 from intake.desk import Desk
 from intake.protect import password_hasher
+from intake.round import Round
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import IntakeError
@@ -199,6 +201,15 @@ def totp_required(desk: Desk, role: str) -> bool:
     return role in required
 
 
+def round_words(round_: Round) -> tuple[str, ...]:
+    """Words anyone near the round would try first in a password: its places, unit and team,
+    in characters and in pinyin (青山 → qingshan)."""
+    names = {round_.unit.name, round_.unit.short, round_.unit.county, round_.team,
+             *round_.unit.places, *round_.unit.subordinates}
+    names = {n.strip() for n in names if n and n.strip()}
+    return tuple(sorted(names | {"".join(lazy_pinyin(n)) for n in names}))
+
+
 def _by_name(session: Session, username: str) -> m.StaffUser:
     user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == username.strip()))
     if user is None:
@@ -210,6 +221,7 @@ def _check_password(desk: Desk, password: str, username: str, display_name: str)
     try:
         check_password(password, username=username, display_name=display_name,
                        min_length=desk.settings.password_min_length,
-                       min_score=desk.settings.password_min_score)
+                       min_score=desk.settings.password_min_score,
+                       guessable=round_words(desk.round))
     except PasswordPolicyError as exc:
         raise StaffError(exc.message) from exc

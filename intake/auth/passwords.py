@@ -24,12 +24,14 @@ class PasswordPolicyError(ValueError):
 
 
 def check_password(password: str, *, username: str, display_name: str = "",
-                   min_length: int = 10, min_score: int = 3) -> None:
+                   min_length: int = 10, min_score: int = 3,
+                   guessable: tuple[str, ...] = ()) -> None:
     """Raise PasswordPolicyError unless `password` is long enough, not guessable and nameless.
 
     Refused: shorter than `min_length`; containing the username (names of three or more
     characters: a two-letter name turns up in strong passwords by chance); a zxcvbn score
-    below `min_score` (0-4), with the reason it found.
+    below `min_score` (0-4), with the reason it found. `guessable` are more words that count
+    as known to an attacker (the round's places and team, in pinyin too).
     """
     if len(password) < min_length:
         raise PasswordPolicyError(f"密码至少 {min_length} 个字符。")
@@ -38,7 +40,7 @@ def check_password(password: str, *, username: str, display_name: str = "",
     name = username.strip().casefold()
     if len(name) >= 3 and name in password.casefold():
         raise PasswordPolicyError("密码不能包含用户名。")
-    inputs = [v for v in (username.strip(), display_name.strip()) if v]
+    inputs = [v for v in (username.strip(), display_name.strip(), *guessable) if v]
     result = zxcvbn(password[:SCORED_CHARS], user_inputs=inputs, max_length=SCORED_CHARS)
     if result["score"] < min_score:
         raise PasswordPolicyError(f"{_reason(result['sequence'])}{HINT}")
@@ -48,7 +50,7 @@ def _reason(sequence: list[dict]) -> str:
     """One Chinese sentence for the most telling weak part zxcvbn matched."""
     dictionaries = {match.get("dictionary_name") for match in sequence}
     if "user_inputs" in dictionaries:
-        return "密码包含用户名或姓名，容易被猜中。"
+        return "密码包含用户名、姓名或本轮巡察的地名、单位名，容易被猜中。"
     if "passwords" in dictionaries:
         return "这是常见密码，或只是在常见密码上稍作改动，很容易被猜中。"
     for match in sorted(sequence, key=lambda x: len(x.get("token", "")), reverse=True):

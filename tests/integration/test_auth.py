@@ -300,6 +300,10 @@ def test_password_policy_on_every_way_a_password_is_chosen(app: Flask, desk: Des
         create_user(desk, "wang", "triager", password="password123")
     with pytest.raises(StaffError, match="包含用户名"):
         create_user(desk, "qingshan-duty", "triager", password="qingshan-duty")
+    # The round's own places, in pinyin too, are the first words a local attacker tries.
+    for local in ("Qingshan2026", "qingshanzhen1"):
+        with pytest.raises(StaffError, match="地名"):
+            create_user(desk, "wang", "triager", password=local)
     create_user(desk, "generated", "triager")  # a generated one-time password is fine
     r = run(["users", "add", "li", "--role", "team_leader", "--password-stdin"], desk,
             stdin="1111111111\n")
