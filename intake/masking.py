@@ -38,6 +38,7 @@ PLACEHOLDERS = (NAME, PHONE, ID_NUMBER, EMAIL, BANK_CARD, ADDRESS, ACCOUNT)
 _FOLD = {0xFF01 + i: 0x21 + i for i in range(0x5E)} | {0x3000: 0x20}
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _SEP = r"[ \t\-–—]"  # what people put between the digit groups of a number
+_MOBILE_SEP = r"[ \t\-–—.·]"  # a mobile is also written 139.1234.5678
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -46,7 +47,7 @@ _ID_RE = re.compile(
     rf"(?<![0-9A-Za-z])[1-9]\d{{5}}{_SEP}?\d{{8}}{_SEP}?\d{{3}}[0-9Xx](?![0-9A-Za-z])")
 _CARD_RE = re.compile(rf"(?<!\d)\d(?:{_SEP}?\d){{15,18}}(?!\d)")
 _COUNTRY = rf"(?:(?:\+|00)?86{_SEP}?|\(\+?86\){_SEP}?)?"
-_MOBILE_RE = re.compile(rf"(?<!\d){_COUNTRY}1[3-9]\d(?:{_SEP}?\d){{8}}(?!\d)")
+_MOBILE_RE = re.compile(rf"(?<![\d.]){_COUNTRY}1[3-9]\d(?:{_MOBILE_SEP}?\d){{8}}(?!\d)(?!\.\d)")
 _LANDLINE_RE = re.compile(
     rf"(?<![\d+])(?:\(0\d{{2,3}}\)|0\d{{2,3}}){_SEP}?[2-9]\d{{2,3}}{_SEP}?\d{{4}}"
     rf"(?:\s*(?:转|ext\.?|-)\s*\d{{1,5}})?(?!\d)")

@@ -161,7 +161,11 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
-        size = getattr(exc, "limit", app.config["MAX_CONTENT_LENGTH"])
+        size = getattr(exc, "limit", None)
+        if size is None and 0 < (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
+            # The body as a whole is within the limit: one field of it is what is too long.
+            return fail(413, "too_large", "填写的某一项文字过长，请精简后再提交。")
+        size = size or app.config["MAX_CONTENT_LENGTH"]
         limit = f"{size / 1024 ** 3:.3g} GB" if size >= 1024 ** 3 else human_size(size)
         return fail(413, "too_large", f"提交的内容超过 {limit} 的上限，请减少或压缩附件后再试。")
 

@@ -19,7 +19,9 @@ from limits import parse_many
 from intake.protect import normalise_code
 from intake.settings import Settings, SettingsError
 
-LOGIN_LIMIT = "10 per minute;50 per hour"
+# Per address, only against a spray over many accounts: each account has its own throttle
+# (intake/auth/logins.py), and a whole office logging in at 8:00 may share one address.
+LOGIN_LIMIT = "60 per minute;600 per hour"
 
 
 def install_limits(app: Flask, settings: Settings) -> Limiter:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from intake.protect import Identity
 from intake.submission import IncomingFile, InvalidSubmissionError, Submission
@@ -14,14 +13,11 @@ from intake.submission import IncomingFile, InvalidSubmissionError, Submission
 TEXT_FIELDS = ("text", "title", "subject_name", "subject_unit", "subject_post", "category")
 IDENTITY_FIELDS = ("name", "phone", "id_number", "address")
 HONEYPOT = "website"
-MAX_JSON_BYTES = 256 * 1024  # a report without files; the text itself is capped far lower
 
 
 def submission_from_request(channel: str) -> Submission:
     """Read a report from a multipart form or a JSON body; raise InvalidSubmissionError."""
     if request.is_json:
-        if (request.content_length or 0) > MAX_JSON_BYTES:
-            raise RequestEntityTooLarge()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidSubmissionError("body", "请求内容不是有效的 JSON 对象。")
@@ -34,10 +30,12 @@ def submission_from_request(channel: str) -> Submission:
             raise InvalidSubmissionError(
                 "attachments", f"附件请用 attachments 字段上传（收到了 {names}）。")
         values = request.form.to_dict()
+        # An empty file input sends a part with no name and no bytes; a part with bytes but
+        # no name is still evidence the reporter meant to send.
         files = [
             IncomingFile(f.filename or "附件", f.stream)
             for f in request.files.getlist("attachments")
-            if f.filename or f.content_length
+            if f.filename or _has_bytes(f.stream)
         ]
     for name in (*TEXT_FIELDS, "password", *(f"reporter_{f}" for f in IDENTITY_FIELDS)):
         if name in values and not isinstance(values[name], str):
@@ -71,3 +69,9 @@ def parse_bool(value: object, field: str) -> bool:
     if text in ("false", "0", "no", "off"):
         return False
     raise InvalidSubmissionError(field, "应为 true 或 false。")
+
+
+def _has_bytes(stream: Any) -> bool:
+    head = stream.read(1)
+    stream.seek(0)
+    return bool(head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 from pathlib import Path
@@ -126,6 +127,29 @@ def test_multipart_with_attachments(client: FlaskClient, desk: Desk, settings) -
     stored = desk.files.path_of(atts[0].storage_name).read_bytes()
     assert PNG not in stored and atts[0].sha256 not in str(desk.files.path_of(atts[0].storage_name))
     assert b"".join(desk.files.read(atts[0].storage_name)) == PNG
+
+
+def test_a_file_without_a_name_is_kept_and_an_empty_input_is_not(
+    client: FlaskClient, desk: Desk
+) -> None:
+    data = {**REPORT, "attachments": [(io.BytesIO(PNG), ""), (io.BytesIO(b""), "")]}
+    r = client.post("/api/v1/reports", data=data, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    with desk.sessions() as s:
+        atts = list(s.scalars(select(m.Attachment)))
+    assert [(a.original_name, a.size) for a in atts] == [("附件1.png", len(PNG))]
+
+
+# Werkzeug gives up on the form when the field passes the limit and leaves its spooled part to
+# the garbage collector; collected here, so its warning stays with this test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_one_field_too_long_is_named_as_such(client: FlaskClient) -> None:
+    data = {**REPORT, "title": "长" * (1024 * 1024)}
+    r = client.post("/api/v1/reports", data=data, content_type="multipart/form-data")
+    status, message = r.status_code, r.get_json()["error"]["message"]
+    del r  # the response holds the request, and the request its input
+    gc.collect()
+    assert status == 413 and "某一项文字过长" in message
 
 
 @pytest.mark.parametrize(

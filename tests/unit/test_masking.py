@@ -43,6 +43,7 @@ def test_luhn() -> None:
 @pytest.mark.parametrize("written", [
     "13912345678", "139 1234 5678", "139-1234-5678", "+86 139 1234 5678", "+8613912345678",
     "0086-13912345678", "(+86)13912345678", "１３９１２３４５６７８", "１３９－１２３４－５６７８",
+    "139.1234.5678", "139·1234·5678",
     "0731-84567890", "(010)62345678", "（０１０）６２３４５６７８", "010 6234 5678", "07318456789",
 ])
 def test_phone_numbers_in_every_form(written: str) -> None:
@@ -75,6 +76,7 @@ def test_identity_numbers_and_addresses(written: str, placeholder: str) -> None:
     "110101199003071234",  # 18 digits, wrong check character: not an ID number
     "4111111111111112",  # 16 digits failing Luhn: not a card
     "第3组18号",
+    "补偿标准13.5万元，版本1.3.912345678，139123456789",
 ])
 def test_numbers_that_identify_nobody_stay(text: str) -> None:
     assert mask_text(text) == text
