@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import (
@@ -18,6 +17,7 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
+from handlers.web.context import now
 from handlers.web.guard import WorkRequired, guard
 from handlers.web.reports import HONEYPOT, parse_bool, submission_from_request
 from intake.appointments import (
@@ -28,6 +28,7 @@ from intake.appointments import (
     request_appointment,
 )
 from intake.attachments import ACCEPT_HINT
+from intake.auth import visits
 from intake.pipeline import add_reporter_message_to, case_status, find_case, ingest
 from intake.protect import Identity
 from intake.store import models as m
@@ -35,7 +36,10 @@ from intake.submission import AttachmentTooLargeError, CaseNotFoundError, Invali
 
 bp = Blueprint("public", __name__)
 
-CASE_VISIT_SECONDS = 20 * 60
+# A case visit is held on the server (intake.auth.visits); this cookie carries only its random
+# token, and only to the status pages.
+VISIT_COOKIE = "xcz_visit"
+VISIT_PATH = "/status"
 
 
 @bp.get("/")
@@ -121,32 +125,44 @@ def status() -> Any:
         with desk.sessions() as db:
             row = find_case(desk, db, request.form.get("code", ""),
                             request.form.get("password", ""))
+            case_id = row.id
     except CaseNotFoundError:
         return render_template("public/status.html", failed=True), 404
-    session["case"] = {"id": row.id, "until": time.time() + CASE_VISIT_SECONDS}
-    return redirect(url_for("public.case"))
+    token = visits.open_visit(desk, case_id, now(), replacing=_visit_token())
+    session.pop("case", None)  # the signed-cookie visit of earlier versions
+    response = redirect(url_for("public.case"))
+    response.set_cookie(VISIT_COOKIE, token, path=VISIT_PATH, httponly=True, samesite="Strict",
+                        secure=desk.settings.https_only)
+    return response
+
+
+def _visit_token() -> str:
+    return request.cookies.get(VISIT_COOKIE, "")
 
 
 def _visited_case_id() -> int | None:
-    visit = session.get("case")
-    if not isinstance(visit, dict) or visit.get("until", 0) < time.time():
-        session.pop("case", None)
-        return None
-    return int(visit["id"])
+    return visits.find_visit(current_app.extensions["desk"], _visit_token(), now())
+
+
+def _visit_over(message: str) -> Any:
+    """Back to the query form, the dead visit's cookie dropped."""
+    flash(message)
+    response = redirect(url_for("public.status"))
+    response.delete_cookie(VISIT_COOKIE, path=VISIT_PATH, httponly=True, samesite="Strict",
+                           secure=current_app.extensions["desk"].settings.https_only)
+    return response
 
 
 @bp.get("/status/case")
 def case() -> Any:
     case_id = _visited_case_id()
     if case_id is None:
-        flash("查询已超时，请重新输入查询码和密码。")
-        return redirect(url_for("public.status"))
+        return _visit_over("查询已结束或已超时，请重新输入查询码和密码。")
     desk = current_app.extensions["desk"]
     with desk.sessions() as db:
         row = db.get(m.Submission, case_id, options=[selectinload(m.Submission.messages)])
         if row is None:
-            session.pop("case", None)
-            return redirect(url_for("public.status"))
+            return _visit_over("查询已结束或已超时，请重新输入查询码和密码。")
         return render_template("public/case.html", case=case_status(row),
                                appointment=appointment_of(desk, row.id))
 
@@ -154,15 +170,14 @@ def case() -> Any:
 @bp.post("/status/case/message")
 def case_message() -> Any:
     case_id = _visited_case_id()
+    gone = "查询已结束或已超时，补充内容未能提交，请重新查询后再提交。"
     if case_id is None:
-        flash("查询已超时，补充内容未能提交，请重新查询后再提交。")
-        return redirect(url_for("public.status"))
+        return _visit_over(gone)
     desk = current_app.extensions["desk"]
     try:
         add_reporter_message_to(desk, case_id, request.form.get("text", ""))
     except CaseNotFoundError:
-        session.pop("case", None)
-        return redirect(url_for("public.status"))
+        return _visit_over(gone)
     except InvalidSubmissionError as exc:
         flash(exc.message)
     else:
@@ -172,6 +187,10 @@ def case_message() -> Any:
 
 @bp.post("/status/leave")
 def leave() -> Any:
-    session.pop("case", None)
+    visits.end_visit(current_app.extensions["desk"], _visit_token())
+    session.clear()  # a new CSRF token too
     flash("已退出查询。")
-    return redirect(url_for("public.index"))
+    response = redirect(url_for("public.index"))
+    response.delete_cookie(VISIT_COOKIE, path=VISIT_PATH, httponly=True, samesite="Strict",
+                           secure=current_app.extensions["desk"].settings.https_only)
+    return response

@@ -330,6 +330,20 @@ class StaffSession(Base):
     awaiting_code: Mapped[bool] = mapped_column(default=False)
 
 
+class CaseVisit(Base):
+    """A reporter's visit to their case on the public status page, held here so that leaving
+    ends it: the cookie carries a random id (no item number); only its SHA-256 is stored."""
+
+    __tablename__ = "case_visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginThrottle(Base):
     """Failed logins per account name (existing or not), whatever address they came from.
 
