@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from intake.audit import db_record
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.desk import Desk
+from intake.masking import mask_text
 from intake.maskstore import Originals, db_originals, has_originals
 from intake.pipeline import db_set_classification
 from intake.protect import Identity
@@ -275,19 +276,33 @@ def masked_identity(desk: Desk, row: m.Submission) -> dict[str, str]:
     return desk.keyring.open_identity(row.identity_sealed).masked()
 
 
+REASON_MAX = 200  # characters of a reveal's reason: it stays in the audit chain for good
+
+
+def recorded_reason(reason: str, identity: Identity | None = None) -> str:
+    """A reveal's reason as the audit log keeps it: masked (the declared identity when given,
+    the patterns always) and at most REASON_MAX characters, since the log is never pruned."""
+    masked = mask_text(reason.strip(), identity)
+    return masked if len(masked) <= REASON_MAX else masked[:REASON_MAX - 1] + "…"
+
+
 def _reveal_reason(
     desk: Desk, actor: Actor, reason: str, refused: str, what: str, action: str,
     submission_id: int | None = None, **detail: int,
 ) -> str:
     """The stated reason for seeing what identifies a reporter; only team leaders may.
 
-    A refusal (wrong role, no reason) is itself audited, as `<action>.refused`.
+    A refusal (wrong role, no reason, too long a reason) is itself audited, as
+    `<action>.refused`, with the reason as `recorded_reason` keeps it. The reason returned is
+    as typed: the caller records it through `recorded_reason`.
     """
     reason = reason.strip()
     if not may(actor.role, "reveal_identity"):
         why, message = "role", refused
     elif len(reason) < 4:
         why, message = "reason", f"请写明查看{what}的理由（至少 4 个字）。"
+    elif len(reason) > REASON_MAX:
+        why, message = "reason", f"查看{what}的理由请写在 {REASON_MAX} 字以内。"
     else:
         return reason
     with desk.sessions() as session:
@@ -295,7 +310,8 @@ def _reveal_reason(
         if submission_id is not None and session.get(m.Submission, submission_id) is None:
             submission_id = None  # a made-up number: on record, without the link
         db_record(session, f"{action}.refused", actor_id=actor.id, actor_label=actor.username,
-                  submission_id=submission_id, reason=reason, refused=why, **detail)
+                  submission_id=submission_id, reason=recorded_reason(reason), refused=why,
+                  **detail)
         session.commit()
     raise StaffError(message)
 
@@ -327,11 +343,11 @@ def reveal_item(desk: Desk, actor: Actor, submission_id: int, reason: str) -> Re
         row = session.get(m.Submission, submission_id)
         if row is None or (row.identity_sealed is None and not has_originals(session, row)):
             raise StaffError("此件没有举报人身份信息。")
-        db_record(session, "identity.reveal", actor_id=actor.id, actor_label=actor.username,
-                  submission_id=row.id, reason=reason)
-        session.commit()  # the view is on record before anything is shown
         identity = (None if row.identity_sealed is None
                     else desk.keyring.open_identity(row.identity_sealed))
+        db_record(session, "identity.reveal", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=row.id, reason=recorded_reason(reason, identity))
+        session.commit()  # the view is on record before anything is shown
         return Revealed(identity, db_originals(session, desk.keyring, row))
 
 
@@ -412,6 +428,7 @@ def open_raw_mail(
             message = session.get(m.Message, mail.message_id)
             submission_id = message.submission_id if message else None
         db_record(session, "mail.raw_download", actor_id=actor.id, actor_label=actor.username,
-                  submission_id=submission_id, reason=reason, inbound_mail_id=mail.id)
+                  submission_id=submission_id, reason=recorded_reason(reason),
+                  inbound_mail_id=mail.id)
         session.commit()
     return mail, desk.files.read(mail.raw_storage_name)

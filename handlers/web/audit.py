@@ -13,6 +13,7 @@ from flask import Blueprint, Response, g, render_template, request
 from handlers.web.context import desk, require
 from intake.audit import ACTION_LABELS, action_label, db_record
 from intake.audit.chain import Verification, read_anchors, verify
+from intake.audit.labels import action_choices, detail_items
 from intake.audit.trail import TrailFilters, csv_lines, db_trail_page, iter_trail
 from intake.store.db import begin_write
 from intake.workdays import CHINA
@@ -23,6 +24,11 @@ bp = Blueprint("audit", __name__)
 @bp.app_template_filter("action_label")
 def _action_label(action: str) -> str:
     return action_label(action)
+
+
+@bp.app_template_filter("audit_detail")
+def _audit_detail(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    return detail_items(detail)
 
 
 def _filters() -> tuple[TrailFilters, str]:
@@ -54,8 +60,9 @@ def _render(verification: Verification | None = None) -> str:
     query = {k: v for k, v in request.args.items() if k != "cursor" and v}
     return render_template(
         "staff/audit.html", events=found.rows, next_cursor=found.next_cursor, filters=filters,
-        error=error, labels=ACTION_LABELS, query=query, anchor=anchors[-1] if anchors else None,
-        verification=verification)
+        error=error, labels=ACTION_LABELS, choices=action_choices(),
+        selected_label=action_label(filters.action) if filters.action else "", query=query,
+        anchor=anchors[-1] if anchors else None, verification=verification)
 
 
 @bp.get("/")
@@ -80,7 +87,7 @@ def export() -> Response:
     with sessions() as db:
         begin_write(db)
         db_record(db, "audit.export", actor_id=g.staff.id, actor_label=g.staff.username,
-                  **filters.as_detail())
+                  details=filters.as_detail())
         db.commit()
 
     def body() -> Any:  # runs after the view returned: no application context here

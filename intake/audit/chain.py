@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,22 +60,27 @@ def event_hash(
 def db_record(
     session: Session,
     action: str,
+    /,
     *,
     actor_label: str,
     actor_id: int | None = None,
     submission_id: int | None = None,
     reason: str = "",
+    details: Mapping[str, Any] | None = None,
     **detail: Any,
 ) -> m.AuditEvent:
     """Append an audit event to the chain in the session's transaction (the caller commits).
 
     Takes the chain head's row lock until the transaction ends, so call it late in a
-    transaction. `detail` must be JSON: it is stored and hashed as JSON reads it back.
+    transaction. The detail is `details` and the other keywords (`session` and `action` among
+    them: those two are positional-only); pass a mapping built elsewhere as `details`, where no
+    key can ever be taken for a parameter. It must be JSON: it is stored and hashed as JSON
+    reads it back.
     """
     key = session.info.get(KEY_INFO)
     if not key:
         raise AuditKeyMissingError("audit events need a session from Desk.sessions()")
-    detail = json.loads(json.dumps(detail, ensure_ascii=False))
+    detail = json.loads(json.dumps({**(details or {}), **detail}, ensure_ascii=False))
     seq, prev_hash = _db_advance_head(session)
     at = m.utcnow()  # taken under the head's lock: times follow the chain's order
     fields: dict[str, Any] = {

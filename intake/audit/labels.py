@@ -1,6 +1,10 @@
-"""What each audit action is called in Chinese: the one mapping the pages and exports use."""
+"""What each audit action and detail is called in Chinese: the mappings pages and exports use."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 ACTION_LABELS: dict[str, str] = {
     # reporters' identity and originals
@@ -53,3 +57,74 @@ ACTION_LABELS: dict[str, str] = {
 def action_label(action: str) -> str:
     """The Chinese name of an audit action; an unknown code is shown as it is."""
     return ACTION_LABELS.get(action, action)
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """(code, label) for the action filter: each label once, under its first code."""
+    seen: dict[str, str] = {}
+    for code, label in ACTION_LABELS.items():
+        seen.setdefault(label, code)
+    return [(code, label) for label, code in seen.items()]
+
+
+def same_label_codes(action: str) -> list[str]:
+    """Every code shown under the same label as `action` (old and new names of one act)."""
+    label = ACTION_LABELS.get(action)
+    if label is None:
+        return [action]
+    return [code for code, other in ACTION_LABELS.items() if other == label]
+
+
+DETAIL_LABELS: dict[str, str] = {
+    "address": "地址",
+    "second_factor": "两步验证",
+    "step": "步骤",
+    "why": "原因",
+    "minutes": "锁定分钟数",
+    "refused": "拒绝原因",
+    "username": "账号",
+    "role": "角色",
+    "sessions_ended": "结束会话数",
+    "had_failures": "曾有失败登录",
+    "had_second_factor": "原已启用两步验证",
+    "since": "起始时间",
+    "until": "截止日期",
+    "actor": "操作人",
+    "filter_action": "操作",
+    "item": "件号",
+    "in_scope": "属受理范围",
+    "disciplines": "违纪类别",
+    "routes": "转办去向",
+    "message_id": "消息编号",
+    "inbound_mail_id": "邮件编号",
+    "attachment_id": "附件编号",
+    "batch_id": "批次编号",
+    "letter_id": "来信编号",
+    "scan_file_id": "扫描文件编号",
+    "scan_page_id": "扫描页编号",
+    "slot_id": "时段编号",
+    "device_id": "令牌编号",
+    "client_id": "客户端编号",
+    "name": "名称",
+    "rate_limit": "频率上限",
+    "version": "模型版本",
+    "trained": "新训练",
+}
+
+
+def _value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if key == "filter_action" and isinstance(value, str):
+        return action_label(value)
+    if isinstance(value, list):
+        return "、".join(_value("", v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def detail_items(detail: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """An event's detail as (Chinese name, shown value); None left out, unknown keys as they are."""
+    return [(DETAIL_LABELS.get(k, k), _value(k, v))
+            for k, v in (detail or {}).items() if v is not None]

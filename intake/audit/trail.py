@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from intake.audit.labels import action_label
+from intake.audit.labels import action_label, same_label_codes
 from intake.store import models as m
 from intake.workdays import CHINA
 
@@ -25,8 +25,8 @@ CSV_HEADER = ("序号", "时间（北京时间）", "操作人", "操作", "操�
 class TrailFilters:
     """What the audit page searches by; dates are days in the service's local time."""
 
-    actor: str = ""  # part of the actor's name, any case
-    action: str = ""  # an exact action code
+    actor: str = ""  # part of the actor's username or display name, any case
+    action: str = ""  # an action code: matches every code with the same Chinese label
     submission_id: int | None = None
     since: date | None = None
     until: date | None = None  # inclusive
@@ -34,7 +34,7 @@ class TrailFilters:
     def as_detail(self) -> dict[str, Any]:
         """The filters as an audit event's detail (for the export's own record)."""
         return {k: v for k, v in (
-            ("actor", self.actor), ("action", self.action), ("item", self.submission_id),
+            ("actor", self.actor), ("filter_action", self.action), ("item", self.submission_id),
             ("since", self.since.isoformat() if self.since else None),
             ("until", self.until.isoformat() if self.until else None)) if v}
 
@@ -48,9 +48,13 @@ class TrailPage:
 def _filtered(f: TrailFilters) -> Select[tuple[m.AuditEvent]]:
     stmt = select(m.AuditEvent)
     if f.actor:
-        stmt = stmt.where(m.AuditEvent.actor_label.icontains(f.actor, autoescape=True))
+        named = select(m.StaffUser.id).where(
+            m.StaffUser.username.icontains(f.actor, autoescape=True)
+            | m.StaffUser.display_name.icontains(f.actor, autoescape=True))
+        stmt = stmt.where(m.AuditEvent.actor_label.icontains(f.actor, autoescape=True)
+                          | m.AuditEvent.actor_id.in_(named))
     if f.action:
-        stmt = stmt.where(m.AuditEvent.action == f.action)
+        stmt = stmt.where(m.AuditEvent.action.in_(same_label_codes(f.action)))
     if f.submission_id is not None:
         stmt = stmt.where(m.AuditEvent.submission_id == f.submission_id)
     if f.since is not None:

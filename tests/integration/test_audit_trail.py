@@ -26,6 +26,8 @@ from intake.store import models as m
 from intake.store.db import begin_write
 from tests.support import NAMED_IDENTITY, csrf_token, make_submission, staff_client
 
+ROW = '<tr><td data-label="序号">'  # an event's row on the audit page
+
 
 def events(desk: Desk, action: str | None = None) -> list[m.AuditEvent]:
     with desk.sessions() as s:
@@ -181,7 +183,7 @@ def test_the_page_filters_and_pages_by_keyset(app: Flask, desk: Desk) -> None:
 
     def rows(query: str) -> list[str]:
         page = leader.get(f"/staff/audit/?{query}").get_data(as_text=True)
-        return [line for line in page.split("<tr>") if line.startswith("<td>")]
+        return [line for line in page.split("<tr>") if line.startswith("<td data-label")]
 
     assert len(rows("actor=READER1")) == 30
     assert all("reader1" in r for r in rows("actor=reader1"))
@@ -194,12 +196,12 @@ def test_the_page_filters_and_pages_by_keyset(app: Flask, desk: Desk) -> None:
     assert "日期格式" in leader.get("/staff/audit/?since=03/05").get_data(as_text=True)
 
     first = leader.get("/staff/audit/?actor=reader").get_data(as_text=True)
-    assert first.count("<tr><td>") == 50
+    assert first.count(ROW) == 50
     cursor = first.split("cursor=")[1].split("&")[0].split('"')[0]
     second = leader.get(f"/staff/audit/?actor=reader&cursor={cursor}").get_data(as_text=True)
-    assert second.count("<tr><td>") == 10 and "cursor=" not in second
-    seqs = [int(r.split("<td>")[1].split("<")[0]) for r in
-            (first.split("<tr>") + second.split("<tr>")) if r.startswith("<td>")]
+    assert second.count(ROW) == 10 and "cursor=" not in second
+    seqs = [int(r.split(">")[1].split("<")[0]) for r in
+            (first.split("<tr>") + second.split("<tr>")) if r.startswith("<td data-label")]
     assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 60
 
 
@@ -235,3 +237,115 @@ def test_the_page_verifies_the_chain_on_request(app: Flask, desk: Desk) -> None:
     assert "审计链完好" in page
     page = leader.get("/staff/audit/").get_data(as_text=True)
     assert "上次校验" in page
+
+
+# -- fixes after the outside probe ----------------------------------------------------------
+
+
+def test_export_with_an_action_filter_is_audited_with_the_filter(app: Flask, desk: Desk) -> None:
+    add_event(desk, "decision.confirm", "t9")
+    leader = staff_client(app, desk, "l1", "team_leader")
+    token = csrf_token(leader, "/staff/audit/")
+    r = leader.post("/staff/audit/export", data={"csrf_token": token,
+                                                 "action": "decision.confirm"})
+    assert r.status_code == 200
+    table = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert [row[4] for row in table[1:]] == ["decision.confirm"]
+    [export] = events(desk, "audit.export")
+    assert export.detail == {"filter_action": "decision.confirm"}
+
+
+def test_detail_keys_named_like_parameters_never_raise(desk: Desk) -> None:
+    with desk.sessions() as s:
+        begin_write(s)
+        db_record(s, "item.view", actor_label="x", action="a", session="s")
+        db_record(s, "item.view", actor_label="y",
+                  details={"reason": "r", "actor_label": "z", "submission_id": 5})
+        s.commit()
+    first, second = events(desk, "item.view")
+    assert (first.actor_label, first.detail) == ("x", {"action": "a", "session": "s"})
+    assert (second.actor_label, second.reason, second.submission_id) == ("y", "", None)
+    assert second.detail == {"reason": "r", "actor_label": "z", "submission_id": 5}
+
+
+def test_reveal_reasons_are_masked_and_capped_on_record(app: Flask, desk: Desk) -> None:
+    ingest(desk, make_submission(anonymous=False, identity=NAMED_IDENTITY))
+    leader = staff_client(app, desk, "l1", "team_leader")
+    token = csrf_token(leader, "/staff/items/1")
+    r = leader.post("/staff/items/1/reveal",
+                    data={"csrf_token": token, "reason": "我看看欧阳明远13912345678是谁"})
+    assert r.status_code == 200
+    [shown] = events(desk, "identity.reveal")
+    assert shown.reason == "我看看［姓名已隐去］［电话已隐去］是谁"
+
+    long = "我看看张三13912345678是谁" + "啊" * 3000
+    r = leader.post("/staff/items/1/reveal", data={"csrf_token": token, "reason": long})
+    assert r.status_code == 400 and "200 字以内" in r.get_data(as_text=True)
+    triager = staff_client(app, desk, "t1", "triager")
+    r = triager.post("/staff/items/1/reveal",
+                     data={"csrf_token": csrf_token(triager, "/staff/items/1"),
+                           "reason": "欧阳明远 电话 13912345678"})
+    assert r.status_code == 403
+    too_long, by_role = events(desk, "identity.reveal.refused")
+    assert too_long.detail["refused"] == "reason" and len(too_long.reason) == 200
+    assert too_long.reason.startswith("我看看张三［电话已隐去］是谁啊")
+    assert too_long.reason.endswith("…") and "13912345678" not in too_long.reason
+    # A refusal never opens the identity: the patterns alone hide the number.
+    assert by_role.reason == "欧阳明远 电话 ［电话已隐去］"
+    assert len(events(desk, "identity.reveal")) == 1
+
+
+def test_a_raw_mail_download_reason_is_masked(app: Flask, desk: Desk) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "zhang@example.com", desk.round.mailbox, "反映"
+    mail.set_content("镇长王海涛公车私用，周末开公车去钓鱼。")
+    outcome = take_in(desk, mail.as_bytes(),
+                      Envelope(mail_from="zhang@example.com", rcpt_tos=(desk.round.mailbox,)))
+    leader = staff_client(app, desk, "l1", "team_leader")
+    token = csrf_token(leader, f"/staff/items/{outcome.submission_id}")
+    r = leader.post(f"/staff/mails/{outcome.inbound_id}/raw",
+                    data={"csrf_token": token, "reason": "核实 zhang@example.com 的来信"})
+    assert r.status_code == 200
+    [event] = events(desk, "mail.raw_download")
+    assert event.reason == "核实 ［邮箱已隐去］ 的来信"
+
+
+def test_details_are_shown_in_chinese(app: Flask, desk: Desk) -> None:
+    add_event(desk, "login.success", "l9", address="127.0.0.1", second_factor=False)
+    add_event(desk, "password.change", "l9", sessions_ended=0)
+    add_event(desk, "export.plain", "cli:x", since=None)
+    add_event(desk, "audit.export", "l9", filter_action="decision.confirm", odd_key="v")
+    leader = staff_client(app, desk, "l1", "team_leader")
+    page = leader.get("/staff/audit/").get_data(as_text=True)
+    assert "地址：127.0.0.1；两步验证：否" in page and "结束会话数：0" in page
+    assert "操作：确认研判建议；odd_key：v" in page
+    [plain] = [row for row in page.split("<tr>") if ">cli:x<" in row]
+    assert '<td data-label="详情" class="detail"></td>' in plain  # since=None left out
+    assert "None" not in page and "address=" not in page
+
+
+def test_each_action_label_is_offered_once_and_matches_all_its_codes(
+    app: Flask, desk: Desk
+) -> None:
+    add_event(desk, "staff.password_change", "old")
+    add_event(desk, "password.change", "new")
+    add_event(desk, "login.success", "other")
+    leader = staff_client(app, desk, "l1", "team_leader")
+    page = leader.get("/staff/audit/").get_data(as_text=True)
+    assert page.count(">修改密码</option>") == 1
+    for code in ("password.change", "staff.password_change"):
+        found = leader.get(f"/staff/audit/?action={code}").get_data(as_text=True)
+        assert found.count(ROW) == 2 and ">修改密码</option>" in found
+        assert 'selected>修改密码</option>' in found
+
+
+def test_search_by_the_actors_display_name(app: Flask, desk: Desk) -> None:
+    from intake.staff import create_user
+
+    user, _ = create_user(desk, "zhangsan", "triager", display_name="张三丰")
+    add_event(desk, "item.view", "zhangsan", actor_id=user.id)
+    add_event(desk, "item.view", "lisi")
+    leader = staff_client(app, desk, "l1", "team_leader")
+    for query in ("张三", "ZhangSan"):
+        page = leader.get(f"/staff/audit/?actor={query}").get_data(as_text=True)
+        assert page.count(ROW) == 1 and ">zhangsan<" in page
