@@ -62,7 +62,8 @@ def send_report(page: Any) -> Any:
     with page.expect_response(lambda r: r.request.method == "POST"
                               and r.url.endswith("/report")) as answer:
         page.get_by_role("button", name="提交").click()
-    page.wait_for_load_state()
+    # The answer redirects to the receipt: wait for it, not only for the POST's page load.
+    expect(page.get_by_role("heading", name="已收到您反映的问题")).to_be_visible()
     return answer.value
 
 
