@@ -29,7 +29,8 @@ from intake.appointments import (
 )
 from intake.attachments import ACCEPT_HINT
 from intake.auth import visits
-from intake.pipeline import add_reporter_message_to, case_status, find_case, ingest
+from intake.formkeys import FormSentTwiceError, ingest_once, new_form_key
+from intake.pipeline import add_reporter_message_to, case_status, find_case
 from intake.protect import Identity
 from intake.store import models as m
 from intake.submission import AttachmentTooLargeError, CaseNotFoundError, InvalidSubmissionError
@@ -55,7 +56,11 @@ def report() -> Any:
     if (refusal := guard().admit()) is not None:
         return _report_form(request.form, error=_work_error(refusal)), 429
     try:
-        receipt = ingest(desk, submission_from_request("web"))
+        receipt = ingest_once(desk, submission_from_request("web"),
+                              request.form.get("form_key", ""))
+    except FormSentTwiceError:
+        # A reload of the receipt, the back button, a double press: one item, one code.
+        return render_template("public/receipt.html", receipt=None, sent_twice=True), 409
     except InvalidSubmissionError as exc:
         status = 413 if isinstance(exc, AttachmentTooLargeError) else 400
         return _report_form(request.form, error=exc), status
@@ -70,6 +75,7 @@ def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> st
         max_files=settings.max_attachments,
         max_mb=settings.max_attachment_bytes // (1024 * 1024),
         max_chars=settings.max_text_chars, work_needed=guard().bits_now() > 0,
+        form_key=values.get("form_key") or new_form_key(),
     )
 
 

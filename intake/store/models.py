@@ -344,6 +344,16 @@ class CaseVisit(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PublicFormKey(Base):
+    """A public report form already sent (a digest of its random key), so that a resend
+    stores nothing twice; not linked to the item it made."""
+
+    __tablename__ = "public_form_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class LoginThrottle(Base):
     """Failed logins per account name (existing or not), whatever address they came from.
 
