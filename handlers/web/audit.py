@@ -62,7 +62,9 @@ def _render(verification: Verification | None = None) -> str:
         "staff/audit.html", events=found.rows, next_cursor=found.next_cursor, filters=filters,
         error=error, labels=ACTION_LABELS, choices=action_choices(),
         selected_label=action_label(filters.action) if filters.action else "", query=query,
-        anchor=anchors[-1] if anchors else None, verification=verification)
+        anchor=anchors[-1] if anchors else None,
+        anchor_at=datetime.fromisoformat(anchors[-1].at) if anchors else None,
+        verification=verification)
 
 
 @bp.get("/")

@@ -45,7 +45,8 @@ VISIT_PATH = "/status"
 
 @bp.get("/")
 def index() -> str:
-    return render_template("public/index.html")
+    desk = current_app.extensions["desk"]
+    return render_template("public/index.html", closed=desk.round.is_late(now()))
 
 
 @bp.route("/report", methods=["GET", "POST"])

@@ -32,7 +32,7 @@ ACTION_LABELS: dict[str, str] = {
     # accounts, sessions and credentials
     "staff.create": "创建账号",
     # before server-held sessions (kept for events recorded then)
-    "staff.login": "登录",
+    "staff.login": "登录成功",
     "staff.password_change": "修改密码",
     "login.success": "登录成功",
     "login.failure": "登录失败",
@@ -112,11 +112,18 @@ DETAIL_LABELS: dict[str, str] = {
 }
 
 
+ROLE_KEYS = ("role", "old_role", "new_role")
+
+
 def _value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if key == "filter_action" and isinstance(value, str):
         return action_label(value)
+    if key in ROLE_KEYS and isinstance(value, str):
+        from intake.staff import ROLE_NAMES  # here: intake.staff records events itself
+
+        return ROLE_NAMES.get(value, value)
     if isinstance(value, list):
         return "、".join(_value("", v) for v in value)
     if isinstance(value, dict):

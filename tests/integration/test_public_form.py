@@ -4,7 +4,9 @@ press) stores one item and hands out one query code."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -57,3 +59,12 @@ def test_a_refused_form_keeps_its_key_for_the_corrected_send(
     assert f'name="form_key" value="{fields["form_key"]}"' in refused.get_data(as_text=True)
     assert client.post("/report", data=fields).status_code == 200
     assert items(desk) == 1
+
+
+def test_the_home_page_says_when_intake_has_closed(app: Flask, desk: Desk) -> None:
+    during = desk.round.opens + timedelta(days=1)
+    app.extensions["clock"] = lambda: during
+    assert "正在对" in app.test_client().get("/").get_data(as_text=True)
+    app.extensions["clock"] = lambda: desk.round.closes + timedelta(minutes=1)
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "正在对" not in page and "截止" in page and "仍会保存" in page
