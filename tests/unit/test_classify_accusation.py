@@ -212,7 +212,10 @@ def test_no_presumption_for_questions_praise_or_denials(text: str) -> None:
     ("巡察组进村前范书记召集村干部开会，交代好了怎么应付", "political"),
     ("屈所长上班时间经常在办公室打麻将", "work"),
     ("樊书记跟邻村一个有夫之妇经常在县城宾馆开房", "life"),
-], ids=["kin-contracts", "welfare-kin", "election-gifts", "inspection", "absent", "affair"])
+    ("喻书记拿着大家的征地补偿款在镇上饭馆请客", "integrity"),
+    ("喻书记拿着大家的征地补偿款在镇上饭馆请客", "mass"),
+], ids=["kin-contracts", "welfare-kin", "election-gifts", "inspection", "absent", "affair",
+        "feast-on-compensation", "compensation-spent"])
 def test_word_classes_together(text: str, discipline: str) -> None:
     s = run(text)
     assert discipline in s.disciplines
