@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     features: dict[str, Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]] = {
         "ngram": _ngram_features}
     if not args.no_static:
-        words = _word_vectors(args.cache)
+        from build_default_model import word_vectors  # the same distillation as the default
+
+        words = word_vectors(args.cache)
         if words is not None:
             features["static"] = _static_features(words)
     if not args.no_e5:
@@ -185,29 +187,6 @@ def _dev_rows(data: Path) -> tuple[list[dict], list[int], list[str]]:
             files.append(number)
             groups.append(str(item.get("source") or item["id"]).split("#")[0])
     return rows, files, groups
-
-
-def _word_vectors(cache: str | None):  # type: ignore[no-untyped-def]
-    """The distilled word vectors of intake.classify.semantic (kept in --cache: distilling
-    8000 words takes about 100 s of CPU)."""
-    from intake.classify.embedder import load_embedder
-    from intake.classify.semantic import WordVectors, vocabulary
-
-    path = Path(cache) / "words.npz" if cache else None
-    if path and path.is_file():
-        with np.load(path) as z:
-            return WordVectors(z["words"].tolist(), z["vectors"])
-    embedder = load_embedder()
-    if embedder is None:
-        print("static: e5 weights missing or failing the hash check: skipped")
-        return None
-    t0 = time.process_time()
-    words = WordVectors.distil(embedder, vocabulary())
-    print(f"distilled {len(words.words)} words in {time.process_time() - t0:.0f} s CPU")
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, words=np.array(words.words), vectors=words.vectors)
-    return words
 
 
 def _static_features(words):  # type: ignore[no-untyped-def]

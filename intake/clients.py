@@ -8,12 +8,11 @@ created, listed and revoked with `intake clients ...`; every change is audited.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import secrets
 import sys
 
 from limits import parse_many
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from intake.audit import db_record
 from intake.desk import Desk
@@ -22,6 +21,7 @@ from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
 from intake.submission import IntakeError
+from intake.tokens import find_holder, token_lookup
 
 TOKEN_PREFIX = "xczapi_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 
@@ -32,11 +32,6 @@ class ClientError(IntakeError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def token_lookup(token: str) -> str:
-    """Tokens are 256 random bits: a plain digest is enough to find one, and reveals none."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_client(desk: Desk, name: str, *, rate_limit: str = "", actor_label: str) -> str:
@@ -76,19 +71,7 @@ def revoke_client(desk: Desk, name: str, *, actor_label: str) -> None:
 
 def authenticate_client(desk: Desk, token: str) -> m.ApiClient | None:
     """The active client holding `token`, or None; notes when it was last used."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    with desk.sessions() as session:
-        begin_write(session)
-        client = session.scalar(select(m.ApiClient).where(
-            m.ApiClient.token_lookup == token_lookup(token), m.ApiClient.revoked_at.is_(None)))
-        if client is None:
-            return None
-        session.execute(update(m.ApiClient).where(m.ApiClient.id == client.id)
-                        .values(last_used_at=utcnow()))
-        session.commit()
-        session.expunge(client)
-        return client
+    return find_holder(desk, m.ApiClient, token, TOKEN_PREFIX)
 
 
 def list_clients(desk: Desk) -> list[m.ApiClient]:

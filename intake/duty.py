@@ -9,13 +9,12 @@ after the round closed are flagged (`DeskEntry.flags`), never refused.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
 from intake.submission import IntakeError, InvalidSubmissionError, Submission
+from intake.tokens import find_holder, token_lookup
 from intake.workdays import hotline_flags, round_flags
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,6 @@ def _stored_before(
 # --- Call-centre devices ---------------------------------------------------------------------
 
 
-def token_lookup(token: str) -> str:
-    """Tokens are 256 random bits: a plain digest is enough to find one, and reveals none."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def create_device(desk: Desk, name: str, *, actor_id: int | None, actor_label: str) -> str:
     """Register a call-centre system; return its token (shown once, never stored)."""
     name = name.strip()
@@ -196,21 +191,7 @@ def revoke_device(desk: Desk, device_id: int, *, actor_id: int | None, actor_lab
 
 def authenticate_device(desk: Desk, token: str) -> m.Device | None:
     """The active device holding `token`, or None; notes when it was last used."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    with desk.sessions() as session:
-        begin_write(session)
-        device = session.scalar(
-            select(m.Device).where(m.Device.token_lookup == token_lookup(token),
-                                   m.Device.revoked_at.is_(None))
-        )
-        if device is None:
-            return None
-        session.execute(update(m.Device).where(m.Device.id == device.id)
-                        .values(last_used_at=utcnow()))
-        session.commit()
-        session.expunge(device)
-        return device
+    return find_holder(desk, m.Device, token, TOKEN_PREFIX)
 
 
 def list_devices(desk: Desk) -> list[m.Device]:
