@@ -7,6 +7,7 @@ patterns, so one core handles thousands of items a second.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,9 @@ from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Sugg
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
 from intake.classify.models_store import ActiveModel
+from intake.classify.route_guess import RouteGuesser
 from intake.classify.routing import Router
+from intake.classify.semantic import WordVectors
 from intake.classify.subjects import Mention, SubjectFinder
 from intake.classify.text import Prepared, prepare
 from intake.round import Round
@@ -55,6 +58,9 @@ class Classifier:
         self._evidence = EvidenceFinder(rules)
         self._subjects = SubjectFinder(round, rules)
         self._router = Router(rules)
+        # One guesser per word-vector table (a reloaded active model brings a new one).
+        self._guessers: weakref.WeakKeyDictionary[WordVectors, RouteGuesser | None] = (
+            weakref.WeakKeyDictionary())
         spellings = rules.spellings
         self._respell = re.compile("|".join(
             map(re.escape, sorted(spellings, key=len, reverse=True)))) if spellings else None
@@ -63,6 +69,16 @@ class Classifier:
     def version(self) -> str:
         """The version stored with each classification: keywords, plus the model if any."""
         return _version(self._current_model())
+
+    def _guess_route(self, model: DisciplineModel | None, text: str) -> str | None:
+        # Only a model with the semantic layer's word vectors can guess (not test stand-ins).
+        encoder = getattr(getattr(model, "semantic", None), "encoder", None)
+        if not isinstance(encoder, WordVectors):
+            return None
+        if encoder not in self._guessers:
+            self._guessers[encoder] = RouteGuesser.load(encoder)
+        guesser = self._guessers[encoder]
+        return guesser.guess(text) if guesser is not None else None
 
     def _current_model(self) -> DisciplineModel | None:
         return self._model.get() if isinstance(self._model, ActiveModel) else self._model
@@ -154,6 +170,12 @@ class Classifier:
         unnamed_charge = in_scope and not named  # also every presumed complaint
         # Nothing matched a department: the fallback is a guess, never a default.
         unsure_route = routes == (self.rules.fallback,)
+        if unsure_route:
+            # The nearest worked examples may still name a department: put it first, keep
+            # the fallback after it and the item marked for review.
+            guessed = self._guess_route(model, prep.norm)
+            if guessed and guessed not in routes:
+                routes = (guessed, *routes)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
                         or by_sound or unnamed_charge or unsure_route or accused_by_model)
         if unnamed_charge:

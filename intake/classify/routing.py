@@ -59,6 +59,11 @@ class Router:
         if in_scope:
             routes.append("accept")
             routes.extend(m.rule.department for m in topical if m.rule.also_in_scope)
+        elif archive and alleged_role == "unknown" and charges < 2:
+            # Spam with one stray conduct word ("代开发票", "无抵押") and nobody identified:
+            # the spam pattern decides.
+            routes.append(archive[0].rule.department)
+            routes.extend(m.rule.department for m in topical)
         elif alleged_role == "unknown" and topical and charges < 2:
             # One conduct word and nobody identified: the matter itself decides who acts
             # first, the commission gets it after ("决策失误" in a complaint about a school

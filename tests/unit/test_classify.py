@@ -168,6 +168,19 @@ def test_mixed_letter_accepted_and_copied() -> None:
     assert "human_resources" in s.routes
 
 
+
+def test_mixed_letter_copies_the_regulator_of_the_matter() -> None:
+    s = run("桥头社区罗书记给他表弟的养猪场打招呼，粪水天天排进河里，谁也不敢管")
+    assert s.in_scope
+    assert s.routes[0] == "accept"
+    assert "ecology_environment" in s.routes
+
+
+def test_unit_staff_at_the_window_go_to_the_unit() -> None:
+    s = run("镇政府办事大厅的办事员上班时间玩手机，让群众等了一个多小时")
+    assert not s.in_scope
+    assert s.routes[0] == "inspected_unit"
+
 def test_ocr_spacing_is_tolerated() -> None:
     text = "下 湾 村 冯 主 任 克 扣 青 苗 补 偿 款"
     s = run(text)
@@ -211,7 +224,8 @@ def test_service_requests_route_by_department(text: str, department: str) -> Non
     assert s.routes[0] == department
 
 
-@pytest.mark.parametrize("text", ["", "   ", "测试一下", "代开发票 加V 88888"])
+@pytest.mark.parametrize("text", ["", "   ", "测试一下", "代开发票 加V 88888",
+                                  "网贷秒批无抵押，当天到账"])
 def test_empty_and_spam_go_nowhere(text: str) -> None:
     s = run(text)
     assert s.routes == ("none",)

@@ -42,6 +42,8 @@ GOLDEN = {
     "medical_insurance": ("我父亲住院报销的医保比例比别人低", "medical_insurance"),
     "roads_and_transport": ("去县城的班车一天只有一趟，坐车太难", "transport"),
     "water": ("我们组的自来水三天两头停水，水质也浑浊", "water_resources"),
+    "unit_staff_service": ("镇便民服务中心窗口的工作人员态度很差，办个证让我跑了三趟",
+                           "inspected_unit"),
     "discipline_request": ("请纪委查一查这个部门的不作为", "discipline_commission"),
     "petitions": ("这件事我已经上访三次了，多次反映无果", "petition_bureau"),
     "consultations": ("请问办理居住证需要带什么材料？", "hotline_12345"),
