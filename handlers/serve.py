@@ -87,24 +87,25 @@ def serve(settings: Settings) -> int:
                          threads=settings.http_threads,
                          max_body=max(settings.max_request_bytes,
                                       settings.scan_max_batch_bytes) + 1024 * 1024)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: workers finish their page
+    # Ctrl-C and SIGTERM only set an event: the server runs in its own thread and is stopped
+    # from here, never by an exception raised wherever the signal happened to land.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         server.prepare()
+        serving = threading.Thread(target=server.serve, name="http", daemon=True)
+        serving.start()
         print("\n".join(lines) + "\n", flush=True)
-        server.serve()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(1) and serving.is_alive():
+            pass
     finally:
-        server.stop()
+        server.stop()  # workers finish their request; OCR workers finish their page
         ocr_worker.stop()
         mail_server.stop()
         sender.stop()
         desk.close()
     return 0
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 def serve_mail(settings: Settings) -> int:

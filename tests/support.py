@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,15 @@ def staff_client(app: Flask, desk: Desk, username: str, role: str) -> FlaskClien
                                                  "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def stop_service(proc: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """SIGTERM a service started by a test and wait for it (a loaded CI machine can take a while
+    to join the server's threads); killed, and the test failed, only if it never stops."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the service did not stop within {timeout} s of SIGTERM") from None

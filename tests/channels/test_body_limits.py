@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.channels.test_letters_upload import Browser, Server, _create_officer, free_port
+from tests.support import stop_service
 
 MiB = 1024 * 1024
 HOSTILE = 300 * MiB
@@ -62,8 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert not orphan.exists() and not spool.exists()  # swept at start-up
         yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_service(proc)
     assert proc.returncode == 0, log_path.read_text(errors="replace")
     wrong = {str(p.relative_to(data)): oct(p.stat().st_mode & 0o777)
              for p in [data, *data.rglob("*")] if not p.is_symlink()

@@ -28,6 +28,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from tests.support import stop_service
+
 MiB = 1024 * 1024
 PAGES = 200
 PDF_PAGES = 20  # one scanner PDF; the other pages are single photos
@@ -94,8 +96,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
                                  + (tmp_path / "serve.log").read_text(errors="replace"))
         yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_service(proc)
 
 
 def _create_officer(data: Path) -> None:

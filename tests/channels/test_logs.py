@@ -26,6 +26,7 @@ from intake.duty import create_device
 from intake.logs import configure_logging, mask
 from intake.settings import Settings
 from tests.channels.test_serve import free_port
+from tests.support import stop_service
 
 NAME = "欧阳明远"
 PHONE = "13912345678"
@@ -193,8 +194,7 @@ def test_no_identity_code_or_password_in_any_log(tmp_path: Path) -> None:
         # and a request that fails inside a path carrying a code-like number
         assert call(base, "/api/v1/reports/1234567890123456/status", {"password": "x"})[0] == 404
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_service(proc)
     logs = {"stdout": stdout.read_text(), "stderr": stderr.read_text()}
     for path in data.rglob("*.log"):
         logs[str(path)] = path.read_text(errors="replace")
