@@ -52,7 +52,8 @@ def test_officer_logs_a_call_with_the_keyboard_alone(
     problems = watch(page)
     log_in(page, desk, "zhiban", "duty_officer")
     page.goto("/staff/desk/log/hotline")
-    page.keyboard.type(CALL)  # the text area has the focus on arrival
+    expect(page.locator("textarea:focus")).to_have_count(1)  # the focus on arrival, once loaded
+    page.keyboard.type(CALL)
     page.keyboard.press("Control+Enter")
     expect(page.locator("h1")).to_contain_text("已记录为")
     code = page.locator("#query-code").inner_text().replace(" ", "")
