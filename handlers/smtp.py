@@ -43,7 +43,6 @@ class MailHandler:
         self.executor = executor
         self.limiter = limiter
         self.on_stored = on_stored
-        self.mailboxes = accepted_mailboxes(desk)
         self.allowed = [ipaddress.ip_network(p.strip(), strict=False)
                         for p in desk.settings.smtp_allowed_peers.split(",") if p.strip()]
 
@@ -72,7 +71,7 @@ class MailHandler:
     ) -> str:
         if not self._peer_allowed(session):
             return ACCESS_DENIED
-        if address.strip().lower() not in self.mailboxes:
+        if address.strip().lower() not in accepted_mailboxes(self.desk):
             return NO_SUCH_MAILBOX
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)

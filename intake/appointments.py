@@ -45,6 +45,7 @@ class AppointmentRequest:
     anonymous: bool = True
     identity: Identity = field(default_factory=Identity)
     suspected_bot: bool = False
+    round_id: int | None = None  # the round whose slots were offered (None: any)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SlotView:
     published: bool
     booked: bool  # confirmed for someone
     requests: int  # requests waiting for a decision
+    round_id: int = 0
 
 
 def slot_label(slot: m.AppointmentSlot | SlotView) -> str:
@@ -65,8 +67,11 @@ def slot_label(slot: m.AppointmentSlot | SlotView) -> str:
 
 
 def create_slot(
-    desk: Desk, starts_at: datetime, ends_at: datetime, place: str, *, staff_id: int | None
+    desk: Desk, starts_at: datetime, ends_at: datetime, place: str, *, staff_id: int | None,
+    round_id: int | None = None,
 ) -> int:
+    """Offer a slot in a round (default: the one open round)."""
+    round_id = round_id or desk.round_id
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidSubmissionError("starts_at", "时间必须带时区。")
     if ends_at <= starts_at:
@@ -80,7 +85,7 @@ def create_slot(
         begin_write(session)
         overlap = session.scalar(
             select(m.AppointmentSlot.id).where(
-                m.AppointmentSlot.round_id == desk.round_id,
+                m.AppointmentSlot.round_id == round_id,
                 m.AppointmentSlot.published.is_(True),
                 m.AppointmentSlot.place == place,
                 m.AppointmentSlot.starts_at < ends_at,
@@ -89,7 +94,7 @@ def create_slot(
         )
         if overlap is not None:
             raise InvalidSubmissionError("starts_at", "同一地点已有与此重叠的时段。")
-        slot = m.AppointmentSlot(round_id=desk.round_id, starts_at=starts_at, ends_at=ends_at,
+        slot = m.AppointmentSlot(round_id=round_id, starts_at=starts_at, ends_at=ends_at,
                                  place=place, created_by=staff_id)
         session.add(slot)
         session.commit()
@@ -106,10 +111,14 @@ def withdraw_slot(desk: Desk, slot_id: int) -> None:
             session.commit()
 
 
-def slots(desk: Desk, *, upcoming_only: bool = True) -> list[SlotView]:
-    """Slots with whether each is booked and how many requests wait on it, by start time."""
+def slots(desk: Desk, round_id: int | None = None, *,
+          upcoming_only: bool = True) -> list[SlotView]:
+    """Slots with whether each is booked and how many requests wait on it, by start time: of
+    one round, or of every round the viewer may see (intake.scope)."""
     with desk.sessions() as session:
-        query = select(m.AppointmentSlot).where(m.AppointmentSlot.round_id == desk.round_id)
+        query = select(m.AppointmentSlot)
+        if round_id is not None:
+            query = query.where(m.AppointmentSlot.round_id == round_id)
         if upcoming_only:
             query = query.where(m.AppointmentSlot.ends_at > utcnow())
         rows = list(session.scalars(query.order_by(m.AppointmentSlot.starts_at)))
@@ -122,18 +131,19 @@ def slots(desk: Desk, *, upcoming_only: bool = True) -> list[SlotView]:
         ):
             waiting[slot_id] = waiting.get(slot_id, 0) + 1
         return [SlotView(s.id, s.starts_at, s.ends_at, s.place, s.published, s.id in booked,
-                         waiting.get(s.id, 0)) for s in rows]
+                         waiting.get(s.id, 0), s.round_id) for s in rows]
 
 
-def open_slots(desk: Desk) -> list[SlotView]:
+def open_slots(desk: Desk, round_id: int | None = None) -> list[SlotView]:
     """What the public may ask for: published, not yet started, not confirmed for anyone."""
     now = utcnow()
-    return [s for s in slots(desk) if s.published and not s.booked and s.starts_at > now]
+    return [s for s in slots(desk, round_id)
+            if s.published and not s.booked and s.starts_at > now]
 
 
 def request_appointment(desk: Desk, req: AppointmentRequest) -> Receipt:
     """Take in a request as an item with a query code; raise InvalidSubmissionError/SlotTaken."""
-    offered = {s.id: s for s in open_slots(desk)}
+    offered = {s.id: s for s in open_slots(desk, req.round_id)}
     slot = offered.get(req.slot_id)
     if slot is None:
         raise SlotTakenError("这个时段已被预约或不再开放，请另选一个时段。")
@@ -157,6 +167,7 @@ def request_appointment(desk: Desk, req: AppointmentRequest) -> Receipt:
             anonymous=req.anonymous,
             identity=req.identity,
             suspected_bot=req.suspected_bot,
+            round_id=slot.round_id,
         ),
         in_transaction=book,
     )
@@ -219,7 +230,8 @@ def _decide(
                 raise InvalidSubmissionError("appointment", "没有这个预约。")
             if slot_id is not None:
                 slot = session.get(m.AppointmentSlot, slot_id)
-                if slot is None or slot.round_id != desk.round_id:
+                current = session.get_one(m.AppointmentSlot, appt.slot_id)
+                if slot is None or slot.round_id != current.round_id:
                     raise InvalidSubmissionError("slot", "没有这个时段。")
                 appt.slot_id = slot_id
             if status == "confirmed":

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from intake.round import RoundFileError
 from intake.settings import Settings, SettingsError, load_settings
+from intake.store.models import STAFF_ROLES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     users_sub = p.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a staff account")
     add.add_argument("username")
-    add.add_argument("--role", required=True,
-                     choices=["duty_officer", "triager", "team_leader", "admin"])
+    add.add_argument("--role", required=True, choices=list(STAFF_ROLES))
+    add.add_argument("--team", action="append", default=[], metavar="TEAM",
+                     help="a team the account belongs to (repeatable; duty officers, triagers "
+                          "and team leaders; default: the one team there is)")
     add.add_argument("--name", default="", help="display name")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of generating one")
@@ -109,6 +112,28 @@ def main(argv: list[str] | None = None) -> int:
                        ("unlock", "end a login lock after repeated failures"),
                        ("reset-totp", "remove an account's second factor (lost phone)")):
         users_sub.add_parser(name, help=text).add_argument("username")
+
+    p = sub.add_parser("rounds", help="inspection rounds: load, list, close, archive")
+    rounds_sub = p.add_subparsers(dest="rounds_command", required=True)
+    load = rounds_sub.add_parser("load", help="load or update round files")
+    load.add_argument("files", nargs="+", metavar="FILE")
+    rounds_sub.add_parser("list", help="one JSON line per round")
+    for name, text in (("close", "stop taking items as on time (later ones are marked late)"),
+                       ("reopen", "open a round closed by mistake"),
+                       ("hand-over", "mark a closed round's leads handed over"),
+                       ("archive", "archive a round: it takes no more items")):
+        state = rounds_sub.add_parser(name, help=text)
+        state.add_argument("slug")
+        state.add_argument("--reason", default="", help="recorded in the audit log")
+    rounds_sub.add_parser("purge", help="destroy what the retention rule says is due")
+
+    p = sub.add_parser("devices", help="call-centre devices (their tokens)")
+    devices_sub = p.add_subparsers(dest="devices_command", required=True)
+    dev_add = devices_sub.add_parser("add", help="create a device; prints its token once")
+    dev_add.add_argument("name")
+    dev_add.add_argument("--team", default="", help="the team whose open round(s) it serves")
+    devices_sub.add_parser("list", help="devices, revoked ones too")
+    devices_sub.add_parser("revoke", help="revoke a device's token").add_argument("name")
 
     p = sub.add_parser("clients", help="trusted API clients (a 码上巡察 backend)")
     clients_sub = p.add_subparsers(dest="clients_command", required=True)
@@ -210,6 +235,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "outbox":
         return _outbox_retry()
+    if args.command == "rounds":
+        from intake.roundcmd import run_rounds
+
+        return run_rounds(load_settings(), args.rounds_command, getattr(args, "files", []),
+                          getattr(args, "slug", ""), getattr(args, "reason", ""))
+    if args.command == "devices":
+        from intake.roundcmd import run_devices
+
+        return run_devices(load_settings(), args.devices_command, getattr(args, "name", ""),
+                           getattr(args, "team", ""))
     if args.command == "clients":
         from intake.clients import run_command
 
@@ -340,7 +375,8 @@ def _users_add(args: argparse.Namespace) -> int:
     desk = open_desk(load_settings())
     try:
         user, password = create_user(desk, args.username, args.role, display_name=args.name,
-                                     password=password, actor_label=f"cli:{getpass.getuser()}")
+                                     password=password, actor_label=f"cli:{getpass.getuser()}",
+                                     teams=args.team)
     except StaffError as exc:
         print(f"intake users add: {exc.message}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """The desk: everything a channel needs to take in items, opened once from settings.
 
-`open_desk()` prepares the data folder, the keys, the database schema, the active round, the
+`open_desk()` prepares the data folder, the keys, the database schema, the rounds, the
 routing rules and the classifier. Edges (web, SMTP, command line) hold one Desk and pass it to
 the core's functions; there are no module-level singletons.
 """
@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.atrest import make_private
@@ -20,11 +20,11 @@ from intake.audit.chain import KEY_INFO
 from intake.classify import Classifier
 from intake.classify.models_store import ActiveModel
 from intake.protect import Keyring
-from intake.round import Round, load_round
+from intake.round import Round
+from intake.rounds import RoundEntry, RoundRegistry, load_files
 from intake.rules import RuleSet, load_rules
 from intake.settings import Settings
-from intake.store import models as m
-from intake.store.db import begin_write, make_engine, make_sessionmaker, migrate
+from intake.store.db import make_engine, make_sessionmaker, migrate
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,37 @@ class Desk:
     sessions: sessionmaker[Session]
     keyring: Keyring
     files: AttachmentStore
-    round: Round
-    round_id: int
+    rounds: RoundRegistry
     rules: RuleSet
-    classifier: Classifier
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # The round an item goes to when its channel names none (the one open round). Code that
+    # serves several rounds asks `rounds` instead; these remain for the single-round paths.
+    def default_round(self) -> RoundEntry:
+        entry = self.rounds.default() or self.rounds.newest()
+        if entry is None:
+            raise RuntimeError("no round is loaded")
+        return entry
 
-def open_desk(settings: Settings, *, migrate_schema: bool = True) -> Desk:
-    """Open (and on first use create) the data folder, database and active round."""
+    @property
+    def round(self) -> Round:
+        return self.default_round().cfg
+
+    @property
+    def round_id(self) -> int:
+        return self.default_round().id
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.default_round().classifier
+
+
+def open_desk(settings: Settings, *, migrate_schema: bool = True,
+              load_round_files: bool = True) -> Desk:
+    """Open (and on first use create) the data folder and database, and load the round files
+    of the settings (each created, updated or left as it is) unless told not to."""
     data_dir = settings.data_dir
     make_private(data_dir)  # umask 077 from here on: whatever is written is 0600
     keyring = Keyring.from_data_dir(data_dir, settings.master_key)
@@ -54,54 +74,17 @@ def open_desk(settings: Settings, *, migrate_schema: bool = True) -> Desk:
     if migrate_schema:
         migrate(engine, keyring.audit_key)
     sessions = make_sessionmaker(engine, {KEY_INFO: keyring.audit_key})
-    round_cfg = load_round(settings.round_file)
-    with sessions() as session:
-        round_id = db_activate_round(session, round_cfg)
-        session.commit()
+    if load_round_files:
+        load_files(sessions, settings.round_files)
     rules = load_rules(Path(settings.rules_dir))
+    registry = RoundRegistry(sessions, rules, ActiveModel(data_dir))
+    registry.refresh(force=True)
     return Desk(
         settings=settings,
         engine=engine,
         sessions=sessions,
         keyring=keyring,
         files=AttachmentStore(data_dir / "attachments", keyring),
-        round=round_cfg,
-        round_id=round_id,
+        rounds=registry,
         rules=rules,
-        classifier=Classifier(round_cfg, rules, ActiveModel(data_dir)),
     )
-
-
-def db_activate_round(session: Session, cfg: Round) -> int:
-    """Store the round file (once per distinct content) and make it the active round."""
-    begin_write(session)
-    row = session.scalar(select(m.Round).where(m.Round.source_sha256 == cfg.source_sha256))
-    if row is None:
-        row = m.Round(
-            name=cfg.name,
-            team=cfg.team,
-            unit_name=cfg.unit.name,
-            unit_level=cfg.unit.level,
-            unit={"short": cfg.unit.short, "places": list(cfg.unit.places),
-                  "county": cfg.unit.county, "subordinates": list(cfg.unit.subordinates)},
-            opens_at=cfg.opens,
-            closes_at=cfg.closes,
-            hotline_number=cfg.hotline_number,
-            hotline_hours=[f"{h.start:%H:%M}-{h.end:%H:%M}" for h in cfg.hotline_hours],
-            mailbox=cfg.mailbox,
-            postal_box=cfg.postal_box,
-            suggestion_boxes=list(cfg.suggestion_boxes),
-            scope_roles=list(cfg.scope_roles),
-            source_sha256=cfg.source_sha256,
-            source_text=cfg.source_text,
-            roster=[
-                m.RosterEntry(name=p.name, post=p.post, role=p.role, place=p.place)
-                for p in cfg.roster
-            ],
-        )
-        session.add(row)
-        session.flush()
-        log.info("loaded round %s (%s)", row.id, cfg.name)
-    session.execute(update(m.Round).where(m.Round.id != row.id).values(active=False))
-    row.active = True
-    return row.id

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from intake.audit import db_record
 from intake.desk import Desk
-from intake.pipeline import ingest
+from intake.pipeline import ingest, round_for
 from intake.protect import Identity
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -60,6 +60,7 @@ class DeskLog:
     subject_name: str = ""
     subject_unit: str = ""
     subject_post: str = ""
+    round_id: int | None = None  # None: the one open round
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,28 @@ def spoken_password() -> str:
 
 def desk_flags(desk: Desk, entry: DeskLog) -> list[str]:
     """Hotline hours apply to calls; visits are welcome whenever the desk is staffed."""
+    round_ = round_for(desk, entry.round_id).cfg
     if entry.channel == "hotline":
-        return hotline_flags(entry.received_at, desk.round)
-    return round_flags(entry.received_at, desk.round)
+        return hotline_flags(entry.received_at, round_)
+    return round_flags(entry.received_at, round_)
+
+
+def team_round(desk: Desk, team_id: int | None, slug: str | None = None) -> int:
+    """The round a team's call or visit is filed under: the one named by slug (among the
+    team's), else the team's one open round. InvalidSubmissionError (`round`) otherwise."""
+    choices = desk.rounds.for_team(team_id)
+    if slug:
+        found = [e for e in choices if e.slug == slug.strip().lower()]
+        if not found:
+            raise InvalidSubmissionError("round", f"本组没有代号为 {slug[:40]} 的受理中轮次。")
+        return found[0].id
+    if len(choices) == 1:
+        return choices[0].id
+    if not choices:
+        raise InvalidSubmissionError("round", "本组目前没有受理中的巡察轮次。")
+    raise InvalidSubmissionError(
+        "round", "本组有多个受理中的轮次，请注明轮次代号（" +
+                 "、".join(e.slug for e in choices) + "）。")
 
 
 def log_entry(
@@ -132,6 +152,7 @@ def log_entry(
         subject_post=entry.subject_post,
         anonymous=entry.anonymous,
         identity=entry.identity,
+        round_id=entry.round_id,
     )
     try:
         receipt = ingest(desk, submission, in_transaction=record)
@@ -160,19 +181,31 @@ def _stored_before(
 # --- Call-centre devices ---------------------------------------------------------------------
 
 
-def create_device(desk: Desk, name: str, *, actor_id: int | None, actor_label: str) -> str:
-    """Register a call-centre system; return its token (shown once, never stored)."""
+def create_device(desk: Desk, name: str, *, actor_id: int | None, actor_label: str,
+                  team: str | None = None) -> str:
+    """Register a call-centre system of a team (its calls go to the team's open round; the
+    only team when none is named); return its token (shown once, never stored)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidSubmissionError("name", "请填写设备名称（100 字以内）。")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with desk.sessions() as session:
         begin_write(session)
-        device = m.Device(name=name, token_lookup=token_lookup(token), created_by=actor_id)
+        teams = list(session.scalars(select(m.Team).order_by(m.Team.id)))
+        if team:
+            chosen = next((t for t in teams if t.name == team.strip()), None)
+            if chosen is None:
+                raise InvalidSubmissionError("team", f"没有名为「{team}」的巡察组。")
+        elif len(teams) == 1:
+            chosen = teams[0]
+        else:
+            raise InvalidSubmissionError("team", "有多个巡察组，请指明设备属于哪个组（--team）。")
+        device = m.Device(name=name, token_lookup=token_lookup(token), created_by=actor_id,
+                          team_id=chosen.id)
         session.add(device)
         session.flush()
         db_record(session, "device_create", actor_id=actor_id, actor_label=actor_label,
-                  device_id=device.id, name=name)
+                  device_id=device.id, name=name, team=chosen.name)
         session.commit()
     return token
 

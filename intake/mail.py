@@ -44,10 +44,11 @@ from intake.outbox import (
     autoreply_body,
     compose_reply,
     db_queue,
-    sender_address,
 )
 from intake.pipeline import DOCUMENT_MAX_CHARS, files_in_use, ingest
 from intake.protect import Identity, normalise_code
+from intake.round import Round
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import IncomingFile, Submission, clean_text
@@ -227,6 +228,7 @@ def _new_item(
     password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
     block = _reply_block_reason(desk, p, envelope, limiter)
     result: dict[str, int] = {}
+    entry = mail_round(desk, envelope.rcpt_tos)
 
     def record(session: Session, row: m.Submission, code: str) -> None:
         row.sender_lookup = p.sender_key
@@ -247,9 +249,11 @@ def _new_item(
         if block in (None, "spam"):
             # Suspected spam gets its reply written but held: if a triager rescues the item,
             # the reporter still receives the code; if not, nobody is answered.
-            body = autoreply_body(desk, code=code, password=password, received_at=received_at)
+            body = autoreply_body(desk, code=code, password=password, received_at=received_at,
+                                  round_=entry.cfg if entry else None)
             _queue_reply(session, desk, p, body, "已收到您的来信", kind="autoreply",
-                         submission_id=row.id, held=block == "spam")
+                         submission_id=row.id, held=block == "spam",
+                         round_=entry.cfg if entry else None)
         session.flush()
         result["inbound"] = inbound.id
 
@@ -263,6 +267,7 @@ def _new_item(
         identity=sender_identity(p),
         attachments=tuple(IncomingFile(a.filename, io.BytesIO(a.data)) for a in p.files),
         suspected_bot=p.verdict.is_spam,
+        round_id=entry.id if entry else None,
     )
     receipt = ingest(desk, sub, in_transaction=record)
     log.info("mail %s stored as item %s (spam=%s, reply=%s)", result["inbound"],
@@ -291,10 +296,12 @@ def _add_followup(
                                autoreply=block or "queued")
         session.add(inbound)
         if block is None:
+            entry = desk.rounds.get(case.round_id)
+            round_ = entry.cfg if entry else None
             body = autoreply_body(desk, code=code, password="", received_at=received_at,
-                                  followup=True)
+                                  followup=True, round_=round_)
             _queue_reply(session, desk, p, body, "已收到您的补充材料", kind="followup_ack",
-                         submission_id=case_id)
+                         submission_id=case_id, round_=round_)
         session.commit()
         inbound_id = inbound.id
     log.info("mail %s joined item %s as message %s", inbound_id, case_id, msg.id)
@@ -303,10 +310,10 @@ def _add_followup(
 
 def _queue_reply(
     session: Session, desk: Desk, p: _Prepared, body: str, subject: str, *, kind: str,
-    submission_id: int, held: bool = False,
+    submission_id: int, held: bool = False, round_: Round | None = None,
 ) -> None:
     msg = compose_reply(desk, to=p.reply_to, body=body, subject=subject,
-                        in_reply_to=p.mail.message_id)
+                        in_reply_to=p.mail.message_id, round_=round_)
     db_queue(session, desk, msg, kind=kind, recipient_key=desk.keyring.sender_lookup(p.reply_to),
              submission_id=submission_id, held=held)
 
@@ -341,7 +348,8 @@ def _reply_block_reason(
     """Why no automatic reply may go out for this message, or None when one may (RFC 3834)."""
     h = p.mail.headers
     to = p.reply_to.lower()
-    own = accepted_mailboxes(desk) | {sender_address(desk).lower()}
+    own = accepted_mailboxes(desk) | ({desk.settings.mail_from.lower()}
+                                      if desk.settings.mail_from else set())
     if not desk.settings.autoreply:
         return "disabled"
     if not to or "@" not in to:
@@ -379,6 +387,17 @@ def mailbox_aliases(desk: Desk) -> list[str]:
     return [a.strip() for a in desk.settings.smtp_extra_mailboxes.split(",") if a.strip()]
 
 
+def mail_round(desk: Desk, rcpt_tos: tuple[str, ...]) -> RoundEntry | None:
+    """The round a mail is filed under: the first recipient that is a round's mailbox; mail
+    only to an extra mailbox (`smtp_extra_mailboxes`) goes to the one open round."""
+    for address in rcpt_tos:
+        if (entry := desk.rounds.by_mailbox(address.strip())) is not None:
+            return entry
+    return desk.rounds.default() or desk.rounds.newest()
+
+
 def accepted_mailboxes(desk: Desk) -> set[str]:
-    """Recipient addresses this service takes mail for."""
-    return {a.lower() for a in (desk.round.mailbox, *mailbox_aliases(desk)) if a}
+    """Recipient addresses this service takes mail for: the mailboxes of every round still
+    taking items, and the extra ones."""
+    boxes = {box for entry in desk.rounds.taking() for box in entry.mailboxes()}
+    return boxes | {a.lower() for a in mailbox_aliases(desk) if a}

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from intake.desk import Desk
 from intake.protect import format_code
+from intake.round import Round
 from intake.settings import SettingsError
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -97,8 +98,9 @@ def local_time(at: datetime) -> str:
     return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y年%m月%d日 %H:%M")
 
 
-def sender_address(desk: Desk) -> str:
-    return desk.settings.mail_from or desk.round.mailbox
+def sender_address(desk: Desk, round_: Round | None = None) -> str:
+    """The address replies come from: `mail_from`, else the mailbox of the item's round."""
+    return desk.settings.mail_from or (round_ or desk.round).mailbox
 
 
 def compose_reply(
@@ -108,11 +110,13 @@ def compose_reply(
     body: str,
     subject: str,
     in_reply_to: str = "",
+    round_: Round | None = None,
 ) -> EmailMessage:
     """An automatic reply, marked as such so no well-behaved responder answers it (RFC 3834)."""
-    mailbox = sender_address(desk)
+    round_ = round_ or desk.round
+    mailbox = sender_address(desk, round_)
     msg = EmailMessage()
-    msg["From"] = formataddr((desk.round.team or desk.round.name, mailbox))
+    msg["From"] = formataddr((round_.team or round_.name, mailbox))
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=True)
@@ -139,7 +143,8 @@ def load_template(path: str) -> str:
 
 
 def autoreply_body(
-    desk: Desk, *, code: str, password: str, received_at: datetime, followup: bool = False
+    desk: Desk, *, code: str, password: str, received_at: datetime, followup: bool = False,
+    round_: Round | None = None,
 ) -> str:
     """The reply's text from the configured template (or the built-in one)."""
     try:
@@ -147,10 +152,11 @@ def autoreply_body(
     except SettingsError:
         log.exception("reply template unreadable; using the built-in text")
         template = AUTOREPLY_TEXT
+    round_ = round_ or desk.round
     return Template(template).safe_substitute(
-        team=desk.round.team or desk.round.name,
+        team=round_.team or round_.name,
         received=local_time(received_at),
-        mailbox=desk.round.mailbox,
+        mailbox=round_.mailbox,
         code=format_code(code),
         code_tail=code[-4:],
         password=password,

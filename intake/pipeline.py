@@ -29,6 +29,7 @@ from intake.protect import (
     normalise_code,
     verify_secret,
 )
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
@@ -87,15 +88,17 @@ def ingest(
     Raises InvalidSubmissionError (or AttachmentRejectedError) with a Chinese message naming
     the field when the item cannot be accepted as given; nothing is stored in that case.
     """
+    entry = round_for(desk, submission.round_id)
     sub, original_sealed = _masked(desk, normalise(desk, submission))
+    sub = replace(sub, round_id=entry.id)
     code = new_query_code()
     secret_hash = hash_secret(code, sub.password)
-    late = desk.round.is_late(sub.received_at)
-    suggestion = _suggest(desk, sub)
+    late = entry.is_late(sub.received_at)
+    suggestion = _suggest(entry, sub)
     if late and suggestion is not None:
         # After the round closed, whether the team still takes an item in is a person's call.
         suggestion = replace(suggestion, needs_review=True)
-    fingerprint = _fingerprint(desk, sub, suggestion)
+    fingerprint = _fingerprint(entry, sub, suggestion)
     stored: list[StoredFile] = []
     try:
         for f in sub.attachments:
@@ -119,7 +122,8 @@ def _commit(
     with desk.sessions() as session:
         begin_write(session)
         row = m.Submission(
-            round_id=desk.round_id,
+            round_id=sub.round_id,
+            via=sub.via[:200],
             channel=sub.channel,
             received_at=sub.received_at,
             title=sub.title,
@@ -223,22 +227,42 @@ def files_in_use(desk: Desk) -> Callable[[str], bool]:
     return in_use
 
 
-def _suggest(desk: Desk, sub: Submission) -> Suggestion | None:
+def round_for(desk: Desk, round_id: int | None) -> RoundEntry:
+    """The round an item is filed under: the one named, else the one open round.
+
+    InvalidSubmissionError (field `round`) when none is named and several are open, or the
+    round named no longer takes items (archived, or unknown).
+    """
+    if round_id is None:
+        entry = desk.rounds.default()
+        if entry is None:
+            if desk.rounds.open():
+                raise InvalidSubmissionError(
+                    "round", "目前有多个巡察组在受理，请选择要反映的巡察轮次。")
+            raise InvalidSubmissionError("round", "目前没有正在受理信访举报的巡察轮次。")
+        return entry
+    entry = desk.rounds.get(round_id)
+    if entry is None or not entry.takes_items:
+        raise InvalidSubmissionError("round", "这一轮巡察已经结束，不再受理反映。")
+    return entry
+
+
+def _suggest(entry: RoundEntry, sub: Submission) -> Suggestion | None:
     """The classifier's suggestion; a failure there must never cost us the item."""
     try:
-        return desk.classifier.classify(sub.text, channel=sub.channel, hints=sub.hints())
+        return entry.classifier.classify(sub.text, channel=sub.channel, hints=sub.hints())
     except Exception:
         log.exception("classifier failed; item stored without a suggestion")
         return None
 
 
 def _fingerprint(
-    desk: Desk, sub: Submission, suggestion: Suggestion | None
+    entry: RoundEntry, sub: Submission, suggestion: Suggestion | None
 ) -> duplicates.Fingerprint | None:
     """The duplicate step's pure part; like the classifier, it must never cost us the item."""
     try:
         persons = duplicates.accused(suggestion.subjects) if suggestion is not None else ()
-        return duplicates.fingerprint(sub.text, persons, duplicates.round_boilerplate(desk.round))
+        return duplicates.fingerprint(sub.text, persons, duplicates.round_boilerplate(entry.cfg))
     except Exception:
         log.exception("duplicate fingerprint failed; item stored without duplicate links")
         return None

@@ -7,6 +7,7 @@ added, never required anew. Loading validates every field and names the one that
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -23,6 +24,7 @@ ROLES = (
     "non_official",
     "unknown",
 )
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,38}[a-z0-9]")
 UNIT_LEVELS = ("township", "village", "county_department", "school", "hospital", "enterprise")
 
 
@@ -80,6 +82,13 @@ class Round:
     workdays: frozenset[date] = frozenset()
     source_sha256: str = ""
     source_text: str = field(default="", repr=False)
+    # `round.slug` when the file gives one (else derived when the round is stored, see
+    # intake.rounds.derive_slug); the round's public pages live under /r/SLUG/.
+    slug: str = ""
+    # Every unit the round inspects, each as written in the file. `unit` above is their union
+    # (the first unit's name and level; all places and subordinates), which the classifier
+    # reads, so that each unit's people and villages are the round's own.
+    units: tuple[InspectedUnit, ...] = ()
 
     def is_late(self, at: datetime) -> bool:
         """True when an item received at `at` arrived after intake closed."""
@@ -107,7 +116,7 @@ def parse_round(raw: str) -> Round:
     if not isinstance(doc, dict):
         raise RoundFileError("轮次文件应为映射 (mapping)")
     r = _mapping(doc, "round")
-    u = _mapping(doc, "inspected_unit")
+    u = _mapping(doc, "inspected_unit", required="inspected_units" not in doc)
     scope = _mapping(doc, "scope")
     hotline = _mapping(r, "hotline", "round.hotline", required=False)
     calendar = _mapping(r, "calendar", "round.calendar", required=False)
@@ -117,18 +126,35 @@ def parse_round(raw: str) -> Round:
     if closes <= opens:
         raise RoundFileError("截止时间必须晚于开始时间", "round.closes")
 
-    level = _text(u, "level", "inspected_unit.level", required=False) or "township"
-    if level not in UNIT_LEVELS:
-        raise RoundFileError(f"应为 {', '.join(UNIT_LEVELS)} 之一", "inspected_unit.level")
-    unit_name = _text(u, "name", "inspected_unit.name")
-    unit = InspectedUnit(
-        name=unit_name,
-        short=_text(u, "short", "inspected_unit.short", required=False) or unit_name,
-        level=level,
-        places=_texts(u, "places", "inspected_unit.places"),
-        county=_text(u, "county", "inspected_unit.county", required=False),
-        subordinates=_texts(u, "subordinates", "inspected_unit.subordinates"),
-    )
+    units = [_unit(u, "inspected_unit")] if u else []
+    units_raw = doc.get("inspected_units") or []
+    if not isinstance(units_raw, list):
+        raise RoundFileError("应为列表", "inspected_units")
+    roster_raw = doc.get("roster") or []
+    if not isinstance(roster_raw, list):
+        raise RoundFileError("应为列表", "roster")
+    roster = [_member(entry, f"roster[{i}]") for i, entry in enumerate(roster_raw)]
+    for i, extra in enumerate(units_raw):
+        where = f"inspected_units[{i}]"
+        if not isinstance(extra, dict):
+            raise RoundFileError("应为映射", where)
+        unit_i = _unit(extra, where)
+        units.append(unit_i)
+        members = extra.get("roster") or []
+        if not isinstance(members, list):
+            raise RoundFileError("应为列表", f"{where}.roster")
+        for j, entry in enumerate(members):
+            member = _member(entry, f"{where}.roster[{j}]")
+            roster.append(member if member.place else RosterMember(
+                member.name, member.post, member.role, unit_i.places[0] if unit_i.places
+                else unit_i.short))
+    if not units:
+        raise RoundFileError("缺少此节或格式不对（应为映射）", "inspected_unit")
+    unit = _union(units)
+    slug = _text(r, "slug", "round.slug", required=False).lower()
+    if slug and not SLUG_RE.fullmatch(slug):
+        raise RoundFileError("只能用小写字母、数字和连字符，2 到 40 个字符，如 qingshan-2026-2",
+                             "round.slug")
 
     roles = _texts(scope, "roles", "scope.roles")
     if not roles:
@@ -136,26 +162,6 @@ def parse_round(raw: str) -> Round:
     for i, role in enumerate(roles):
         if role not in ROLES:
             raise RoundFileError(f"未知类别 {role!r}", f"scope.roles[{i}]")
-
-    roster_raw = doc.get("roster") or []
-    if not isinstance(roster_raw, list):
-        raise RoundFileError("应为列表", "roster")
-    roster = []
-    for i, entry in enumerate(roster_raw):
-        where = f"roster[{i}]"
-        if not isinstance(entry, dict):
-            raise RoundFileError("应为映射", where)
-        role = _text(entry, "role", f"{where}.role")
-        if role not in ROLES:
-            raise RoundFileError(f"未知类别 {role!r}", f"{where}.role")
-        roster.append(
-            RosterMember(
-                name=_text(entry, "name", f"{where}.name"),
-                post=_text(entry, "post", f"{where}.post"),
-                role=role,
-                place=_text(entry, "place", f"{where}.place", required=False),
-            )
-        )
 
     return Round(
         name=_text(r, "name", "round.name"),
@@ -177,6 +183,56 @@ def parse_round(raw: str) -> Round:
         workdays=_dates(calendar, "workdays", "round.calendar.workdays"),
         source_sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
         source_text=raw,
+        slug=slug,
+        units=tuple(units),
+    )
+
+
+def _unit(u: dict[str, Any], where: str) -> InspectedUnit:
+    level = _text(u, "level", f"{where}.level", required=False) or "township"
+    if level not in UNIT_LEVELS:
+        raise RoundFileError(f"应为 {', '.join(UNIT_LEVELS)} 之一", f"{where}.level")
+    name = _text(u, "name", f"{where}.name")
+    return InspectedUnit(
+        name=name,
+        short=_text(u, "short", f"{where}.short", required=False) or name,
+        level=level,
+        places=_texts(u, "places", f"{where}.places"),
+        county=_text(u, "county", f"{where}.county", required=False),
+        subordinates=_texts(u, "subordinates", f"{where}.subordinates"),
+    )
+
+
+def _union(units: list[InspectedUnit]) -> InspectedUnit:
+    """One unit standing for all: the first one's name and level, every place and village."""
+    if len(units) == 1:
+        return units[0]
+    first = units[0]
+
+    def merged(values: list[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for v in values if v))
+
+    return InspectedUnit(
+        name=first.name,
+        short=first.short,
+        level=first.level,
+        places=merged([p for u in units for p in (*u.places, u.short)]),
+        county=first.county or next((u.county for u in units if u.county), ""),
+        subordinates=merged([s for u in units for s in u.subordinates]),
+    )
+
+
+def _member(entry: Any, where: str) -> RosterMember:
+    if not isinstance(entry, dict):
+        raise RoundFileError("应为映射", where)
+    role = _text(entry, "role", f"{where}.role")
+    if role not in ROLES:
+        raise RoundFileError(f"未知类别 {role!r}", f"{where}.role")
+    return RosterMember(
+        name=_text(entry, "name", f"{where}.name"),
+        post=_text(entry, "post", f"{where}.post"),
+        role=role,
+        place=_text(entry, "place", f"{where}.place", required=False),
     )
 
 

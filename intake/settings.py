@@ -29,7 +29,10 @@ class SettingsError(ValueError):
 class Settings:
     data_dir: Path = Path("instance")
     database_url: str = ""  # empty: SQLite in data_dir
-    round_file: Path = EXAMPLE_ROUND
+    round_file: Path = EXAMPLE_ROUND  # several: separated by ":"
+    # Days after a round is archived when its identities, originals and texts are destroyed
+    # (only counts remain); 0: never.
+    round_retention_days: int = 1095
     rules_dir: Path = RULES_DIR
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -116,6 +119,11 @@ class Settings:
     @property
     def effective_public_base_url(self) -> str:
         return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def round_files(self) -> tuple[Path, ...]:
+        """`round_file` may name several files separated by `:` (INTAKE_ROUND=a.yaml:b.yaml)."""
+        return tuple(Path(p) for p in str(self.round_file).split(os.pathsep) if p)
 
     @property
     def effective_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +17,7 @@ from intake.auth.passwords import PasswordPolicyError, check_password
 from intake.desk import Desk
 from intake.protect import password_hasher
 from intake.round import Round
+from intake.scope import TEAM_ROLES
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import IntakeError
@@ -24,18 +26,25 @@ ROLE_NAMES = {
     "duty_officer": "值班员",
     "triager": "研判员",
     "team_leader": "组长",
+    "office": "巡察办",
+    "auditor": "安全审计员",
     "admin": "系统管理员",
 }
 
 # What each role may do. Revealing a reporter's identity is for the team leader alone:
 # an administrator runs the system but has no business knowing who reported.
 PERMISSIONS = {
-    "view_queue": {"duty_officer", "triager", "team_leader", "admin"},
+    # Items are read by their team alone (intake.scope keeps each to its teams' rounds); the
+    # office sees counts, the administrator runs the system and the auditor reads the audit
+    # log, none of them an item (separation of duties, 三员分立).
+    "view_queue": {"duty_officer", "triager", "team_leader"},
     "decide": {"triager", "team_leader"},
     "reply": {"triager", "team_leader"},
     "reveal_identity": {"team_leader"},
     "manage_users": {"admin"},
-    "view_audit": {"team_leader", "admin"},
+    "manage_rounds": {"admin"},
+    "view_stats": {"triager", "team_leader", "office"},
+    "view_audit": {"team_leader", "auditor"},
     # The duty desk: log calls and visits, upload and review scans, handle appointments.
     "desk": {"duty_officer", "team_leader"},
     # Call-centre device tokens are credentials: the administrator issues them.
@@ -69,10 +78,15 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     actor_label: str = "system",
+    teams: Sequence[str] = (),
+    actor_id: int | None = None,
 ) -> tuple[m.StaffUser, str]:
     """Create an account; without a password, generate a one-time one (to change at login).
 
-    A password given (chosen by the administrator) must meet the password policy.
+    A password given (chosen by the administrator) must meet the password policy. `teams`
+    (names) are what a duty officer, triager or team leader sees; without them such an
+    account joins the one team there is (with several, naming them is required). The other
+    roles belong to no team.
     """
     username = username.strip()
     if not username or len(username) > 50:
@@ -88,6 +102,7 @@ def create_user(
         begin_write(session)
         if session.scalar(select(m.StaffUser).where(m.StaffUser.username == username)):
             raise StaffError(f"用户名 {username} 已存在。")
+        team_rows = db_pick_teams(session, role, teams)
         user = m.StaffUser(
             username=username,
             display_name=display_name.strip() or username,
@@ -97,9 +112,34 @@ def create_user(
         )
         session.add(user)
         session.flush()
-        db_record(session, "staff.create", actor_label=actor_label, username=username, role=role)
+        session.add_all(m.TeamMember(user_id=user.id, team_id=t.id) for t in team_rows)
+        db_record(session, "staff.create", actor_label=actor_label, actor_id=actor_id,
+                  username=username, role=role, teams=[t.name for t in team_rows])
         session.commit()
         return user, password
+
+
+def db_pick_teams(session: Session, role: str, names: Sequence[str]) -> list[m.Team]:
+    """The teams an account of `role` is to belong to; StaffError naming what is wrong."""
+    names = [n.strip() for n in names if n.strip()]
+    if role not in TEAM_ROLES:
+        if names:
+            raise StaffError(f"{ROLE_NAMES[role]}不属于任何巡察组，不能指定所属组。")
+        return []
+    every = list(session.scalars(select(m.Team).order_by(m.Team.id)))
+    if not names:
+        if len(every) == 1:
+            return every
+        if not every:
+            raise StaffError("还没有巡察组：请先载入轮次文件（intake rounds load）。")
+        raise StaffError("有多个巡察组，请指定所属组（可选："
+                         + "、".join(t.name for t in every) + "）。")
+    by_name = {t.name: t for t in every}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise StaffError(f"没有巡察组「{'、'.join(unknown)}」（可选："
+                         + "、".join(by_name) + "）。")
+    return [by_name[n] for n in dict.fromkeys(names)]
 
 
 def ensure_first_admin(desk: Desk) -> str | None:
@@ -222,6 +262,6 @@ def _check_password(desk: Desk, password: str, username: str, display_name: str)
         check_password(password, username=username, display_name=display_name,
                        min_length=desk.settings.password_min_length,
                        min_score=desk.settings.password_min_score,
-                       guessable=round_words(desk.round))
+                       guessable=tuple(w for e in desk.rounds.all() for w in round_words(e.cfg)))
     except PasswordPolicyError as exc:
         raise StaffError(exc.message) from exc

@@ -75,6 +75,10 @@ class Submission:
     identity: Identity = field(default_factory=Identity)
     attachments: tuple[IncomingFile, ...] = ()
     suspected_bot: bool = False
+    # The round it is filed under (None: the one open round, see RoundRegistry.default), and
+    # where a web report came from when its link says so (a suggestion box's poster).
+    round_id: int | None = None
+    via: str = ""
 
     def hints(self) -> dict[str, str]:
         """What the reporter said in separate fields, as hints for the classifier."""

@@ -24,6 +24,7 @@ from handlers.web.bodylimit import TOO_LARGE, BodyLimit, BodyTooLargeError
 from handlers.web.guard import install_guard
 from handlers.web.jsonbody import JsonTooComplexError, JsonTooLargeError, install_json_limits
 from handlers.web.limits import install_limits
+from intake import scope
 from intake.attachments import human_size
 from intake.desk import Desk, open_desk
 from intake.settings import Settings, load_settings
@@ -82,8 +83,20 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     install_access_log(app)
     install_json_limits(app)
 
-    app.jinja_env.globals.update(labels=display, round=desk.round)
+    app.jinja_env.globals.update(labels=display)
+
+    @app.context_processor
+    def round_context() -> dict[str, Any]:
+        # The round a page is about: the one its URL names (/r/SLUG/), else the one open
+        # round, else the newest; the staff pages set their viewer's.
+        entry = g.get("round_entry") or desk.rounds.newest()
+        return {"round": entry.cfg if entry is not None else None, "round_entry": entry}
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
+
+    @app.teardown_request
+    def leave_scope(_exc: BaseException | None) -> None:
+        if (token := g.pop("scope_token", None)) is not None:
+            scope.leave(token)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:
@@ -107,7 +120,9 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        private = ("/staff", "/status", "/api", "/report")  # may carry codes or identities
+        # may carry codes or identities
+        private = ("/staff", "/status", "/api", "/report") + (
+            ("/r/",) if request.path.endswith(("/report", "/appointment")) else ())
         if getattr(g, "no_store", False) or request.path.startswith(private):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -48,6 +48,17 @@ def create_report() -> Any:
     return jsonify(code=receipt.code, received_at=receipt.received_at.isoformat()), 201
 
 
+@bp.get("/rounds")
+def rounds() -> Any:
+    """The open rounds, for a mini-program to offer the choice (`round` of POST /reports)."""
+    desk = current_app.extensions["desk"]
+    return jsonify(rounds=[{
+        "slug": e.slug, "name": e.cfg.name, "team": e.team,
+        "unit": "、".join(u.name for u in e.cfg.units),
+        "opens": e.cfg.opens.isoformat(), "closes": e.cfg.closes.isoformat(),
+    } for e in desk.rounds.open()])
+
+
 @bp.get("/challenge")
 def challenge() -> Any:
     """The proof of work this address's next submission needs (docs/public-api.md)."""
@@ -127,7 +138,7 @@ CALL_FIELD_NAMES = {"name": "caller_name", "reporter_name": "caller_name",
                     "phone": "caller_number", "reporter_phone": "caller_number",
                     "received_at": "started_at"}
 CALL_FIELDS = ("call_id", "started_at", "caller_number", "caller_name", "text", "title",
-               "subject_name", "subject_unit", "subject_post")
+               "subject_name", "subject_unit", "subject_post", "round")
 
 
 @bp.post("/desk/calls")
@@ -168,6 +179,7 @@ def desk_call() -> Any:
                 subject_name=body.get("subject_name") or "",
                 subject_unit=body.get("subject_unit") or "",
                 subject_post=body.get("subject_post") or "",
+                round_id=duty.team_round(desk, device.team_id, body.get("round") or None),
             ),
             device_id=device.id,
             external_id=body.get("call_id"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -29,9 +31,11 @@ from intake.appointments import (
 )
 from intake.attachments import ACCEPT_HINT
 from intake.auth import visits
+from intake.desk import Desk
 from intake.formkeys import FormSentTwiceError, ingest_once, new_form_key
 from intake.pipeline import add_reporter_message_to, case_status, find_case
 from intake.protect import Identity
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.submission import AttachmentTooLargeError, CaseNotFoundError, InvalidSubmissionError
 
@@ -43,22 +47,73 @@ VISIT_COOKIE = "xcz_visit"
 VISIT_PATH = "/status"
 
 
-@bp.get("/")
+def _desk() -> Desk:
+    return current_app.extensions["desk"]
+
+
+@bp.url_value_preprocessor
+def pick_round(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Pages under /r/SLUG/ serve that round; the others, the one open round (if one)."""
+    slug = (values or {}).pop("slug", None)
+    rounds = _desk().rounds
+    if slug is None:
+        g.round_entry = rounds.default()
+        g.round_slug = None
+        return
+    entry = rounds.by_slug(slug)
+    if entry is None:
+        abort(404)
+    g.round_entry = entry
+    g.round_slug = slug
+
+
+@bp.url_defaults
+def keep_round(endpoint: str, values: dict[str, Any]) -> None:
+    """Links from a round's pages stay under its /r/SLUG/."""
+    if "slug" not in values and g.get("round_slug") and endpoint in ROUND_ENDPOINTS:
+        values["slug"] = g.round_slug
+
+
+ROUND_ENDPOINTS = {"public.index", "public.report", "public.appointment"}
+
+
+@bp.get("/", defaults={"slug": None})
+@bp.get("/r/<slug>/")
 def index() -> str:
-    desk = current_app.extensions["desk"]
-    return render_template("public/index.html", closed=desk.round.is_late(now()))
+    entry = g.round_entry
+    if g.round_slug is None and entry is None:
+        # Several rounds open (or none): the list, in plain words.
+        return render_template("public/rounds.html", rounds=_desk().rounds.open(),
+                               others=[e for e in _desk().rounds.taking()
+                                       if e.state != "open"])
+    if entry is None or not entry.takes_items:
+        return render_template("public/round_over.html", entry=entry), 410
+    return render_template("public/index.html", closed=entry.is_late(now()))
 
 
-@bp.route("/report", methods=["GET", "POST"])
+def _round_or_list() -> Any:
+    """The round a form serves, or (several open, none chosen) a redirect to the list."""
+    entry = g.round_entry
+    if entry is None or not entry.takes_items:
+        return None
+    return entry
+
+
+@bp.route("/report", methods=["GET", "POST"], defaults={"slug": None})
+@bp.route("/r/<slug>/report", methods=["GET", "POST"])
 def report() -> Any:
-    desk = current_app.extensions["desk"]
+    desk = _desk()
+    entry = _round_or_list()
+    if entry is None:
+        return redirect(url_for("public.index"))
     if request.method == "GET":
-        return _report_form({})
+        return _report_form({"box": request.args.get("box", "")})
     if (refusal := guard().admit()) is not None:
         return _report_form(request.form, error=_work_error(refusal)), 429
     try:
-        receipt = ingest_once(desk, submission_from_request("web"),
-                              request.form.get("form_key", ""))
+        sub = replace(submission_from_request("web"), round_id=entry.id,
+                      via=_via(entry, request.form.get("box", "")))
+        receipt = ingest_once(desk, sub, request.form.get("form_key", ""))
     except FormSentTwiceError:
         # A reload of the receipt, the back button, a double press: one item, one code.
         return render_template("public/receipt.html", receipt=None, sent_twice=True), 409
@@ -67,6 +122,17 @@ def report() -> Any:
         return _report_form(request.form, error=exc), status
     g.no_store = True  # the code appears on this page only, and must not sit in a cache
     return render_template("public/receipt.html", receipt=receipt)
+
+
+def _via(entry: RoundEntry, box: str) -> str:
+    """A poster's QR code names its suggestion box by number (`?box=2`): where the reporter
+    saw the form, never who they are."""
+    boxes = entry.cfg.suggestion_boxes
+    if box.isdigit() and 1 <= int(box) <= len(boxes):
+        return f"{boxes[int(box) - 1]}意见箱二维码"
+    if box == "poster":
+        return "公告二维码"
+    return ""
 
 
 def _report_form(values: Any, error: InvalidSubmissionError | None = None) -> str:
@@ -84,17 +150,21 @@ def _work_error(refusal: WorkRequired) -> InvalidSubmissionError:
     return InvalidSubmissionError("pow", refusal.message)
 
 
-@bp.route("/appointment", methods=["GET", "POST"])
+@bp.route("/appointment", methods=["GET", "POST"], defaults={"slug": None})
+@bp.route("/r/<slug>/appointment", methods=["GET", "POST"])
 def appointment() -> Any:
     """Ask for a face-to-face talk in a slot the team offers; the request gets a query code."""
-    desk = current_app.extensions["desk"]
+    desk = _desk()
+    entry = _round_or_list()
+    if entry is None:
+        return redirect(url_for("public.index"))
     if request.method == "GET":
-        return render_template("public/appointment.html", slots=open_slots(desk), values={},
-                               work_needed=guard().bits_now() > 0)
+        return render_template("public/appointment.html", slots=open_slots(desk, entry.id),
+                               values={}, work_needed=guard().bits_now() > 0)
     form = request.form
     if (refusal := guard().admit()) is not None:
-        return render_template("public/appointment.html", slots=open_slots(desk), values=form,
-                               error=_work_error(refusal), work_needed=True), 429
+        return render_template("public/appointment.html", slots=open_slots(desk, entry.id),
+                               values=form, error=_work_error(refusal), work_needed=True), 429
     try:
         anonymous = parse_bool(form.get("anonymous", "true"), "anonymous")
         identity = Identity(name=form.get("reporter_name", ""),
@@ -109,6 +179,7 @@ def appointment() -> Any:
             anonymous=anonymous,
             identity=Identity() if anonymous else identity,
             suspected_bot=bool(form.get(HONEYPOT, "").strip()),
+            round_id=entry.id,
         ))
     except ValueError:
         error: Any = InvalidSubmissionError("slot", "请选择一个时段。")
@@ -119,8 +190,8 @@ def appointment() -> Any:
     else:
         g.no_store = True
         return render_template("public/receipt.html", receipt=receipt, appointment=True)
-    return render_template("public/appointment.html", slots=open_slots(desk), values=form,
-                           error=error), 400
+    return render_template("public/appointment.html", slots=open_slots(desk, entry.id),
+                           values=form, error=error), 400
 
 
 @bp.route("/status", methods=["GET", "POST"])

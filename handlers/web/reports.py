@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from intake.protect import Identity
 from intake.submission import IncomingFile, InvalidSubmissionError, Submission
 
 TEXT_FIELDS = ("text", "title", "subject_name", "subject_unit", "subject_post", "category")
+# Also read: `round` (the API's slug of the round; the web form's comes from its URL).
 IDENTITY_FIELDS = ("name", "phone", "id_number", "address")
 HONEYPOT = "website"
 
@@ -48,8 +49,12 @@ def submission_from_request(channel: str) -> Submission:
     if not anonymous and not (identity.name.strip() and identity.phone.strip()):
         field = "reporter_name" if not identity.name.strip() else "reporter_phone"
         raise InvalidSubmissionError(field, "实名反映请填写姓名和联系电话，以便我们联系您。")
+    round_id = None
+    if channel == "api" and values.get("round") not in (None, ""):
+        round_id = round_by_slug(values["round"])
     return Submission(
         channel=channel,
+        round_id=round_id,
         received_at=datetime.now(UTC),
         password=values.get("password", ""),
         anonymous=anonymous,
@@ -58,6 +63,19 @@ def submission_from_request(channel: str) -> Submission:
         suspected_bot=bool(str(values.get(HONEYPOT, "")).strip()),
         **{name: values.get(name, "") for name in TEXT_FIELDS},
     )
+
+
+def round_by_slug(slug: object) -> int:
+    """The id of the round a request names by slug; InvalidSubmissionError (`round`) when it
+    is unknown or no longer takes items."""
+    if not isinstance(slug, str):
+        raise InvalidSubmissionError("round", "此项应为文字（巡察轮次的代号）。")
+    entry = current_app.extensions["desk"].rounds.by_slug(slug.strip().lower())
+    if entry is None:
+        raise InvalidSubmissionError("round", f"没有代号为 {slug[:40]} 的巡察轮次。")
+    if not entry.takes_items:
+        raise InvalidSubmissionError("round", "这一轮巡察已经结束，不再受理反映。")
+    return entry.id
 
 
 def parse_bool(value: object, field: str) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from handlers.web import display
 from handlers.web.context import desk, now, require
+from intake import scope
 from intake.appointments import slot_label
 from intake.audit import db_record
 from intake.auth import logins, sessions, totp
@@ -87,6 +88,7 @@ def require_login() -> Any:
     g.staff = Actor(user.id, user.username, user.role)
     g.staff_name = user.display_name
     g.staff_session = found.session_id
+    enter_scope(user.id, user.role)
     if found.awaiting_code:
         if request.endpoint in CODE_ENDPOINTS:
             return None
@@ -100,6 +102,18 @@ def require_login() -> Any:
             and request.endpoint not in ENROL_ENDPOINTS):
         return redirect(url_for("staff.totp"))  # the page says why
     return None
+
+
+def enter_scope(user_id: int, role: str) -> None:
+    """From here to the end of the request, every query sees this member's teams' items only
+    (intake.scope); the app's teardown leaves the scope."""
+    with desk().sessions() as db:
+        viewer = scope.db_viewer(db, user_id, role)
+    g.viewer = viewer
+    g.scope_token = scope.enter(viewer)
+    # The round the staff pages speak of in their header: the member's newest taking round.
+    mine = desk().rounds.taking(viewer.team_ids)
+    g.round_entry = mine[0] if mine else None
 
 
 @bp.context_processor

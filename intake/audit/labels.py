@@ -51,6 +51,17 @@ ACTION_LABELS: dict[str, str] = {
     "api_client_revoke": "吊销受信任接口客户端",
     # the service
     "model.activate": "启用分类模型",
+    # teams and rounds
+    "round.load": "载入巡察轮次",
+    "round.update": "更新巡察轮次",
+    "round.state": "变更轮次状态",
+    "round.purge": "按保存期限销毁轮次材料",
+    "team.create": "创建巡察组",
+    "user.teams": "调整所属巡察组",
+    "user.role": "变更账号角色",
+    "user.password_reset": "重置密码",
+    "token.create": "创建个人接口令牌",
+    "token.revoke": "吊销个人接口令牌",
 }
 
 
@@ -76,6 +87,12 @@ def same_label_codes(action: str) -> list[str]:
 
 
 DETAIL_LABELS: dict[str, str] = {
+    "round": "轮次",
+    "team": "巡察组",
+    "teams": "巡察组",
+    "before": "原状态",
+    "after": "新状态",
+    "sha256": "文件摘要",
     "address": "地址",
     "second_factor": "两步验证",
     "step": "步骤",

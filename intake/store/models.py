@@ -35,7 +35,8 @@ from sqlalchemy.types import TypeDecorator
 
 CHANNELS = ("web", "api", "email", "hotline", "letter", "box", "visit")
 STATUSES = ("received", "triaged", "accepted", "transferred", "closed", "spam")
-STAFF_ROLES = ("duty_officer", "triager", "team_leader", "admin")
+STAFF_ROLES = ("duty_officer", "triager", "team_leader", "office", "auditor", "admin")
+ROUND_STATES = ("open", "closed", "handed_over", "archived")
 SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside_official",
                  "non_official", "unknown")
 LABEL_KINDS = ("discipline", "route")
@@ -83,12 +84,45 @@ class Base(DeclarativeBase):
     }
 
 
-class Round(Base):
-    """An inspection round as loaded from its round file (kept verbatim in source_text)."""
+class Team(Base):
+    """An inspection team (巡察组). Rounds belong to one team; staff to one or more."""
 
-    __tablename__ = "rounds"
+    __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamMember(Base):
+    """A staff member's membership of a team: what they may see is their teams' rounds."""
+
+    __tablename__ = "team_members"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+
+
+class Round(Base):
+    """An inspection round as loaded from its round file (kept verbatim in source_text).
+
+    A round is found by its `slug`; loading a changed file with the same slug updates it.
+    `state` moves open → closed → handed_over → archived (intake.rounds); `purged_at` is set
+    when the retention rule destroyed its identities, originals and texts.
+    """
+
+    __tablename__ = "rounds"
+    __table_args__ = (CheckConstraint(_in("state", ROUND_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     name: Mapped[str] = mapped_column(String(200))
     team: Mapped[str] = mapped_column(String(200), default="")
     unit_name: Mapped[str] = mapped_column(String(200))
@@ -102,9 +136,11 @@ class Round(Base):
     postal_box: Mapped[str] = mapped_column(String(200), default="")
     suggestion_boxes: Mapped[list[Any]] = mapped_column(default=list)
     scope_roles: Mapped[list[Any]]
-    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))
     source_text: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Unused since rounds are tenants (every round not archived takes items); kept for the
+    # rows written before.
     active: Mapped[bool] = mapped_column(default=True)
 
     roster: Mapped[list[RosterEntry]] = relationship(
@@ -175,6 +211,9 @@ class Submission(Base):
     first_route: Mapped[str | None] = mapped_column(String(32))
     # Keyed digest of the sender's e-mail address (e-mail channel): matches follow-ups.
     sender_lookup: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Where a web report came from when its link says so: the poster of a suggestion box
+    # ("东岭村村委会意见箱二维码"). Never about the reporter.
+    via: Mapped[str] = mapped_column(String(200), default="")
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="submission", order_by="Attachment.id"
@@ -310,6 +349,22 @@ class StaffUser(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StaffToken(Base):
+    """A personal API token (`intake users token`): acts with its user's role and teams.
+    Only a digest is kept."""
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"),
+                                         index=True)
+    token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class StaffSession(Base):
@@ -493,6 +548,8 @@ class Device(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     token_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    # The team whose open round(s) its calls are filed under (null: the service's one round).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]

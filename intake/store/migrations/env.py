@@ -13,6 +13,13 @@ if engine is None:  # alembic's own command line: `alembic -x url=... revision -
                            hide_parameters=True)
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A table rebuilt in batch mode is dropped and re-created; with foreign keys on, the
+        # drop would cascade to (or be refused by) the rows that point at it. SQLite's own
+        # recipe: keys off outside the transaction, checked after, on again.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -21,4 +28,11 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows pointing nowhere: {broken[:5]}")
     connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()

@@ -1,0 +1,114 @@
+"""`intake rounds …` and `intake devices …`: rounds and call-centre devices from the command
+line, with the operator recorded as the actor."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from intake.desk import Desk, open_desk
+from intake.round import RoundFileError
+from intake.rounds import RoundError, load_files, round_listing, set_state
+from intake.settings import Settings
+from intake.store import models as m
+from intake.submission import InvalidSubmissionError
+
+STATE_COMMANDS = {"close": "closed", "reopen": "open", "hand-over": "handed_over",
+                  "archive": "archived"}
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
+               reason: str) -> int:
+    desk = open_desk(settings, load_round_files=False)
+    try:
+        if command == "load":
+            return _load(desk, files)
+        if command == "list":
+            with desk.sessions() as session:
+                for row in round_listing(session):
+                    print(json.dumps(row, ensure_ascii=False))
+            return 0
+        if command in STATE_COMMANDS:
+            try:
+                row = set_state(desk.sessions, slug, STATE_COMMANDS[command],
+                                actor_label=_actor(), reason=reason)
+            except RoundError as exc:
+                print(f"intake rounds {command}: {exc.message}", file=sys.stderr)
+                return 2
+            print(f"轮次 {row.slug} 现为「{row.state}」。")
+            return 0
+        if command == "purge":
+            from intake.retention import purge_due
+
+            done = purge_due(desk)
+            print(f"已按保存期限销毁 {len(done)} 个轮次的材料：{'、'.join(done) or '无'}。")
+            return 0
+        raise AssertionError(command)
+    finally:
+        desk.close()
+
+
+def _load(desk: Desk, files: list[str]) -> int:
+    try:
+        results = load_files(desk.sessions, [Path(f) for f in files], actor_label=_actor())
+    except RoundFileError as exc:
+        print(f"intake rounds load: {exc}", file=sys.stderr)
+        return 2
+    except RoundError as exc:
+        print(f"intake rounds load: {exc.message}", file=sys.stderr)
+        return 2
+    words = {"created": "已新建", "updated": "已更新", "unchanged": "无变化"}
+    for r in results:
+        print(f"{words[r.outcome]}：{r.slug}")
+    return 0
+
+
+def run_devices(settings: Settings, command: str, name: str, team: str) -> int:
+    from intake import duty
+
+    desk = open_desk(settings, load_round_files=False)
+    try:
+        if command == "add":
+            try:
+                token = duty.create_device(desk, name, actor_id=None, actor_label=_actor(),
+                                           team=team or None)
+            except InvalidSubmissionError as exc:
+                print(f"intake devices add: {exc.message}", file=sys.stderr)
+                return 2
+            print(token)
+            print(f"已为「{name}」创建接入令牌（只显示这一次，请妥善保存）。", file=sys.stderr)
+            return 0
+        if command == "list":
+            with desk.sessions() as session:
+                rows = session.execute(select(m.Device, m.Team.name).outerjoin(
+                    m.Team, m.Team.id == m.Device.team_id).order_by(m.Device.id)).all()
+                for device, team_name in rows:
+                    print(json.dumps({
+                        "name": device.name, "team": team_name,
+                        "created_at": device.created_at.isoformat(),
+                        "last_used_at": device.last_used_at.isoformat()
+                        if device.last_used_at else None,
+                        "revoked": device.revoked_at is not None}, ensure_ascii=False))
+            return 0
+        if command == "revoke":
+            with desk.sessions() as session:
+                ids = list(session.scalars(select(m.Device.id).where(
+                    m.Device.name == name, m.Device.revoked_at.is_(None))))
+            if not ids:
+                print(f"intake devices revoke: 没有名为「{name}」的有效设备。", file=sys.stderr)
+                return 2
+            for device_id in ids:
+                duty.revoke_device(desk, device_id, actor_id=None, actor_label=_actor())
+            print(f"已吊销「{name}」的接入令牌。")
+            return 0
+        raise AssertionError(command)
+    finally:
+        desk.close()

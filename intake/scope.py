@@ -1,0 +1,144 @@
+"""Who may read which items, enforced in one place for every query.
+
+A staff request (a page, an API call with a personal token) runs inside `scoped(viewer)`;
+while it does, every ORM statement any code runs through a Session — selects, relationship
+loads, `Session.get`, bulk updates and deletes — gets loader criteria that keep it to the
+rounds of the viewer's teams (SQLAlchemy's `do_orm_execute` hook with `with_loader_criteria`,
+the documented recipe for multi-tenant filtering). A view or a core function written later
+cannot forget the scope: it never writes it. Outside a staff request (the public pages, which
+find one case by its code; e-mail; the workers; the command line) nothing is filtered.
+
+Roles: duty officers, triagers and team leaders read their teams' rounds; `office` (巡察办),
+`admin` and `auditor` read no item at all (office statistics are counts computed by
+`intake.stats` outside the scope; the auditor reads the audit log, unfiltered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, event, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from intake.store import models as m
+
+TEAM_ROLES = ("duty_officer", "triager", "team_leader")
+# Roles that read no item: the office sees counts, the administrator runs the system, the
+# auditor reads the audit log (三员分立).
+ITEMLESS_ROLES = ("office", "admin", "auditor")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in staff member as the scope sees them."""
+
+    user_id: int
+    role: str
+    team_ids: frozenset[int]
+    round_ids: frozenset[int]  # rounds whose items they may read
+
+    @property
+    def reads_all_audit(self) -> bool:
+        return self.role == "auditor"
+
+
+_current: ContextVar[Viewer | None] = ContextVar("intake_viewer", default=None)
+
+
+def db_viewer(session: Session, user_id: int, role: str) -> Viewer:
+    """The viewer for a staff member: their teams, and those teams' rounds."""
+    with unscoped(session):
+        teams = frozenset(session.scalars(
+            select(m.TeamMember.team_id).where(m.TeamMember.user_id == user_id)))
+        rounds: frozenset[int] = frozenset()
+        if role in TEAM_ROLES and teams:
+            rounds = frozenset(session.scalars(
+                select(m.Round.id).where(m.Round.team_id.in_(teams))))
+    return Viewer(user_id, role, teams, rounds)
+
+
+def current() -> Viewer | None:
+    return _current.get()
+
+
+@contextmanager
+def scoped(viewer: Viewer) -> Iterator[Viewer]:
+    """Run the block as `viewer`: every query sees their teams' items only."""
+    token = _current.set(viewer)
+    try:
+        yield viewer
+    finally:
+        _current.reset(token)
+
+
+def enter(viewer: Viewer) -> Any:
+    """`scoped` for request hooks: returns the token that `leave` takes."""
+    return _current.set(viewer)
+
+
+def leave(token: Any) -> None:
+    _current.reset(token)
+
+
+@contextmanager
+def unscoped(session: Session) -> Iterator[Session]:
+    """For the few reads that must see past the scope and return no item content: the
+    viewer's own teams and rounds, office counts. Marks the session, not the context."""
+    before = session.info.get("unscoped", False)
+    session.info["unscoped"] = True
+    try:
+        yield session
+    finally:
+        session.info["unscoped"] = before
+
+
+def _item_ids(rounds: frozenset[int]) -> Any:
+    return select(m.Submission.id).where(m.Submission.round_id.in_(rounds)).scalar_subquery()
+
+
+def _criteria(viewer: Viewer) -> list[Any]:
+    rounds = viewer.round_ids
+    items = _item_ids(rounds)
+    batches = select(m.ScanBatch.id).where(m.ScanBatch.round_id.in_(rounds)).scalar_subquery()
+    options = [
+        with_loader_criteria(m.Submission, m.Submission.round_id.in_(rounds),
+                             include_aliases=True),
+        with_loader_criteria(m.ScanBatch, m.ScanBatch.round_id.in_(rounds)),
+        with_loader_criteria(m.AppointmentSlot, m.AppointmentSlot.round_id.in_(rounds)),
+        with_loader_criteria(m.ScanFile, m.ScanFile.batch_id.in_(batches)),
+        with_loader_criteria(m.ScanLetter, m.ScanLetter.batch_id.in_(batches)),
+        with_loader_criteria(m.ScanPage, m.ScanPage.batch_id.in_(batches)),
+        with_loader_criteria(m.DuplicateLink, and_(m.DuplicateLink.submission_id.in_(items),
+                                                   m.DuplicateLink.other_id.in_(items))),
+        with_loader_criteria(m.InboundMail, or_(m.InboundMail.submission_id.is_(None),
+                                                m.InboundMail.submission_id.in_(items))),
+        with_loader_criteria(m.OutboxMail, or_(m.OutboxMail.submission_id.is_(None),
+                                               m.OutboxMail.submission_id.in_(items))),
+    ]
+    for model in (m.SubmissionLabel, m.Attachment, m.Classification, m.Decision, m.Message,
+                  m.DeskEntry, m.Appointment, m.TextSignature):
+        options.append(with_loader_criteria(model, model.submission_id.in_(items)))
+    if not viewer.reads_all_audit:
+        members = select(m.TeamMember.user_id).where(
+            m.TeamMember.team_id.in_(viewer.team_ids)).scalar_subquery()
+        options.append(with_loader_criteria(m.AuditEvent, or_(
+            m.AuditEvent.submission_id.in_(items),
+            and_(m.AuditEvent.submission_id.is_(None), m.AuditEvent.actor_id.in_(members)),
+            m.AuditEvent.actor_id == viewer.user_id)))
+    return options
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    viewer = _current.get()
+    if viewer is None or state.session.info.get("unscoped"):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria of the statement that loaded the object travel with it
+    state.statement = state.statement.options(*_criteria(viewer))
