@@ -368,7 +368,7 @@ def backfill(desk: Desk, *, rebuild: bool = False, batch: int = 200) -> int:
     every signature (links stay; a pair already linked is not linked again).
     """
     done = 0
-    boilerplate = round_boilerplate(desk.round)
+    boilerplate = {e.id: round_boilerplate(e.cfg) for e in desk.rounds.all()}
     with desk.sessions() as session:
         if rebuild:
             begin_write(session)
@@ -386,7 +386,7 @@ def backfill(desk: Desk, *, rebuild: bool = False, batch: int = 200) -> int:
             if not rows:
                 return done
             for row in rows:
-                words = boilerplate if row.round_id == desk.round_id else BOILERPLATE
+                words = boilerplate.get(row.round_id, BOILERPLATE)
                 subjects = row.current.subjects if row.current is not None else []
                 db_record(session, row, fingerprint(row.text, accused(subjects), words))
                 done += 1

@@ -36,6 +36,7 @@ class QueueFilters:
     discipline: str = ""
     route: str = ""
     needs_review: bool | None = None
+    round_id: int | None = None  # one of the viewer's rounds (the scope keeps the others out)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def db_queue_page(
                 order_at, order_id = label.received_at, label.submission_id
     if filters.channel:
         stmt = stmt.where(sub.channel == filters.channel)
+    if filters.round_id is not None:
+        stmt = stmt.where(sub.round_id == filters.round_id)
     stmt = stmt.where(sub.status == filters.status if filters.status else sub.status != "spam")
     if filters.scope == "in":
         stmt = stmt.where(sub.in_scope.is_(True))

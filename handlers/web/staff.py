@@ -250,6 +250,7 @@ def queue() -> str:
     require("view_queue")
     args = request.args
     review = args.get("needs_review", "")
+    my_rounds = [e for e in desk().rounds.all() if e.id in g.viewer.round_ids]
     filters = QueueFilters(
         channel=args.get("channel", "") if args.get("channel") in display.CHANNELS else "",
         status=args.get("status", "") if args.get("status") in display.STATUSES else "",
@@ -257,13 +258,15 @@ def queue() -> str:
         discipline=args.get("discipline", "") if args.get("discipline") in DISCIPLINES else "",
         route=args.get("route", "") if args.get("route") in desk().rules.departments else "",
         needs_review={"yes": True, "no": False}.get(review),
+        round_id=next((e.id for e in my_rounds if e.slug == args.get("round")), None),
     )
     with desk().sessions() as db:
         page = db_queue_page(db, filters, args.get("cursor"))
         rows = [(row, row.current) for row in page.rows]
         return render_template(
             "staff/queue.html", rows=rows, next_cursor=page.next_cursor, filters=filters,
-            review=review, departments=desk().rules.departments,
+            review=review, departments=desk().rules.departments, my_rounds=my_rounds,
+            round_slugs={e.id: e.slug for e in my_rounds},
             next_args={**args.to_dict(), "cursor": page.next_cursor},
         )
 

@@ -156,7 +156,8 @@ def test_model_activation_is_audited(tmp_path: Path) -> None:
 # -- the page -------------------------------------------------------------------------------
 
 
-def test_the_page_is_in_chinese_and_only_for_leaders_and_admins(app: Flask, desk: Desk) -> None:
+def test_the_page_is_in_chinese_and_only_for_leaders_and_auditors(app: Flask,
+                                                                  desk: Desk) -> None:
     ingest(desk, make_submission(anonymous=False, identity=NAMED_IDENTITY))
     add_event(desk, "identity.reveal", "l1", submission_id=1, reason="实名举报需答复")
     add_event(desk, "login.failed", "someone")
@@ -165,11 +166,18 @@ def test_the_page_is_in_chinese_and_only_for_leaders_and_admins(app: Flask, desk
     assert triager.get("/staff/audit/").status_code == 403
     leader = staff_client(app, desk, "l1", "team_leader")
     page = leader.get("/staff/audit/").get_data(as_text=True)
+    # A team leader sees what concerns the team's items and members, not the whole service.
+    assert "查看举报人身份" in page and "实名举报需答复" in page
+    assert "some.new_code" not in page and ">someone<" not in page
+    assert ">identity.reveal<" not in page  # the code only as a tooltip
+    auditor = staff_client(app, desk, "au1", "auditor")
+    page = auditor.get("/staff/audit/").get_data(as_text=True)
     assert "查看举报人身份" in page and "登录失败" in page and "some.new_code" in page
     assert "实名举报需答复" in page and "审计链尚未校验过" in page
-    assert ">identity.reveal<" not in page  # the code only as a tooltip
+    # The administrator is the one audited (三员分立): no audit page, no items.
     admin = staff_client(app, desk, "a1", "admin")
-    assert admin.get("/staff/audit/").status_code == 200
+    assert admin.get("/staff/audit/").status_code == 403
+    assert auditor.get("/staff/items/1").status_code == 403
     item = leader.get("/staff/items/1").get_data(as_text=True)
     assert "l1 查看举报人身份" in item
 
@@ -179,7 +187,7 @@ def test_the_page_filters_and_pages_by_keyset(app: Flask, desk: Desk) -> None:
     for i in range(60):
         add_event(desk, "item.view", f"reader{i % 2}", submission_id=1 if i % 3 == 0 else None)
     add_event(desk, "decision.confirm", "t9", submission_id=1)
-    leader = staff_client(app, desk, "l1", "team_leader")
+    leader = staff_client(app, desk, "l1", "auditor")
 
     def rows(query: str) -> list[str]:
         page = leader.get(f"/staff/audit/?{query}").get_data(as_text=True)
@@ -231,7 +239,7 @@ def test_csv_export_opens_in_excel_and_is_audited(app: Flask, desk: Desk) -> Non
 
 def test_the_page_verifies_the_chain_on_request(app: Flask, desk: Desk) -> None:
     add_event(desk, "item.view", "t1")
-    leader = staff_client(app, desk, "l1", "team_leader")
+    leader = staff_client(app, desk, "l1", "auditor")
     token = csrf_token(leader, "/staff/audit/")
     page = leader.post("/staff/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
     assert "审计链完好" in page
@@ -315,7 +323,7 @@ def test_details_are_shown_in_chinese(app: Flask, desk: Desk) -> None:
     add_event(desk, "password.change", "l9", sessions_ended=0)
     add_event(desk, "export.plain", "cli:x", since=None)
     add_event(desk, "audit.export", "l9", filter_action="decision.confirm", odd_key="v")
-    leader = staff_client(app, desk, "l1", "team_leader")
+    leader = staff_client(app, desk, "l1", "auditor")
     page = leader.get("/staff/audit/").get_data(as_text=True)
     assert "地址：127.0.0.1；两步验证：否" in page and "结束会话数：0" in page
     assert "操作：确认研判建议；odd_key：v" in page
@@ -330,7 +338,7 @@ def test_each_action_label_is_offered_once_and_matches_all_its_codes(
     add_event(desk, "staff.password_change", "old")
     add_event(desk, "password.change", "new")
     add_event(desk, "login.success", "other")
-    leader = staff_client(app, desk, "l1", "team_leader")
+    leader = staff_client(app, desk, "l1", "auditor")
     page = leader.get("/staff/audit/").get_data(as_text=True)
     assert page.count(">修改密码</option>") == 1
     for code in ("password.change", "staff.password_change"):

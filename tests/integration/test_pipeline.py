@@ -58,8 +58,10 @@ class BrokenClassifier:
         raise RuntimeError("model file corrupted")
 
 
-def test_a_failing_classifier_never_costs_the_item(desk: Desk) -> None:
-    receipt = ingest(replace(desk, classifier=BrokenClassifier()), make_submission())
+def test_a_failing_classifier_never_costs_the_item(desk: Desk,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(desk.default_round(), "_classifier", BrokenClassifier())
+    receipt = ingest(desk, make_submission())
     with desk.sessions() as s:
         row = s.get(m.Submission, receipt.submission_id)
         assert row.current is None and row.in_scope is None and row.needs_review

@@ -44,9 +44,9 @@ def test_first_admin_must_change_the_one_time_password(app: Flask, desk: Desk) -
                                              "new": "a-new-long-password",
                                              "repeat": "a-new-long-password"})
     assert r.status_code == 302
-    assert client.get("/staff/").status_code == 200
+    assert client.get("/staff/users").status_code == 200
     again = login(app.test_client(), "admin", "a-new-long-password")
-    assert again.get("/staff/").status_code == 200
+    assert again.get("/staff/users").status_code == 200
 
 
 def test_wrong_password_and_anonymous_visitors(app: Flask, desk: Desk) -> None:

@@ -18,21 +18,24 @@ with engine.connect() as connection:
         # A table rebuilt in batch mode is dropped and re-created; with foreign keys on, the
         # drop would cascade to (or be refused by) the rows that point at it. SQLite's own
         # recipe: keys off outside the transaction, checked after, on again.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        # On the driver's connection: SQLAlchemy's would open a transaction first (the
+        # engine's "begin" listener), where SQLite ignores this pragma.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left rows pointing nowhere: {broken[:5]}")
         connection.commit()
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    finally:
         if sqlite:
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise RuntimeError(f"migration left rows pointing nowhere: {broken[:5]}")
-    connection.commit()
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-        connection.commit()
+            connection.rollback()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
