@@ -41,7 +41,7 @@ from intake.audit import db_record
 from intake.desk import Desk
 from intake.masking import extension_of, mask_text, shown_name
 from intake.maskstore import db_add_attachments, open_name, seal_name
-from intake.pipeline import DOCUMENT_MAX_CHARS, ingest
+from intake.pipeline import DOCUMENT_MAX_CHARS, files_in_use, ingest
 from intake.protect import Identity
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -374,19 +374,7 @@ def _next(session: Session, column: InstrumentedAttribute[int], where: ColumnEle
 
 def _stored_elsewhere(desk: Desk) -> Callable[[str], bool]:
     """Whether another row refers to a file with this content (the store shares content)."""
-
-    def in_use(sha256: str) -> bool:
-        try:
-            with desk.sessions() as session:
-                return bool(session.scalar(select(
-                    select(m.ScanFile.id).where(m.ScanFile.sha256 == sha256).exists()
-                    | select(m.Attachment.id).where(m.Attachment.sha256 == sha256).exists()
-                    | select(m.InboundMail.id).where(m.InboundMail.raw_sha256 == sha256).exists()
-                )))
-        except Exception:
-            return True  # cannot tell: keep the file
-
-    return in_use
+    return files_in_use(desk)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from intake.protect import (
     verify_secret,
 )
 from intake.rounds import RoundEntry
+from intake.scope import unscoped
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
@@ -211,11 +212,12 @@ def _masked(desk: Desk, sub: Submission) -> tuple[Submission, bytes | None]:
 
 
 def files_in_use(desk: Desk) -> Callable[[str], bool]:
-    """Whether a committed row refers to the file with this content."""
+    """Whether a committed row refers to the file with this content: any row, whatever team
+    it belongs to (the store shares content), so the check runs outside the viewer's scope."""
 
     def in_use(sha256: str) -> bool:
         try:
-            with desk.sessions() as session:
+            with desk.sessions() as session, unscoped(session):
                 return session.scalar(select(
                     select(m.Attachment.id).where(m.Attachment.sha256 == sha256).exists()
                     | select(m.InboundMail.id).where(m.InboundMail.raw_sha256 == sha256).exists()

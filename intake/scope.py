@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, event, or_, select
+from sqlalchemy import and_, event, exists, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from intake.store import models as m
@@ -96,37 +96,55 @@ def unscoped(session: Session) -> Iterator[Session]:
         session.info["unscoped"] = before
 
 
-def _item_ids(rounds: frozenset[int]) -> Any:
-    return select(m.Submission.id).where(m.Submission.round_id.in_(rounds)).scalar_subquery()
+# Plain table aliases (not ORM entities, so the criteria do not apply to them again), for
+# correlated EXISTS: a child row is visible when its item is. An EXISTS probes the item by its
+# primary key per row, where `submission_id IN (SELECT … all the team's items)` would read the
+# team's whole list on every query.
+_ITEMS = m.Submission.__table__.alias("scope_items")
+_BATCHES = m.ScanBatch.__table__.alias("scope_batches")
+_MESSAGES = m.Message.__table__.alias("scope_messages")
+
+
+def _visible_item(column: Any, rounds: frozenset[int]) -> Any:
+    return exists().where(_ITEMS.c.id == column,
+                          _ITEMS.c.round_id.in_(rounds)).correlate_except(_ITEMS)
+
+
+def _visible_batch(column: Any, rounds: frozenset[int]) -> Any:
+    return exists().where(_BATCHES.c.id == column,
+                          _BATCHES.c.round_id.in_(rounds)).correlate_except(_BATCHES)
 
 
 def _criteria(viewer: Viewer) -> list[Any]:
     rounds = viewer.round_ids
-    items = _item_ids(rounds)
-    batches = select(m.ScanBatch.id).where(m.ScanBatch.round_id.in_(rounds)).scalar_subquery()
     options = [
         with_loader_criteria(m.Submission, m.Submission.round_id.in_(rounds),
                              include_aliases=True),
         with_loader_criteria(m.ScanBatch, m.ScanBatch.round_id.in_(rounds)),
         with_loader_criteria(m.AppointmentSlot, m.AppointmentSlot.round_id.in_(rounds)),
-        with_loader_criteria(m.ScanFile, m.ScanFile.batch_id.in_(batches)),
-        with_loader_criteria(m.ScanLetter, m.ScanLetter.batch_id.in_(batches)),
-        with_loader_criteria(m.ScanPage, m.ScanPage.batch_id.in_(batches)),
-        with_loader_criteria(m.DuplicateLink, and_(m.DuplicateLink.submission_id.in_(items),
-                                                   m.DuplicateLink.other_id.in_(items))),
-        with_loader_criteria(m.InboundMail, or_(m.InboundMail.submission_id.is_(None),
-                                                m.InboundMail.submission_id.in_(items))),
-        with_loader_criteria(m.OutboxMail, or_(m.OutboxMail.submission_id.is_(None),
-                                               m.OutboxMail.submission_id.in_(items))),
+        with_loader_criteria(m.DuplicateLink, and_(
+            _visible_item(m.DuplicateLink.submission_id, rounds),
+            _visible_item(m.DuplicateLink.other_id, rounds))),
+        with_loader_criteria(m.InboundMail, or_(
+            m.InboundMail.submission_id.is_(None) & m.InboundMail.message_id.is_(None),
+            _visible_item(m.InboundMail.submission_id, rounds),
+            exists().where(_MESSAGES.c.id == m.InboundMail.message_id,
+                           _visible_item(_MESSAGES.c.submission_id, rounds))
+            .correlate_except(_MESSAGES, _ITEMS))),
+        with_loader_criteria(m.OutboxMail, or_(
+            m.OutboxMail.submission_id.is_(None),
+            _visible_item(m.OutboxMail.submission_id, rounds))),
     ]
+    for model in (m.ScanFile, m.ScanLetter, m.ScanPage):
+        options.append(with_loader_criteria(model, _visible_batch(model.batch_id, rounds)))
     for model in (m.SubmissionLabel, m.Attachment, m.Classification, m.Decision, m.Message,
                   m.DeskEntry, m.Appointment, m.TextSignature):
-        options.append(with_loader_criteria(model, model.submission_id.in_(items)))
+        options.append(with_loader_criteria(model, _visible_item(model.submission_id, rounds)))
     if not viewer.reads_all_audit:
         members = select(m.TeamMember.user_id).where(
             m.TeamMember.team_id.in_(viewer.team_ids)).scalar_subquery()
         options.append(with_loader_criteria(m.AuditEvent, or_(
-            m.AuditEvent.submission_id.in_(items),
+            _visible_item(m.AuditEvent.submission_id, rounds),
             and_(m.AuditEvent.submission_id.is_(None), m.AuditEvent.actor_id.in_(members)),
             m.AuditEvent.actor_id == viewer.user_id)))
     return options
