@@ -24,6 +24,7 @@ compare).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
+from intake import scope  # noqa: E402
 from intake.desk import Desk, open_desk  # noqa: E402
 from intake.settings import Settings  # noqa: E402
 from intake.store import models as m  # noqa: E402
@@ -292,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=3.0,
                         help="seconds per query after which fewer runs are taken (min 3)")
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE after the load")
+    parser.add_argument("--as-team", action="store_true",
+                        help="run as a triager of the round's team: every query under the "
+                             "team scope (intake/scope.py), as the staff pages run")
     args = parser.parse_args(argv)
     if args.rows < 2 * PAGE_SIZE or args.runs < 1:
         parser.error(f"--rows must be at least {2 * PAGE_SIZE}, --runs at least 1")
@@ -316,7 +321,13 @@ def main(argv: list[str] | None = None) -> int:
                 with sqlite3.connect(db) as conn:
                     conn.execute("ANALYZE")
                 print(f"  ANALYZE: {time.perf_counter() - t0:.1f} s")
-            run_cases(desk, args.rows, args.runs, args.budget)
+            entry = desk.default_round()
+            viewer = scope.Viewer(0, "triager", frozenset({entry.team_id}),
+                                  frozenset({entry.id}))
+            with scope.scoped(viewer) if args.as_team else contextlib.nullcontext():
+                how = "as a team member (scoped)" if args.as_team else "unscoped"
+                print(f"  queries run {how}")
+                run_cases(desk, args.rows, args.runs, args.budget)
         finally:
             desk.close()
     return 0

@@ -118,7 +118,8 @@ def enter_scope(user_id: int, role: str) -> None:
 
 @bp.context_processor
 def staff_context() -> dict[str, Any]:
-    return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES}
+    return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES,
+            "round_of": desk().rounds.get}
 
 
 def _refusal(outcome: LoginOutcome) -> tuple[str, int]:
