@@ -162,7 +162,7 @@ SUB_SQL = (
     "INSERT INTO submissions (id, round_id, channel, received_at, recorded_at, title, text,"
     " subject_name, subject_unit, subject_post, category, anonymous, late, spam, status,"
     " code_lookup, secret_hash, current_classification_id, in_scope, needs_review,"
-    " subject_role, first_route) VALUES (" + ", ".join("?" * 22) + ")"
+    " subject_role, first_route, via) VALUES (" + ", ".join("?" * 22) + ", '')"
 )
 CLS_SQL = (
     "INSERT INTO classifications (id, submission_id, version, source, model_version, in_scope,"

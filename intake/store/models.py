@@ -177,10 +177,13 @@ class Submission(Base):
         Index("ix_submissions_channel_queue", "channel", "received_at", "id"),
         Index("ix_submissions_review_queue", "needs_review", "received_at", "id"),
         Index("ix_submissions_scope_queue", "in_scope", "received_at", "id"),
+        # A team's queue (intake/scope.py filters on round_id): equality or a short IN list,
+        # then the queue's order, so paging reads only the team's newest rows.
+        Index("ix_submissions_round_queue", "round_id", "received_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
     channel: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -106,6 +106,9 @@ def upgrade() -> None:
         batch_op.create_check_constraint(op.f('ck_rounds_state'), STATES)
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.alter_column('via', existing_type=sa.String(length=200), server_default=None)
+        batch_op.drop_index(batch_op.f('ix_submissions_round_id'))
+        batch_op.create_index(batch_op.f('ix_submissions_round_queue'),
+                              ['round_id', 'received_at', 'id'], unique=False)
     with op.batch_alter_table('devices', schema=None) as batch_op:
         batch_op.create_foreign_key(batch_op.f('fk_devices_team_id_teams'), 'teams',
                                     ['team_id'], ['id'])
@@ -169,6 +172,8 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_devices_team_id_teams'), type_='foreignkey')
         batch_op.drop_column('team_id')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_submissions_round_queue'))
+        batch_op.create_index(batch_op.f('ix_submissions_round_id'), ['round_id'], unique=False)
         batch_op.drop_column('via')
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_rounds_state'), type_='check')
