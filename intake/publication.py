@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ import pypdfium2 as pdfium
 import segno
 from fontTools.ttLib import TTCollection
 from fpdf import FPDF
-from fpdf.enums import Align, TextMode, WrapMode, XPos, YPos
+from fpdf.enums import Align, TextMode, XPos, YPos
 
 from intake.round import Round
 from intake.submission import IntakeError
@@ -188,7 +189,8 @@ def _places(cfg: Round) -> str:
 
 
 def _hours(cfg: Round) -> str:
-    return "、".join(f"{h.start:%H:%M}—{h.end:%H:%M}" for h in cfg.hotline_hours)
+    return "、".join(f"{h.start.hour}:{h.start:%M}—{h.end.hour}:{h.end:%M}"
+                    for h in cfg.hotline_hours)
 
 
 def _roles(cfg: Round) -> str:
@@ -222,12 +224,39 @@ def _channels(cfg: Round, base_url: str, slug: str) -> list[tuple[str, str]]:
         lines.append(("邮政信箱", cfg.postal_box))
     if cfg.suggestion_boxes:
         lines.append(("意见箱", f"设在{'、'.join(cfg.suggestion_boxes)}"))
-    lines.append(("网上反映", f"扫描右侧二维码，或访问 {form_url(base_url, slug)}"
-                              "（全天开放，可以匿名，也可预约当面反映）"))
+    lines.append(("网上反映", "扫描右侧二维码或访问以下网址，全天开放，可以匿名，"
+                              "也可在网上预约当面反映："))
     return lines
 
 
 # -- layout -----------------------------------------------------------------------------------
+
+
+# Line breaking as Chinese typesetting does it (禁则): no closing mark at a line's start, no
+# opening mark at its end, and a number, time or address never cut in two.
+NO_LINE_START = set("，。、；：！？）》」』”’…—%")
+NO_LINE_END = set("（《「『“‘")
+UNBROKEN = re.compile(r"[A-Za-z0-9@._:/?=&%+#~-]+|.", re.S)
+
+
+def _break_lines(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    tokens: list[str] = []
+    for token in UNBROKEN.findall(text):
+        if tokens and (token[0] in NO_LINE_START or tokens[-1][-1] in NO_LINE_END):
+            tokens[-1] += token
+        else:
+            tokens.append(token)
+    # What cannot fit a line at all (a very long address) is cut where it must.
+    tokens = [part for token in tokens
+              for part in (token if measure(token) > width else [token])]
+    lines, line = [], ""
+    for token in tokens:
+        if line and measure(line + token) > width:
+            lines.append(line.rstrip())
+            line = token.lstrip(" ")
+        else:
+            line += token
+    return [*lines, line] if line or not lines else lines
 
 
 class _Sheet:
@@ -256,11 +285,14 @@ class _Sheet:
         pdf.set_font("cjk", size=size)
         pdf.set_x(pdf.l_margin)
         # Bold by stroking the outlines: a CJK font file rarely comes with its bold face.
+        width = width or pdf.epw
+        lines = _break_lines(("\u3000\u3000" if indent else "") + text, width,
+                             pdf.get_string_width)
         with pdf.local_context(text_mode=TextMode.FILL_STROKE if bold else TextMode.FILL,
                                line_width=size * 0.02 if bold else 0.2):
-            pdf.multi_cell(width or pdf.epw, size * MM_PER_PT * leading,
-                           ("\u3000\u3000" if indent else "") + text, align=align,
-                           wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            for line in lines:
+                pdf.cell(width, size * MM_PER_PT * leading, line, align=align,
+                         new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def gap(self, mm: float) -> None:
         self.pdf.set_y(self.pdf.get_y() + mm * self.scale)
@@ -327,7 +359,7 @@ def announcement_pdf(cfg: Round, slug: str, base_url: str, font: Font) -> bytes:
         s.text(first, 12, indent=True)
         s.text(scope, 12, indent=True)
         for name, examples in DISCIPLINES:
-            s.text(f"{name}：{examples}等问题；", 10.5, indent=True, leading=1.5)
+            s.text(f"{name}：{examples}等问题；", 10, indent=True, leading=1.55)
         s.text("其他不属于巡察受理范围的个人诉求、涉法涉诉等信访问题，将按照“分级负责、属地"
                "管理”原则转交有关部门处理。紧急警情请直接拨打 110。", 12, indent=True)
         s.text(f"巡察期间设立以下受理渠道，受理信访举报截止时间为{cn_datetime(cfg.closes)}：",
@@ -336,7 +368,11 @@ def announcement_pdf(cfg: Round, slug: str, base_url: str, font: Font) -> bytes:
         qr_size = 34 * scale
         top = s.pdf.get_y()
         for label, value in _channels(cfg, base_url, slug):
-            s.text(f"{label}：{value}", 11.5, width=s.width - qr_size - 6, leading=1.5)
+            s.text(f"{label}：{value}", 11.5, width=s.width - qr_size - 6, leading=1.5,
+                   indent=True)
+        # On a line of its own, never broken: it is typed from the paper.
+        s.text(form_url(base_url, slug), 11.5, width=s.width - qr_size - 6, leading=1.5,
+               align=Align.C)
         s.qr(form_url(base_url, slug, GENERAL_POSTER), s.pdf.l_margin + s.width - qr_size,
              top, qr_size)
         s.pdf.set_y(max(s.pdf.get_y(), top + qr_size) + 2 * scale)
@@ -349,7 +385,7 @@ def announcement_pdf(cfg: Round, slug: str, base_url: str, font: Font) -> bytes:
         s.text(cn_date(cfg.opens), 12, align=Align.R)
         return s
 
-    return _fitting(draw, 1.0, 0.92, 0.85, 0.78, 0.7)
+    return _fitting(draw, 1.1, 1.0, 0.92, 0.85, 0.78, 0.7)
 
 
 def poster_pdf(cfg: Round, slug: str, base_url: str, number: int, font: Font) -> bytes:

@@ -109,7 +109,7 @@ def test_the_announcement_says_who_whom_until_when_and_every_channel(
                    "2026年3月2日至2026年4月10日", "截止时间为2026年4月10日17:30",
                    "被巡察党组织领导班子及其成员", "下一级党组织领导班子主要负责人",
                    "重要岗位领导干部", "政治纪律", "生活纪律", "涉法涉诉", "110",
-                   "0000-1234567", "08:00—12:00、14:30—17:30", "xcz1@intake.example.cn",
+                   "0000-1234567", "8:00—12:00、14:30—17:30", "xcz1@intake.example.cn",
                    "青山镇邮政专用信箱01号", "北山社区服务中心",
                    f"{BASE}/r/{SLUG}/report", "匿名", "绝不透露给被反映人", "特此公告"):
         assert needed in text, needed
@@ -193,3 +193,15 @@ def test_write_files_names_them_as_the_command_promises(
     assert [p.name for p in paths] == ["announcement.pdf", "announcement.png", "poster-0.pdf",
                                        "poster-0.png", "poster-1.pdf", "poster-1.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_lines_break_as_chinese_typesetting_does() -> None:
+    def lines(text: str, width: int) -> list[str]:
+        return publication._break_lines(text, width, len)
+
+    # No closing mark starts a line, no opening mark ends one.
+    assert lines("甲乙丙，丁", 3) == ["甲乙", "丙，丁"]
+    assert lines("甲乙（丙）", 3) == ["甲乙", "（丙）"]
+    # Numbers, times and addresses stay whole; only what cannot fit a line is cut.
+    assert lines("截止17:30整", 6) == ["截止", "17:30整"]
+    assert lines("abcdefgh", 4) == ["abcd", "efgh"]
