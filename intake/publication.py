@@ -423,7 +423,7 @@ def poster_pdf(cfg: Round, slug: str, base_url: str, number: int, font: Font) ->
             s.text(f"值班电话：{cfg.hotline_number}{hours}", 12, align=Align.C)
         return s
 
-    return _fitting(draw, 1.0, 0.9, 0.8, 0.7)
+    return _fitting(draw, 1.1, 1.0, 0.9, 0.8, 0.7)
 
 
 def to_png(pdf: bytes, dpi: int = PNG_DPI) -> bytes:
