@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                        ("reset-totp", "remove an account's second factor (lost phone)")):
         users_sub.add_parser(name, help=text).add_argument("username")
 
-    p = sub.add_parser("rounds", help="inspection rounds: load, list, close, archive")
+    p = sub.add_parser("rounds", help="inspection rounds: load, list, close, archive, publish")
     rounds_sub = p.add_subparsers(dest="rounds_command", required=True)
     load = rounds_sub.add_parser("load", help="load or update round files")
     load.add_argument("files", nargs="+", metavar="FILE")
@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         state.add_argument("slug")
         state.add_argument("--reason", default="", help="recorded in the audit log")
     rounds_sub.add_parser("purge", help="destroy what the retention rule says is due")
+    publish = rounds_sub.add_parser("publish", help="write the announcement and posters")
+    publish.add_argument("slug")
+    publish.add_argument("--out", required=True, metavar="DIR")
 
     p = sub.add_parser("devices", help="call-centre devices (their tokens)")
     devices_sub = p.add_subparsers(dest="devices_command", required=True)
@@ -239,7 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from intake.roundcmd import run_rounds
 
         return run_rounds(load_settings(), args.rounds_command, getattr(args, "files", []),
-                          getattr(args, "slug", ""), getattr(args, "reason", ""))
+                          getattr(args, "slug", ""), getattr(args, "reason", ""),
+                          out=getattr(args, "out", ""))
     if args.command == "devices":
         from intake.roundcmd import run_devices
 

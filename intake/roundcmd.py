@@ -26,7 +26,7 @@ def _actor() -> str:
 
 
 def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
-               reason: str) -> int:
+               reason: str, *, out: str = "") -> int:
     desk = open_desk(settings, load_round_files=False)
     try:
         if command == "load":
@@ -51,6 +51,8 @@ def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
             done = purge_due(desk)
             print(f"已按保存期限销毁 {len(done)} 个轮次的材料：{'、'.join(done) or '无'}。")
             return 0
+        if command == "publish":
+            return _publish(desk, slug, Path(out))
         raise AssertionError(command)
     finally:
         desk.close()
@@ -68,6 +70,31 @@ def _load(desk: Desk, files: list[str]) -> int:
     words = {"created": "已新建", "updated": "已更新", "unchanged": "无变化"}
     for r in results:
         print(f"{words[r.outcome]}：{r.slug}")
+    return 0
+
+
+def _publish(desk: Desk, slug: str, out: Path) -> int:
+    from intake import publication
+
+    entry = desk.rounds.by_slug(slug)
+    if entry is None:
+        print(f"intake rounds publish: 没有轮次 {slug}。", file=sys.stderr)
+        return 2
+    base_url = desk.settings.effective_public_base_url
+    if publication.is_local(base_url):
+        print(f"注意：二维码指向本机地址 {base_url}，群众的手机打不开；"
+              "请先在设置 public_base_url 中填写公开网址。", file=sys.stderr)
+    try:
+        font = publication.find_font(desk.settings.pdf_font)
+        paths = publication.write_files(entry.cfg, entry.slug, base_url, font, out)
+    except publication.FontMissingError as exc:
+        print(f"intake rounds publish: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"intake rounds publish: 无法写入 {out}：{exc.strerror}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
     return 0
 
 

@@ -77,6 +77,9 @@ class Settings:
     trust_proxy: bool = False
     # Where the public pages are reached, for links in replies; empty: http://host:port.
     public_base_url: str = ""
+    # The Chinese font embedded in announcements and posters (.ttf/.otf/.ttc); empty: the
+    # system's Noto CJK, Source Han, WenQuanYi or Droid Sans Fallback (intake.publication).
+    pdf_font: str = ""
     # E-mail channel (SMTP server).
     smtp_host: str = "127.0.0.1"
     smtp_hostname: str = ""  # name in the greeting; empty: the mailbox's domain

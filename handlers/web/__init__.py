@@ -68,9 +68,11 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
 
     from handlers.web.api import bp as api_bp
     from handlers.web.public import bp as public_bp
+    from handlers.web.publication import bp as publication_bp
     from handlers.web.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(publication_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     csrf = CSRFProtect(app)

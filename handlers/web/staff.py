@@ -519,7 +519,9 @@ def user_action(user_id: int, action: str) -> Any:
 from handlers.web.audit import bp as audit_bp  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
+from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 
 bp.register_blueprint(desk_bp, url_prefix="/desk")
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
+bp.register_blueprint(publication_bp, url_prefix="/rounds")
