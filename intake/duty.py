@@ -1,7 +1,8 @@
 """The duty desk's own channels: hotline calls and walk-in visits, logged by an officer or pushed
 by a call-centre system with a device token.
 
-A call or visit becomes an item through the same `ingest()` as every other channel. The service
+A call or visit becomes an item through the same `ingest()` as every other channel, filed under
+a round of the officer's teams (`pick_round`) or of the device's team (`team_round`). The service
 gives a query code and a password made to be read out over the phone, so the caller can use the
 status page or call back with the code. Calls outside the published hours, on a holiday or
 after the round closed are flagged (`DeskEntry.flags`), never refused.

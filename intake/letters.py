@@ -7,7 +7,8 @@ many as it has); pages are grouped into letters, one letter per file at first, a
 background OCR has read a batch the grouping is suggested from the text (`suggest_grouping`).
 The officer splits, merges and reorders, corrects the text beside the image, and submits each
 letter through `ingest()` like any other item: channel "box" or "letter", received when the box
-was opened, with the letter's original files attached.
+was opened, with the letter's original files attached. Each suggestion box and postal box
+belongs to a round (`boxes`); the box a batch came from files its letters under that round.
 """
 
 from __future__ import annotations
