@@ -1,7 +1,8 @@
 """The duty desk's own channels: hotline calls and walk-in visits, logged by an officer or pushed
 by a call-centre system with a device token.
 
-A call or visit becomes an item through the same `ingest()` as every other channel. The service
+A call or visit becomes an item through the same `ingest()` as every other channel, filed under
+a round of the officer's teams (`pick_round`) or of the device's team (`team_round`). The service
 gives a query code and a password made to be read out over the phone, so the caller can use the
 status page or call back with the code. Calls outside the published hours, on a holiday or
 after the round closed are flagged (`DeskEntry.flags`), never refused.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +24,7 @@ from intake.audit import db_record
 from intake.desk import Desk
 from intake.pipeline import ingest, round_for
 from intake.protect import Identity
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
@@ -73,6 +76,7 @@ class DeskReceipt:
     received_at: datetime
     late: bool
     flags: tuple[str, ...]
+    round_id: int = 0  # the round it was filed under
 
 
 def spoken_password() -> str:
@@ -85,6 +89,27 @@ def desk_flags(desk: Desk, entry: DeskLog) -> list[str]:
     if entry.channel == "hotline":
         return hotline_flags(entry.received_at, round_)
     return round_flags(entry.received_at, round_)
+
+
+def pick_round(choices: Sequence[RoundEntry], slug: str | None) -> RoundEntry:
+    """The round an officer files a call, visit, scan batch or appointment slot under, among
+    `choices` (their teams' rounds taking items): the one named by slug, else the only one.
+    InvalidSubmissionError (`round`) for a round that is not theirs, or none named of several.
+    """
+    if not choices:
+        raise InvalidSubmissionError(
+            "round", "您所在的巡察组目前没有受理中的巡察轮次，不能在值班台记录；"
+                     "请联系系统管理员核对所属巡察组和轮次。")
+    slug = (slug or "").strip().lower()
+    if slug:
+        found = next((e for e in choices if e.slug == slug), None)
+        if found is None:
+            raise InvalidSubmissionError(
+                "round", "所选轮次不属于您所在的巡察组，或已不再受理，请重新选择。")
+        return found
+    if len(choices) == 1:
+        return choices[0]
+    raise InvalidSubmissionError("round", "您所在的巡察组有多个受理中的轮次，请选择所属轮次。")
 
 
 def team_round(desk: Desk, team_id: int | None, slug: str | None = None) -> int:
@@ -131,6 +156,7 @@ def log_entry(
         existing = _stored_before(desk, device_id, staff_id, external_id)
         if existing is not None:
             raise DuplicateCallError(existing)
+    entry_round = round_for(desk, entry.round_id)
     flags = desk_flags(desk, entry)
     password = spoken_password()
     # A caller's name or number typed into the log is identity: ingest() masks it in the text
@@ -152,7 +178,7 @@ def log_entry(
         subject_post=entry.subject_post,
         anonymous=entry.anonymous,
         identity=entry.identity,
-        round_id=entry.round_id,
+        round_id=entry_round.id,
     )
     try:
         receipt = ingest(desk, submission, in_transaction=record)
@@ -164,7 +190,7 @@ def log_entry(
                 raise DuplicateCallError(existing) from None
         raise
     return DeskReceipt(receipt.submission_id, receipt.code, password, receipt.received_at,
-                       receipt.late, tuple(flags))
+                       receipt.late, tuple(flags), entry_round.id)
 
 
 def _stored_before(
@@ -225,6 +251,22 @@ def revoke_device(desk: Desk, device_id: int, *, actor_id: int | None, actor_lab
 def authenticate_device(desk: Desk, token: str) -> m.Device | None:
     """The active device holding `token`, or None; notes when it was last used."""
     return find_holder(desk, m.Device, token, TOKEN_PREFIX)
+
+
+def device_listing(desk: Desk) -> list[tuple[m.Device, str | None]]:
+    """Every device with the name of its team (None: a device of the service's one round)."""
+    with desk.sessions() as session:
+        rows = [(device, team) for device, team in session.execute(
+            select(m.Device, m.Team.name).outerjoin(m.Team, m.Team.id == m.Device.team_id)
+            .order_by(m.Device.id))]
+        session.expunge_all()
+        return rows
+
+
+def team_names(desk: Desk) -> list[str]:
+    """The teams a device can be bound to, in the order they were created."""
+    with desk.sessions() as session:
+        return list(session.scalars(select(m.Team.name).order_by(m.Team.id)))
 
 
 def list_devices(desk: Desk) -> list[m.Device]:

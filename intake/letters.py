@@ -7,7 +7,8 @@ many as it has); pages are grouped into letters, one letter per file at first, a
 background OCR has read a batch the grouping is suggested from the text (`suggest_grouping`).
 The officer splits, merges and reorders, corrects the text beside the image, and submits each
 letter through `ingest()` like any other item: channel "box" or "letter", received when the box
-was opened, with the letter's original files attached.
+was opened, with the letter's original files attached. Each suggestion box and postal box
+belongs to a round (`boxes`); the box a batch came from files its letters under that round.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import re
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,13 +42,14 @@ from intake.audit import db_record
 from intake.desk import Desk
 from intake.masking import extension_of, mask_text, shown_name
 from intake.maskstore import db_add_attachments, open_name, seal_name
-from intake.pipeline import DOCUMENT_MAX_CHARS, files_in_use, ingest
+from intake.pipeline import DOCUMENT_MAX_CHARS, files_in_use, ingest, round_for
 from intake.protect import Identity
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import (
     AttachmentTooLargeError,
     IntakeError,
+    InvalidSubmissionError,
     Receipt,
     Submission,
     clean_text,
@@ -161,24 +163,72 @@ def suggest_grouping(pages: Sequence[PageClue], *, source: str) -> list[bool]:
 # --- batches and files ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Box:
+    """A suggestion box or postal box a batch can come from, and the round it belongs to: the
+    box chosen for a batch decides the round its letters are filed under."""
+
+    round_id: int
+    round_slug: str
+    round_name: str
+    source: str  # "box" (a suggestion box) or "postal"
+    name: str
+
+    @property
+    def key(self) -> str:
+        """The form's value for this box (slugs hold no `|`)."""
+        return f"{self.round_slug}|{self.source}|{self.name}"
+
+
+def boxes(desk: Desk, team_ids: Iterable[int] | None = None) -> list[Box]:
+    """Every suggestion box and postal box of the rounds taking items, of these teams when
+    given (an officer's choices), open rounds first."""
+    out = []
+    for entry in desk.rounds.taking(team_ids):
+        out += [Box(entry.id, entry.slug, entry.cfg.name, "box", name)
+                for name in entry.cfg.suggestion_boxes]
+        out.append(Box(entry.id, entry.slug, entry.cfg.name, "postal",
+                       entry.cfg.postal_box or "邮政信箱"))
+    return out
+
+
+def pick_box(choices: Sequence[Box], *, box: str, source: str = "",
+             round_slug: str | None = None) -> Box:
+    """The box a batch comes from, among `choices`: named by its key (`Box.key`), or by
+    source, name (for a suggestion box) and round (needed only when several rounds have such
+    a box). LetterError with a Chinese message for a box that is not among the choices."""
+    box = box.strip()
+    if not source and box.count("|") >= 2:
+        round_slug, source, box = box.split("|", 2)
+    if not choices:
+        raise LetterError("您所在的巡察组目前没有受理中的巡察轮次，不能上传扫描件。")
+    if source not in SOURCE_CHANNELS:
+        raise LetterError("请选择来源：意见箱或邮政信箱。")
+    found = [c for c in choices if c.source == source
+             and ((source == "postal" and not box) or c.name == box)]
+    if round_slug:
+        found = [c for c in found if c.round_slug == round_slug.strip().lower()]
+        if not found:
+            raise LetterError("所选的意见箱或信箱不属于您所在巡察组受理中的轮次，请重新选择。")
+    if not found:
+        raise LetterError("请选择开启的是哪个意见箱。" if source == "box"
+                          else "请选择是哪个邮政信箱的来信。")
+    if len(found) > 1:
+        raise LetterError("几个轮次都有这个意见箱或信箱，请选择所属轮次。")
+    return found[0]
+
+
 def create_batch(
-    desk: Desk, *, source: str, box: str, opened_at: datetime, note: str, staff_id: int | None,
+    desk: Desk, *, source: str = "", box: str, opened_at: datetime, note: str,
+    staff_id: int | None, round_slug: str | None = None, team_ids: Iterable[int] | None = None,
 ) -> int:
-    """Open a batch for one box opening ("box", naming the box) or one day's post ("postal").
+    """Open a batch for one box opening ("box", naming the box) or one day's post ("postal"),
+    filed under the round of that box (`pick_box` among the boxes of `team_ids`' rounds).
 
     The batch stays incomplete until `finish_batch`, so a batch whose upload broke off says
     so. Raises LetterError with a Chinese message for a bad field.
     """
-    if source == "box":
-        boxes = desk.round.suggestion_boxes
-        box = box.strip()
-        if not box or (boxes and box not in boxes):
-            raise LetterError("请选择开启的是哪个意见箱。")
-        name = box
-    elif source == "postal":
-        name = desk.round.postal_box or "邮政信箱"
-    else:
-        raise LetterError("请选择来源：意见箱或邮政信箱。")
+    chosen = pick_box(boxes(desk, team_ids), box=box, source=source, round_slug=round_slug)
     if opened_at.tzinfo is None:
         raise LetterError("开箱时间缺少时区。")
     if opened_at > m.utcnow() + FUTURE_SLACK:
@@ -188,11 +238,13 @@ def create_batch(
         raise LetterError(f"备注最多 {NOTE_MAX} 字。")
     with desk.sessions() as session:
         begin_write(session)
-        batch = m.ScanBatch(round_id=desk.round_id, source=source, source_name=name[:200],
-                            opened_at=opened_at, note=note, uploaded_by=staff_id)
+        batch = m.ScanBatch(round_id=chosen.round_id, source=chosen.source,
+                            source_name=chosen.name[:200], opened_at=opened_at, note=note,
+                            uploaded_by=staff_id)
         session.add(batch)
         session.commit()
-        log.info("scan batch %s opened (%s)", batch.id, source)
+        log.info("scan batch %s opened (%s, round %s)", batch.id, chosen.source,
+                 chosen.round_slug)
         return batch.id
 
 
@@ -420,10 +472,11 @@ class BatchSummary:
 
 
 def batch_summaries(desk: Desk) -> list[BatchSummary]:
-    """Every batch of the active round, newest opening first, with its progress."""
+    """Every batch, newest opening first, with its progress: in a staff request, those of the
+    viewer's teams' rounds (intake.scope)."""
     with desk.sessions() as session:
         batches = list(session.scalars(
-            select(m.ScanBatch).where(m.ScanBatch.round_id == desk.round_id)
+            select(m.ScanBatch)
             .order_by(m.ScanBatch.opened_at.desc(), m.ScanBatch.id.desc())))
         ids = [b.id for b in batches]
         pages: dict[int, dict[str, int]] = {i: {} for i in ids}
@@ -797,10 +850,15 @@ def submit_letter(
         for page in letter.pages:
             files.setdefault(page.file_id, page.file)
         channel, received_at, batch_id = SOURCE_CHANNELS[batch.source], batch.opened_at, batch.id
+        round_id = batch.round_id
     if not body:
         raise LetterError("信件内容为空，不能提交。请对照原件录入或校对文字后再提交。")
     identity = Identity(name=signer.name, phone=signer.phone) if signer else Identity()
-    flags = round_flags(received_at, desk.round)
+    try:
+        entry = round_for(desk, round_id)  # the batch's box decided it
+    except InvalidSubmissionError:
+        raise LetterError("这批来信所属的轮次已归档，不能再提交。") from None
+    flags = round_flags(received_at, entry.cfg)
 
     def record(session: Session, row: m.Submission, _code: str) -> None:
         letter = _letter_for_write(session, letter_id)  # a second submission stops here
@@ -823,7 +881,7 @@ def submit_letter(
     submission = Submission(
         channel=channel, received_at=received_at, text=body,
         password=secrets.token_urlsafe(24),  # the code is shown to nobody: nobody to tell
-        anonymous=identity.is_empty(), identity=identity)
+        anonymous=identity.is_empty(), identity=identity, round_id=entry.id)
     receipt = ingest(desk, submission, in_transaction=record)
     log.info("letter %s submitted as item %s", letter_id, receipt.submission_id)
     return receipt

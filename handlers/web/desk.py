@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from handlers.web.context import desk, now_local, parse_local, require
 from intake import appointments, duty
 from intake.protect import Identity
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.submission import InvalidSubmissionError
 
@@ -29,6 +31,30 @@ bp = Blueprint("desk", __name__)
 
 CHANNEL_TITLES = {"hotline": "记录来电", "visit": "记录来访"}
 RECENT = 20
+LAST_ROUND = "desk_round"  # the session remembers the round an officer last filed under
+
+
+def officer_rounds() -> list[RoundEntry]:
+    """The rounds the signed-in officer may file under: their teams' rounds taking items."""
+    return desk().rounds.taking(g.viewer.team_ids)
+
+
+def preselected(rounds: list[RoundEntry]) -> str:
+    """The round a form offers first: the last one chosen, else the one open round."""
+    last = session.get(LAST_ROUND)
+    if any(e.slug == last for e in rounds):
+        return str(last)
+    open_now = [e for e in rounds if e.state == "open"]
+    return open_now[0].slug if len(open_now) == 1 else ""
+
+
+def chosen_round(rounds: list[RoundEntry], slug: str | None) -> RoundEntry:
+    """The officer's round named in a form (remembered for the next form); raises
+    InvalidSubmissionError for a round that is not theirs, or none chosen of several."""
+    entry = duty.pick_round(rounds, slug)
+    if len(rounds) > 1:
+        session[LAST_ROUND] = entry.slug
+    return entry
 
 
 @bp.get("/")
@@ -43,21 +69,28 @@ def index() -> str:
         ).all()
         waiting = db.scalar(select(func.count()).select_from(m.Appointment)
                             .where(m.Appointment.status == "requested"))
-    return render_template("staff/desk.html", recent=recent, waiting=waiting)
+    rounds = officer_rounds()
+    return render_template("staff/desk.html", recent=recent, waiting=waiting, rounds=rounds,
+                           round_names={e.id: e.cfg.name for e in desk().rounds.all()})
 
 
 @bp.route("/log/<channel>", methods=["GET", "POST"])
 def log_entry(channel: str) -> Any:
-    """The call or visit log: keyboard first, time defaults to now, the officer is recorded."""
+    """The call or visit log: keyboard first, time defaults to now, the officer is recorded.
+    It is filed under one of the officer's teams' rounds: asked for only when there are
+    several."""
     require("desk")
     if channel not in CHANNEL_TITLES:
         abort(404)
+    rounds = officer_rounds()
+    page = {"channel": channel, "now": now_local(), "title": CHANNEL_TITLES[channel],
+            "rounds": rounds}
     if request.method == "GET":
-        return render_template("staff/desk_log.html", channel=channel, values={},
-                               now=now_local(), title=CHANNEL_TITLES[channel],
-                               form_key=secrets.token_urlsafe(16))
+        return render_template("staff/desk_log.html", values={}, selected=preselected(rounds),
+                               form_key=secrets.token_urlsafe(16), **page)
     form = request.form
     try:
+        round_ = chosen_round(rounds, form.get("round"))
         anonymous = form.get("anonymous", "true") != "false"
         phone = form.get("phone", "")
         identity = Identity(phone=phone) if anonymous else Identity(
@@ -74,6 +107,7 @@ def log_entry(channel: str) -> Any:
                 subject_name=form.get("subject_name", ""),
                 subject_unit=form.get("subject_unit", ""),
                 subject_post=form.get("subject_post", ""),
+                round_id=round_.id,
             ),
             staff_id=g.staff.id,
             # One key per opened form: sent twice (a reload, a double press), it is one item.
@@ -83,29 +117,44 @@ def log_entry(channel: str) -> Any:
         return render_template("staff/desk_receipt.html", duplicate=exc.submission_id,
                                channel=channel), 409
     except InvalidSubmissionError as exc:
-        return render_template("staff/desk_log.html", channel=channel, values=form,
-                               now=now_local(), title=CHANNEL_TITLES[channel], error=exc,
-                               form_key=form.get("form_key", "")), 400
-    return render_template("staff/desk_receipt.html", receipt=receipt, channel=channel)
+        return render_template("staff/desk_log.html", values=form, error=exc,
+                               selected=form.get("round") or preselected(rounds),
+                               form_key=form.get("form_key", ""), **page), 400
+    return render_template("staff/desk_receipt.html", receipt=receipt, channel=channel,
+                           filed_under=desk().rounds.get(receipt.round_id))
 
 
 @bp.get("/appointments")
 def appointment_list() -> str:
     require("desk")
+    return _appointments_page()
+
+
+def _appointments_page(error: str = "") -> str:
+    rounds = officer_rounds()
     return render_template(
         "staff/desk_appointments.html",
         slots=appointments.slots(desk()),
         requests=appointments.requests(desk()),
         decided=appointments.requests(desk(), status="confirmed"),
         now=now_local(),
+        rounds=rounds,
+        selected=preselected(rounds),
+        round_names={e.id: e.cfg.name for e in desk().rounds.all()},
+        error=error,
     )
 
 
 @bp.post("/slots")
 def slot_create() -> Any:
+    """Publish slots in one of the officer's rounds (its public page offers them)."""
     require("desk")
     form = request.form
     published = 0
+    try:
+        round_ = chosen_round(officer_rounds(), form.get("round"))
+    except InvalidSubmissionError as exc:
+        return _appointments_page(exc.message), 400
     try:
         start = parse_local(form.get("starts_at", ""), "starts_at")
         minutes = int(form.get("minutes", "30") or 30)
@@ -115,7 +164,8 @@ def slot_create() -> Any:
         for i in range(count):  # a morning of consecutive slots in one go
             begins = start + i * timedelta(minutes=minutes)
             appointments.create_slot(desk(), begins, begins + timedelta(minutes=minutes),
-                                     form.get("place", ""), staff_id=g.staff.id)
+                                     form.get("place", ""), staff_id=g.staff.id,
+                                     round_id=round_.id)
             published += 1
     except ValueError:
         flash("时长和个数应为数字。")
@@ -164,17 +214,21 @@ def appointment_decide(appointment_id: int) -> Any:
 
 @bp.route("/devices", methods=["GET", "POST"])
 def devices() -> Any:
-    """Call-centre systems allowed to push call logs; a token is shown once, at creation."""
+    """Call-centre systems allowed to push call logs, each bound to a team (its calls go to
+    that team's open round); a token is shown once, at creation."""
     require("manage_devices")
     token = None
+    status = 200
     if request.method == "POST":
         try:
             token = duty.create_device(desk(), request.form.get("name", ""),
-                                       actor_id=g.staff.id, actor_label=g.staff.username)
+                                       actor_id=g.staff.id, actor_label=g.staff.username,
+                                       team=request.form.get("team") or None)
         except InvalidSubmissionError as exc:
             flash(exc.message)
-    return render_template("staff/desk_devices.html", devices=duty.list_devices(desk()),
-                           token=token)
+            status = 400
+    return render_template("staff/desk_devices.html", devices=duty.device_listing(desk()),
+                           teams=duty.team_names(desk()), token=token), status
 
 
 @bp.post("/devices/<int:device_id>/revoke")

@@ -304,7 +304,8 @@ def test_the_pages_work_from_the_keyboard_in_a_browser(
                        ("scan.pdf", scanner_pdf(2))):
         (tmp_path / name).write_bytes(data)
         files.append(str(tmp_path / name))
-    page.get_by_label("邮政信箱").check()
+    page.get_by_label("开启的意见箱或邮政信箱").select_option(
+        label="邮政信箱：青山镇邮政专用信箱 01 号")
     page.get_by_label("扫描件或照片").set_input_files(files)
     with page.expect_response(lambda r: r.url.endswith("/upload")
                               and r.request.method == "POST") as answer:

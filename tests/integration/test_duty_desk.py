@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.test import TestResponse
 
-from intake import appointments, duty
+from intake import appointments, duty, rounds
 from intake.desk import Desk
 from intake.pipeline import check_status
 from intake.protect import Identity
@@ -20,6 +23,7 @@ from intake.store.models import utcnow
 from intake.submission import InvalidSubmissionError
 from intake.triage import Actor, reveal_identity
 from tests.support import csrf_token, staff_client
+from tests.two_teams import TEAM_A, TEAM_B, add_round, first_round, team_client
 
 CST = timezone(timedelta(hours=8))
 CALL_TEXT = "我反映东岭村党支部书记刘德福把危房改造补助发给了自己的亲戚，村民都有意见。"
@@ -414,3 +418,178 @@ def test_a_log_form_sent_twice_is_one_item(app: Flask, desk: Desk) -> None:
         **data, "csrf_token": csrf_token(other, "/staff/desk/log/visit")}).status_code == 200
     with desk.sessions() as db:
         assert len(list(db.scalars(select(m.Submission.id)))) == 2
+
+
+# --- Two teams, each with its round: every desk channel files under the right one ------------
+
+
+def desk_items(desk: Desk) -> list[tuple[str, int]]:
+    with desk.sessions() as db:
+        return [(row.channel, row.round_id) for row in db.scalars(
+            select(m.Submission).order_by(m.Submission.id))]
+
+
+def log_call(client: FlaskClient, **fields: str) -> TestResponse:
+    data = {"csrf_token": csrf_token(client, "/staff/desk/log/hotline"), "text": CALL_TEXT,
+            "received_at": "2026-03-05T10:00", **fields}
+    return client.post("/staff/desk/log/hotline", data=data)
+
+
+def test_an_officer_of_team_b_files_calls_under_round_b_without_being_asked(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_a, round_b = first_round(desk), add_round(desk, tmp_path)
+    officer_b = team_client(app, desk, "zhiban_b", "duty_officer", (TEAM_B,))
+    page = officer_b.get("/staff/desk/log/hotline").get_data(as_text=True)
+    assert 'name="round"' not in page  # one round: no question asked
+    assert re.search(r'id="round-name">所属轮次：县委第二巡察组 2026年第二轮常规巡察<', page)
+    assert "值班电话 0000-1234567" in page
+    response = log_call(officer_b)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert re.search(r'id="receipt-round">所属轮次：县委第二巡察组 2026年第二轮常规巡察', html)
+    officer_a = team_client(app, desk, "zhiban_a", "duty_officer", (TEAM_A,))
+    assert log_call(officer_a).status_code == 200
+    assert desk_items(desk) == [("hotline", round_b.id), ("hotline", round_a.id)]
+    # Each desk lists its own team's calls only (intake.scope).
+    recent_a = officer_a.get("/staff/desk/").get_data(as_text=True)
+    assert recent_a.count("/staff/items/") == 1
+
+
+def test_an_officer_of_both_teams_chooses_the_round_and_the_choice_is_remembered(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_a, round_b = first_round(desk), add_round(desk, tmp_path)
+    officer = team_client(app, desk, "zhiban", "duty_officer", (TEAM_A, TEAM_B))
+    page = officer.get("/staff/desk/log/visit").get_data(as_text=True)
+    assert 'name="round"' in page and "required" in page
+    assert f'value="{round_a.slug}" >' in page and f'value="{round_b.slug}" >' in page
+    refused = log_call(officer)  # two open rounds: no default, the officer must choose
+    assert refused.status_code == 400
+    assert "请选择所属轮次" in refused.get_data(as_text=True)
+    assert desk_items(desk) == []
+    assert log_call(officer, round=round_b.slug).status_code == 200
+    page = officer.get("/staff/desk/log/hotline").get_data(as_text=True)
+    assert f'value="{round_b.slug}" selected' in page  # remembered for the next call
+    slots_page = officer.get("/staff/desk/appointments").get_data(as_text=True)
+    assert f'value="{round_b.slug}" selected' in slots_page
+    assert desk_items(desk) == [("hotline", round_b.id)]
+
+
+def test_a_closed_round_is_offered_beside_the_open_one_which_is_the_default(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    old = first_round(desk)
+    newer = add_round(desk, tmp_path, slug="qingshan-2026-09", team=TEAM_A,
+                      name="县委第一巡察组 2026年第三轮常规巡察")
+    rounds.set_state(desk.sessions, old.slug, "closed")
+    desk.rounds.refresh(force=True)
+    officer = team_client(app, desk, "zhiban", "duty_officer", (TEAM_A,))
+    page = officer.get("/staff/desk/log/hotline").get_data(as_text=True)
+    assert f'value="{newer.slug}" selected' in page and "已截止" in page
+    response = log_call(officer, round=old.slug)  # a late call about the closed round
+    assert response.status_code == 200
+    assert desk_items(desk) == [("hotline", old.id)]
+
+
+def test_a_post_naming_another_teams_round_is_refused(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_b = add_round(desk, tmp_path)
+    officer_a = team_client(app, desk, "zhiban_a", "duty_officer", (TEAM_A,))
+    response = log_call(officer_a, round=round_b.slug)
+    assert response.status_code == 400
+    assert "所选轮次不属于您所在的巡察组" in response.get_data(as_text=True)
+    start = (utcnow() + timedelta(days=2)).astimezone(CST).strftime("%Y-%m-%dT09:00")
+    token = csrf_token(officer_a, "/staff/desk/appointments")
+    slot = officer_a.post("/staff/desk/slots", data={
+        "csrf_token": token, "starts_at": start, "place": "接待室", "round": round_b.slug})
+    assert slot.status_code == 400
+    assert "所选轮次不属于您所在的巡察组" in slot.get_data(as_text=True)
+    assert desk_items(desk) == [] and appointments.slots(desk) == []
+
+
+def test_an_officer_whose_teams_take_no_items_is_told_so(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_b = add_round(desk, tmp_path)
+    for state in ("closed", "archived"):
+        rounds.set_state(desk.sessions, round_b.slug, state)
+    desk.rounds.refresh(force=True)
+    officer_b = team_client(app, desk, "zhiban_b", "duty_officer", (TEAM_B,))
+    page = officer_b.get("/staff/desk/log/hotline").get_data(as_text=True)
+    assert 'id="no-round"' in page and 'name="text"' not in page
+    assert 'id="no-round"' in officer_b.get("/staff/desk/").get_data(as_text=True)
+    response = log_call(officer_b)
+    assert response.status_code == 400
+    assert "没有受理中的巡察轮次" in response.get_data(as_text=True)
+    assert desk_items(desk) == []
+
+
+def test_a_device_files_calls_under_its_teams_round(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_a, round_b = first_round(desk), add_round(desk, tmp_path)
+    token = duty.create_device(desk, "河西乡呼叫中心", actor_id=None, actor_label="test",
+                               team=TEAM_B)
+    client = app.test_client()
+    first = push(client, token, call_id="b-1")
+    assert first.status_code == 201, first.get_json()
+    named = push(client, token, call_id="b-2", round=round_b.slug)  # its own round, named
+    assert named.status_code == 201, named.get_json()
+    other = push(client, token, call_id="b-3", round=round_a.slug)  # another team's round
+    assert other.status_code == 400 and other.get_json()["error"]["field"] == "round"
+    assert desk_items(desk) == [("hotline", round_b.id), ("hotline", round_b.id)]
+
+    # A second open round of team B: a push must say which.
+    autumn = add_round(desk, tmp_path, slug="hexi-2026-09", name="县委第二巡察组 2026年第三轮巡察")
+    unnamed = push(client, token, call_id="b-4")
+    assert unnamed.status_code == 400
+    error = unnamed.get_json()["error"]
+    assert error["field"] == "round" and autumn.slug in error["message"]
+    assert push(client, token, call_id="b-4", round=autumn.slug).status_code == 201
+    assert desk_items(desk)[-1] == ("hotline", autumn.id)
+
+
+def test_the_devices_page_binds_each_device_to_a_team(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_b = add_round(desk, tmp_path)
+    admin = staff_client(app, desk, "guanli", "admin")
+    page = admin.get("/staff/desk/devices").get_data(as_text=True)
+    assert f"<option >{TEAM_A}</option>" in page and f"<option >{TEAM_B}</option>" in page
+    token = csrf_token(admin, "/staff/desk/devices")
+    refused = admin.post("/staff/desk/devices", data={"csrf_token": token, "name": "呼叫中心"})
+    assert refused.status_code == 400 and "请指明设备属于哪个组" in refused.get_data(as_text=True)
+    html = admin.post("/staff/desk/devices", data={
+        "csrf_token": token, "name": "河西乡呼叫中心", "team": TEAM_B}).get_data(as_text=True)
+    device_token = re.search(r'id="new-token">新令牌：<code>([^<]+)</code>', html).group(1)
+    assert re.search(rf"<td>河西乡呼叫中心</td><td>{TEAM_B}</td>", html)
+    pushed = push(app.test_client(), device_token)
+    assert pushed.status_code == 201
+    assert desk_items(desk) == [("hotline", round_b.id)]
+
+
+def test_slots_belong_to_a_round_and_show_on_its_public_page(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_a, round_b = first_round(desk), add_round(desk, tmp_path)
+    start = (utcnow() + timedelta(days=2)).astimezone(CST).strftime("%Y-%m-%dT09:00")
+    officer_b = team_client(app, desk, "zhiban_b", "duty_officer", (TEAM_B,))
+    token = csrf_token(officer_b, "/staff/desk/appointments")
+    officer_b.post("/staff/desk/slots", data={"csrf_token": token, "starts_at": start,
+                                              "place": "河西乡信访接待室"})
+    (slot,) = appointments.slots(desk)
+    assert slot.round_id == round_b.id
+    client = app.test_client()
+    assert "河西乡信访接待室" in client.get(f"/r/{round_b.slug}/appointment").get_data(
+        as_text=True)
+    assert "河西乡信访接待室" not in client.get(f"/r/{round_a.slug}/appointment").get_data(
+        as_text=True)
+    officer_a = team_client(app, desk, "zhiban_a", "duty_officer", (TEAM_A,))
+    assert "河西乡信访接待室" not in officer_a.get("/staff/desk/appointments").get_data(
+        as_text=True)
+
+    both = team_client(app, desk, "zhiban", "duty_officer", (TEAM_A, TEAM_B))
+    token = csrf_token(both, "/staff/desk/appointments")
+    page = both.get("/staff/desk/appointments").get_data(as_text=True)
+    assert 'name="round"' in page and "<th>轮次</th>" in page
+    later = (utcnow() + timedelta(days=3)).astimezone(CST).strftime("%Y-%m-%dT09:00")
+    refused = both.post("/staff/desk/slots", data={"csrf_token": token, "starts_at": later,
+                                                   "place": "接待室"})
+    assert refused.status_code == 400 and "请选择所属轮次" in refused.get_data(as_text=True)
+    both.post("/staff/desk/slots", data={"csrf_token": token, "starts_at": later,
+                                         "place": "青山镇接待室", "round": round_a.slug})
+    assert [s.round_id for s in appointments.slots(desk)] == [round_b.id, round_a.id]

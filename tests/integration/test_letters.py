@@ -39,6 +39,15 @@ from intake.staff import create_user
 from intake.store import models as m
 from tests.ocr_letters import LETTERS, Letter, render_letter, require_font
 from tests.support import csrf_token, staff_client
+from tests.two_teams import (
+    BOXES_B,
+    POSTAL_B,
+    TEAM_A,
+    TEAM_B,
+    add_round,
+    first_round,
+    team_client,
+)
 
 OPENED = datetime(2026, 3, 9, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
 NOTE_SIZE = (1000, 700)
@@ -780,3 +789,79 @@ def test_a_multi_page_tiff_is_every_one_of_its_pages(desk: Desk) -> None:
         shades.append(Image.open(io.BytesIO(jpeg)).convert("L").getpixel((30, 40)))
     assert shades[0] > shades[1] > shades[2]
     copies.close()
+
+
+# --- Two teams, each with its round: a batch is filed under its box's round ----------------
+
+
+def test_a_batch_from_a_box_of_round_b_files_its_letters_under_round_b(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_a, round_b = first_round(desk), add_round(desk, tmp_path)
+    both = team_client(app, desk, "officer", "duty_officer", (TEAM_A, TEAM_B))
+    form = both.get("/staff/letters/upload").get_data(as_text=True)
+    box_b = letters.Box(round_b.id, round_b.slug, round_b.cfg.name, "box", BOXES_B[1])
+    assert f'<optgroup label="{round_a.cfg.name}">' in form
+    assert f'<optgroup label="{round_b.cfg.name}">' in form
+    assert f'value="{box_b.key}"' in form
+    assert f"意见箱：{BOXES_B[1]}（{round_b.cfg.name}）" in form
+    assert f"邮政信箱：{POSTAL_B}（{round_b.cfg.name}）" in form
+    assert "邮政信箱：青山镇邮政专用信箱 01 号" in form
+
+    r = upload(both, [("a.png", png()), ("b.png", png("gray"))],
+               fields={"source": "", "box": box_b.key})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    (batch,) = batches(desk)
+    assert (batch.round_id, batch.source, batch.source_name) == (round_b.id, "box", BOXES_B[1])
+    assert round_b.cfg.name in both.get(r.headers["Location"]).get_data(as_text=True)
+    listing = both.get("/staff/letters/").get_data(as_text=True)
+    assert f'<td class="round">{round_b.cfg.name}</td>' in listing
+
+    user_id = create_user(desk, "officer_b", "duty_officer", password="long-enough-pw",
+                          teams=(TEAM_B,))[0].id
+    first, second = letter_ids(desk, batch.id)
+    letters.submit_letter(desk, first, staff_id=user_id, staff_label="officer_b",
+                          text="河西乡干部收受红包。", partial_ok=True)
+    page = both.get(f"/staff/letters/letters/{second}")
+    token = csrf_token(both, f"/staff/letters/letters/{second}")
+    assert page.status_code == 200
+    r = both.post(f"/staff/letters/letters/{second}", data={
+        "csrf_token": token, "action": "submit", "text": "柳湾村账目不公开。", "complete": "1"})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    with desk.sessions() as session:
+        items = list(session.scalars(select(m.Submission).order_by(m.Submission.id)))
+    assert [(i.channel, i.round_id) for i in items] == [("box", round_b.id)] * 2
+
+    # The other team neither sees the batch nor its letters.
+    officer_a = team_client(app, desk, "officer_a", "duty_officer", (TEAM_A,))
+    assert "第 1 批" not in officer_a.get("/staff/letters/").get_data(as_text=True)
+    assert officer_a.get(f"/staff/letters/batches/{batch.id}").status_code == 404
+
+
+def test_the_post_of_one_round_among_several_is_chosen_with_its_round(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_b = add_round(desk, tmp_path)
+    both = team_client(app, desk, "officer", "duty_officer", (TEAM_A, TEAM_B))
+    r = upload(both, [("a.png", png())], fields={"source": "postal", "box": ""})
+    assert r.status_code == 400 and "几个轮次都有" in r.get_data(as_text=True)
+    r = upload(both, [("a.png", png())], fields={"source": "postal", "box": "",
+                                                 "round": round_b.slug})
+    assert r.status_code == 303
+    (batch,) = batches(desk)
+    assert (batch.round_id, batch.source_name) == (round_b.id, POSTAL_B)
+
+
+def test_a_box_of_another_teams_round_is_refused(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    round_b = add_round(desk, tmp_path)
+    officer_a = team_client(app, desk, "officer_a", "duty_officer", (TEAM_A,))
+    form = officer_a.get("/staff/letters/upload").get_data(as_text=True)
+    assert BOXES_B[0] not in form and POSTAL_B not in form and "<optgroup" not in form
+    key_b = letters.Box(round_b.id, round_b.slug, round_b.cfg.name, "box", BOXES_B[0]).key
+    for fields, message in (
+            ({"source": "", "box": key_b}, "不属于您所在巡察组受理中的轮次"),
+            ({"source": "box", "box": BOXES_B[0]}, "请选择开启的是哪个意见箱"),
+            ({"source": "postal", "box": "", "round": round_b.slug},
+             "不属于您所在巡察组受理中的轮次")):
+        r = upload(officer_a, [("a.png", png())], fields=fields)
+        assert r.status_code == 400 and message in r.get_data(as_text=True), fields
+    assert batches(desk) == []
