@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select, text
 
@@ -25,7 +26,7 @@ from intake.store.models import PURGED_TEXT, utcnow
 from intake.submission import IncomingFile
 from tests.channels.mailserver import chinese_mail
 from tests.conftest import PG_URL
-from tests.support import NAMED_IDENTITY, REPO, make_submission
+from tests.support import NAMED_IDENTITY, REPO, make_submission, staff_client
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 600
 SECRET_PHRASE = "账目三年没有公开"  # in round one's texts only
@@ -231,3 +232,26 @@ def test_an_interrupted_purge_resumes(desk: Desk, two_rounds: dict[str, object],
     with desk.sessions() as session:
         assert {r.text for r in session.scalars(select(m.Submission).where(
             m.Submission.round_id != two_rounds["second_id"]))} == {PURGED_TEXT}
+
+
+def test_a_purged_item_still_opens_for_its_team(app: Flask, desk: Desk) -> None:
+    leader = staff_client(app, desk, "leader1", "team_leader")
+    web = ingest(desk, make_submission(
+        anonymous=False, identity=NAMED_IDENTITY, text=f"欧阳明远反映：{SECRET_PHRASE}。",
+        attachments=(IncomingFile("现场照片.jpg", io.BytesIO(JPEG)),)))
+    mail = take_in(desk, chinese_mail(body=f"{SECRET_PHRASE}。").as_bytes(),
+                   Envelope(mail_from="zhang@example.com", rcpt_tos=("xcz1@intake.example.cn",)))
+    archive(desk, desk.rounds.all()[0].slug)
+    assert purge_due(desk, utcnow() + timedelta(days=1100))
+    for item_id in (web.submission_id, mail.submission_id):
+        page = leader.get(f"/staff/items/{item_id}")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert PURGED_TEXT in html and SECRET_PHRASE not in html
+    html = leader.get(f"/staff/items/{web.submission_id}").get_data(as_text=True)
+    assert "附件1.jpg <span class=\"hint\">已按保存期限销毁" in html
+    assert "原始邮件已按保存期限销毁" in leader.get(
+        f"/staff/items/{mail.submission_id}").get_data(as_text=True)
+    with desk.sessions() as session:
+        att_id = session.scalar(select(m.Attachment.id))
+    assert leader.get(f"/staff/attachments/{att_id}").status_code == 404
