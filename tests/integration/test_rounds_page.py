@@ -117,7 +117,8 @@ def test_loading_and_updating_a_round_file(app: Flask, desk: Desk) -> None:
 
 def test_bad_round_files_are_refused_with_the_field(app: Flask, desk: Desk) -> None:
     admin = staff_client(app, desk, "sysadmin", "admin")
-    bad_role = second_file().replace(b"role: staff, place: \xe4\xb8\x9c", b"role: boss, place: \xe4\xb8\x9c")
+    bad_role = second_file().replace("role: staff, place: 东".encode(),
+                                     "role: boss, place: 东".encode())
     response = upload(admin, bad_role)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
