@@ -7,6 +7,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from intake.desk import Desk
 from intake.pipeline import ingest
 from intake.store import models as m
 from intake.store.models import utcnow
+from intake.submission import InvalidSubmissionError
 from intake.workdays import CHINA
 from tests.support import REPO, csrf_token, make_submission, staff_client
 
@@ -172,3 +174,29 @@ def test_the_lifecycle_from_the_page(app: Flask, desk: Desk) -> None:
         ("open", "closed"), ("closed", "open"), ("open", "closed"), ("closed", "archived")]
     assert events[-1].reason == "线索已全部移交" and events[-1].actor_label == "sysadmin"
     assert post_state(admin, slug, "open").status_code == 409
+
+
+def test_items_after_closing_are_late_on_the_queue_and_refused_once_archived(
+        app: Flask, desk: Desk) -> None:
+    admin = staff_client(app, desk, "sysadmin", "admin")
+    triager = staff_client(app, desk, "triager1", "triager")
+    slug = first_slug(desk)
+    on_time = ingest(desk, make_submission())
+    post_state(admin, slug, "closed")
+    late = ingest(desk, make_submission(text="副镇长周伟公车私用，周末开公车去钓鱼。"))
+    with desk.sessions() as session:
+        assert not session.get_one(m.Submission, on_time.submission_id).late
+        assert session.get_one(m.Submission, late.submission_id).late
+    html = triager.get("/staff/").get_data(as_text=True)
+    assert html.count("截止后收到") == 1
+    item = triager.get(f"/staff/items/{late.submission_id}").get_data(as_text=True)
+    assert "受理截止后收到" in item
+
+    token = csrf_token(admin, f"/staff/rounds/{slug}/archive")
+    admin.post(f"/staff/rounds/{slug}/state", data={
+        "csrf_token": token, "to": "archived", "confirm": "yes", "reason": "已移交"})
+    with pytest.raises(InvalidSubmissionError) as refused:
+        ingest(desk, make_submission(text="还有一件事要反映。"))
+    assert refused.value.field == "round"
+    public = app.test_client().get(f"/r/{slug}/report", follow_redirects=True)
+    assert public.status_code == 410  # the round's page says it is over
