@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -255,3 +256,30 @@ def test_a_purged_item_still_opens_for_its_team(app: Flask, desk: Desk) -> None:
     with desk.sessions() as session:
         att_id = session.scalar(select(m.Attachment.id))
     assert leader.get(f"/staff/attachments/{att_id}").status_code == 404
+
+
+def test_the_service_runs_the_rule_in_the_background(desk: Desk) -> None:
+    from intake.retention import RetentionWorker
+
+    item = ingest(desk, make_submission())
+    slug = desk.rounds.all()[0].slug
+    archive(desk, slug)
+    with desk.sessions() as session:  # archived three years and a day ago
+        session.execute(text("UPDATE rounds SET state_changed_at = :at"),
+                        {"at": (utcnow() - timedelta(days=1096)).replace(tzinfo=None)})
+        session.commit()
+    worker = RetentionWorker(desk)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with desk.sessions() as session:
+                if session.scalar(select(m.Round.purged_at)) is not None:
+                    break
+            time.sleep(0.1)
+    finally:
+        started = time.monotonic()
+        worker.stop()  # waiting for the next day ends at once
+        assert time.monotonic() - started < 5
+    with desk.sessions() as session:
+        assert session.get_one(m.Submission, item.submission_id).text == PURGED_TEXT
