@@ -4,7 +4,8 @@ A round archived `round_retention_days` ago (0: never) has everything that ident
 reporter or tells what they said destroyed: sealed identities and originals, titles, texts
 and subject fields, messages, attachment, raw-mail and scan files (a file another round's row
 still names stays), uploaded names, mail envelopes, OCR texts, the classifier's evidence and
-named subjects, duplicate evidence and text signatures, notes, queued replies and case visits.
+named subjects, duplicate evidence and text signatures, notes, queued replies and case visits;
+the query code no longer finds the case (nothing can be added to it).
 What stays are the counts: channel, time received, status, scope, subject role, disciplines
 and routes, late and spam flags, and the audit trail, which gets one `round.purge` event with
 the numbers destroyed (audit events carry ids and labels, never a text).
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.audit import db_record
@@ -78,7 +79,7 @@ def due_rounds(session: Session, retention_days: int, now: datetime) -> list[tup
 
 
 def purge_due(desk: Desk, now: datetime | None = None, *,
-              stop: threading.Event | None = None) -> list[str]:
+              stop: threading.Event | None = None, actor_label: str = "system") -> list[str]:
     """Purge every round that is due (see the module's docstring); return their slugs.
 
     Safe to run while the service runs and to run again: a round already purged is not due,
@@ -91,7 +92,7 @@ def purge_due(desk: Desk, now: datetime | None = None, *,
         due = due_rounds(session, desk.settings.round_retention_days, now)
     done = []
     for round_id, slug in due:
-        if purge_round(desk, round_id, now=now, stop=stop) is None:
+        if purge_round(desk, round_id, now=now, stop=stop, actor_label=actor_label) is None:
             break  # stopped: the rest waits for the next run
         done.append(slug)
     if done:
@@ -170,8 +171,12 @@ def _purge_items(session: Session, desk: Desk, ids: list[int],
     # A named item stays named (the counts of named and anonymous reports remain), so the
     # database's rule that a named item has an identity holds: it gets an empty one.
     empty = desk.keyring.seal_identity(Identity())
+    # The query code finds the case no more (a reporter's follow-up, by the status page or a
+    # mail quoting it, would bring new text to a destroyed case): its lookup becomes a value
+    # no code's HMAC can take, still unique.
     blank = {"title": PURGED_TEXT, "text": PURGED_TEXT, "subject_name": "", "subject_unit": "",
-             "subject_post": "", "original_sealed": None, "sender_lookup": None}
+             "subject_post": "", "original_sealed": None, "sender_lookup": None,
+             "code_lookup": "purged:" + cast(m.Submission.id, String), "secret_hash": ""}
     _run(session, update(m.Submission).where(items, m.Submission.anonymous.is_(True))
                     .values(identity_sealed=None, identity_key_id=None, **blank))
     _run(session, update(m.Submission).where(items, m.Submission.anonymous.is_(False))

@@ -49,7 +49,7 @@ def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
             from intake.maskstore import compact
             from intake.retention import TOUCHED, purge_due
 
-            done = purge_due(desk)
+            done = purge_due(desk, actor_label=_actor())
             print(f"已按保存期限销毁 {len(done)} 个轮次的材料：{'、'.join(done) or '无'}。")
             if done:  # the old texts must not survive in free pages (VACUUM / VACUUM FULL)
                 try:

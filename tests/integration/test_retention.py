@@ -17,14 +17,14 @@ from sqlalchemy import func, select, text
 from intake import letters
 from intake.desk import Desk
 from intake.mail import Envelope, take_in
-from intake.pipeline import add_reporter_message_to, add_team_message, ingest
+from intake.pipeline import add_reporter_message_to, add_team_message, find_case, ingest
 from intake.protect import Identity
 from intake.retention import purge_due
 from intake.rounds import load_files, set_state
 from intake.staff import create_user
 from intake.store import models as m
 from intake.store.models import PURGED_TEXT, utcnow
-from intake.submission import IncomingFile
+from intake.submission import CaseNotFoundError, IncomingFile
 from tests.channels.mailserver import chinese_mail
 from tests.conftest import PG_URL
 from tests.support import NAMED_IDENTITY, REPO, make_submission, staff_client
@@ -89,6 +89,7 @@ def two_rounds(desk: Desk, tmp_path: Path) -> dict[str, object]:
         round_id=second_id, text=f"{OTHER_PHRASE}，村主任不管。",
         attachments=(IncomingFile("同一张照片.jpg", io.BytesIO(JPEG)),)))
     return {"first": first.slug, "second_id": second_id, "web": web.submission_id,
+            "web_code": web.code,
             "mail": mail.submission_id, "letter": scanned.submission_id,
             "other": other.submission_id, "batch": batch_id}
 
@@ -117,6 +118,8 @@ def test_purge_destroys_texts_identities_and_files_and_keeps_counts(
     stored = files_on_disk(desk)
     assert shared in stored and len(stored) >= 4  # photo (shared), mail raw + image, scan
 
+    with desk.sessions() as session:
+        assert find_case(desk, session, str(two_rounds["web_code"]), "secret-pass")
     archive(desk, slug)
     assert purge_due(desk) == []  # archived today: not due yet
     assert purge_due(desk, utcnow() + timedelta(days=1094)) == []
@@ -172,6 +175,8 @@ def test_purge_destroys_texts_identities_and_files_and_keeps_counts(
         assert event.detail["attachments"] == 3 and event.detail["scan_files"] == 1
         for audit in session.scalars(select(m.AuditEvent)):  # the record tells no text
             assert SECRET_PHRASE not in str(audit.detail) + audit.reason
+    with desk.sessions() as session, pytest.raises(CaseNotFoundError):
+        find_case(desk, session, str(two_rounds["web_code"]), "secret-pass")
     assert files_on_disk(desk) == {shared}
     b"".join(desk.files.read(shared))  # still readable for round two
 
