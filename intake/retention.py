@@ -263,8 +263,12 @@ def settle(desk: Desk) -> None:
     that would stop intake; `intake rounds purge` runs VACUUM FULL)."""
     try:
         if desk.engine.dialect.name == "sqlite":
-            with desk.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            raw = desk.engine.raw_connection()  # outside a transaction, as a checkpoint needs
+            try:
+                raw.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
             return
         engine = desk.engine.execution_options(isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
