@@ -17,6 +17,7 @@ from intake.atrest import sweep_at_start
 from intake.desk import Desk, open_desk
 from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
+from intake.retention import RetentionWorker
 from intake.settings import Settings
 from intake.staff import ensure_first_admin
 
@@ -68,6 +69,8 @@ def serve(settings: Settings) -> int:
     ocr_worker.start()
     app.extensions["ocr_worker"] = ocr_worker  # an upload wakes it
     app.extensions["letters_copies"] = ocr_worker.copies  # one set of decrypted copies
+    retention = RetentionWorker(desk)  # the retention rule: at start, then daily
+    retention.start()
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",
@@ -109,6 +112,7 @@ def serve(settings: Settings) -> int:
             ("OCR workers", ocr_worker.stop),  # ... and their page
             ("mail server", mail_server.stop),
             ("outbox", sender.stop),
+            ("retention", retention.stop),  # between two batches of a purge
             ("database", desk.close),
         ])
     return 0

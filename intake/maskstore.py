@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -246,9 +246,9 @@ COMPACTED = ("submissions", "messages", "attachments", "classifications", "dupli
              "scan_files", "scan_pages", "scan_letters")
 
 
-def compact(desk: Desk) -> None:
-    """Rewrite the database files so texts replaced by a backfill do not linger in free pages
-    (SQLite: VACUUM, then an emptied WAL; PostgreSQL: VACUUM FULL of the tables touched)."""
+def compact(desk: Desk, tables: Sequence[str] = COMPACTED) -> None:
+    """Rewrite the database files so texts replaced by a backfill (or a purge) do not linger
+    in free pages (SQLite: VACUUM, then an emptied WAL; PostgreSQL: VACUUM FULL of `tables`)."""
     if desk.engine.dialect.name == "sqlite":
         raw = desk.engine.raw_connection()  # outside any transaction, which VACUUM needs
         try:
@@ -259,4 +259,4 @@ def compact(desk: Desk) -> None:
         return
     engine = desk.engine.execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.exec_driver_sql("VACUUM FULL " + ", ".join(COMPACTED))
+        conn.exec_driver_sql("VACUUM FULL " + ", ".join(tables))

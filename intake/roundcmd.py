@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from intake.desk import Desk, open_desk
 from intake.round import RoundFileError
-from intake.rounds import RoundError, load_files, round_listing, set_state
+from intake.rounds import RoundError, load_files, round_listing, set_state, state_name
 from intake.settings import Settings
 from intake.store import models as m
 from intake.submission import InvalidSubmissionError
@@ -43,13 +43,22 @@ def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
             except RoundError as exc:
                 print(f"intake rounds {command}: {exc.message}", file=sys.stderr)
                 return 2
-            print(f"轮次 {row.slug} 现为「{row.state}」。")
+            print(f"轮次 {row.slug} 现为「{state_name(row.state)}」。")
             return 0
         if command == "purge":
-            from intake.retention import purge_due
+            from intake.maskstore import compact
+            from intake.retention import TOUCHED, purge_due
 
-            done = purge_due(desk)
+            done = purge_due(desk, actor_label=_actor())
             print(f"已按保存期限销毁 {len(done)} 个轮次的材料：{'、'.join(done) or '无'}。")
+            if done:  # the old texts must not survive in free pages (VACUUM / VACUUM FULL)
+                try:
+                    compact(desk, TOUCHED)
+                except Exception as exc:  # a running service holding the database
+                    print(f"intake rounds purge: 材料已销毁，但未能压缩数据库"
+                          f"（{type(exc).__name__}）；SQLite 已将释放的空间写零，PostgreSQL "
+                          "请在空闲时对相关表执行 VACUUM FULL。", file=sys.stderr)
+                    return 1
             return 0
         if command == "publish":
             return _publish(desk, slug, Path(out))

@@ -43,6 +43,8 @@ PERMISSIONS = {
     "reveal_identity": {"team_leader"},
     "manage_users": {"admin"},
     "manage_rounds": {"admin"},
+    # The rounds page read-only: the office all rounds, a team leader their teams' rounds.
+    "view_rounds": {"admin", "office", "team_leader"},
     "view_stats": {"triager", "team_leader", "office"},
     "view_audit": {"team_leader", "auditor"},
     # The duty desk: log calls and visits, upload and review scans, handle appointments.

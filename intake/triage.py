@@ -426,6 +426,8 @@ def open_raw_mail(
         mail = session.get(m.InboundMail, inbound_id)
         if mail is None:
             raise StaffError("没有这封邮件。")
+        if not mail.raw_storage_name:
+            raise StaffError("原始邮件已按保存期限销毁。")
         submission_id = mail.submission_id
         if submission_id is None and mail.message_id is not None:
             message = session.get(m.Message, mail.message_id)

@@ -437,7 +437,7 @@ def attachment(attachment_id: int) -> Response:
     with desk().sessions() as db:
         begin_write(db)
         att = db.get(m.Attachment, attachment_id)
-        if att is None:
+        if att is None or not att.storage_name:  # no file: destroyed by the retention rule
             abort(404)
         db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   submission_id=att.submission_id, attachment_id=att.id)
@@ -520,8 +520,10 @@ from handlers.web.audit import bp as audit_bp  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
+from handlers.web.rounds import bp as rounds_bp  # noqa: E402
 
 bp.register_blueprint(desk_bp, url_prefix="/desk")
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
+bp.register_blueprint(rounds_bp, url_prefix="/rounds")
 bp.register_blueprint(publication_bp, url_prefix="/rounds")

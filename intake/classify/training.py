@@ -71,13 +71,13 @@ def labelled_row(item: object) -> Row | None:
 def db_staff_rows(session: Session) -> list[Row]:
     """(text, disciplines) of every item whose current classification is a staff decision.
 
-    Spam is left out.
+    Spam is left out, and so are items whose text the retention rule destroyed.
     """
     stmt = (
         select(m.Submission.text, m.Classification.disciplines)
         .join(m.Classification, m.Classification.id == m.Submission.current_classification_id)
         .where(m.Classification.source == "staff", m.Submission.spam.is_(False),
-               m.Submission.status != "spam")
+               m.Submission.status != "spam", m.Submission.text != m.PURGED_TEXT)
         .order_by(m.Submission.id)
     )
     return [(text, _known(disciplines or [])) for text, disciplines in session.execute(stmt)]

@@ -42,6 +42,8 @@ SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside
 LABEL_KINDS = ("discipline", "route")
 DUPLICATE_REASONS = ("quoted_code", "same_raw", "exact", "near", "same_matter")
 OUTBOX_STATUSES = ("queued", "held", "sent", "failed")
+# What the retention rule (intake.retention) leaves of a destroyed title, text or message.
+PURGED_TEXT = "［已按保存期限销毁］"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
