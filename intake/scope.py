@@ -132,6 +132,22 @@ def _criteria(viewer: Viewer) -> list[Any]:
     return options
 
 
+class ScopedSession(Session):
+    """The service's Session: inside a scope, `get` asks the database. Without this the
+    identity map would hand back an object the session read before the scope was entered (or
+    past it, in `unscoped`) with no statement for the scope to filter."""
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and not self.info.get("unscoped"):
+            kwargs["populate_existing"] = True
+        return super().get(entity, ident, **kwargs)
+
+    def get_one(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and not self.info.get("unscoped"):
+            kwargs["populate_existing"] = True
+        return super().get_one(entity, ident, **kwargs)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     viewer = _current.get()
