@@ -103,6 +103,7 @@ def _item_ids(rounds: frozenset[int]) -> Any:
 def _criteria(viewer: Viewer) -> list[Any]:
     rounds = viewer.round_ids
     items = _item_ids(rounds)
+    messages = select(m.Message.id).where(m.Message.submission_id.in_(items)).scalar_subquery()
     batches = select(m.ScanBatch.id).where(m.ScanBatch.round_id.in_(rounds)).scalar_subquery()
     options = [
         with_loader_criteria(m.Submission, m.Submission.round_id.in_(rounds),
@@ -114,8 +115,9 @@ def _criteria(viewer: Viewer) -> list[Any]:
         with_loader_criteria(m.ScanPage, m.ScanPage.batch_id.in_(batches)),
         with_loader_criteria(m.DuplicateLink, and_(m.DuplicateLink.submission_id.in_(items),
                                                    m.DuplicateLink.other_id.in_(items))),
-        with_loader_criteria(m.InboundMail, or_(m.InboundMail.submission_id.is_(None),
-                                                m.InboundMail.submission_id.in_(items))),
+        # A mail that made an item names it; a follow-up names the message it became.
+        with_loader_criteria(m.InboundMail, or_(m.InboundMail.submission_id.in_(items),
+                                                m.InboundMail.message_id.in_(messages))),
         with_loader_criteria(m.OutboxMail, or_(m.OutboxMail.submission_id.is_(None),
                                                m.OutboxMail.submission_id.in_(items))),
     ]

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from handlers.web.context import desk, now_local, parse_local, require
 from intake import appointments, duty
 from intake.protect import Identity
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.submission import InvalidSubmissionError
 
@@ -52,12 +53,14 @@ def log_entry(channel: str) -> Any:
     require("desk")
     if channel not in CHANNEL_TITLES:
         abort(404)
+    rounds = _officer_rounds()
     if request.method == "GET":
         return render_template("staff/desk_log.html", channel=channel, values={},
                                now=now_local(), title=CHANNEL_TITLES[channel],
-                               form_key=secrets.token_urlsafe(16))
+                               form_key=secrets.token_urlsafe(16), rounds=rounds)
     form = request.form
     try:
+        round_id = _chosen_round(rounds, form.get("round", ""))
         anonymous = form.get("anonymous", "true") != "false"
         phone = form.get("phone", "")
         identity = Identity(phone=phone) if anonymous else Identity(
@@ -74,6 +77,7 @@ def log_entry(channel: str) -> Any:
                 subject_name=form.get("subject_name", ""),
                 subject_unit=form.get("subject_unit", ""),
                 subject_post=form.get("subject_post", ""),
+                round_id=round_id,
             ),
             staff_id=g.staff.id,
             # One key per opened form: sent twice (a reload, a double press), it is one item.
@@ -85,8 +89,28 @@ def log_entry(channel: str) -> Any:
     except InvalidSubmissionError as exc:
         return render_template("staff/desk_log.html", channel=channel, values=form,
                                now=now_local(), title=CHANNEL_TITLES[channel], error=exc,
-                               form_key=form.get("form_key", "")), 400
+                               form_key=form.get("form_key", ""), rounds=rounds), 400
     return render_template("staff/desk_receipt.html", receipt=receipt, channel=channel)
+
+
+def _officer_rounds() -> list[RoundEntry]:
+    """The rounds the officer's calls and visits are filed under: their teams' open rounds
+    (else those still taking items). Empty for a member of no team (the one open round)."""
+    found: dict[int, RoundEntry] = {}
+    for team_id in sorted(g.viewer.team_ids):
+        found.update((e.id, e) for e in desk().rounds.for_team(team_id))
+    return list(found.values())
+
+
+def _chosen_round(rounds: list[RoundEntry], slug: str) -> int | None:
+    if slug:
+        chosen = next((e for e in rounds if e.slug == slug), None)
+        if chosen is None:
+            raise InvalidSubmissionError("round", "请从列表中选择本组受理中的巡察轮次。")
+        return chosen.id
+    if len(rounds) > 1:
+        raise InvalidSubmissionError("round", "您所在的组有多个受理中的轮次，请选择所属轮次。")
+    return rounds[0].id if rounds else None
 
 
 @bp.get("/appointments")
