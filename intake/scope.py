@@ -15,6 +15,7 @@ Roles: duty officers, triagers and team leaders read their teams' rounds; `offic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import and_, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import TextClause
 
 from intake.store import models as m
 
@@ -96,6 +98,13 @@ def unscoped(session: Session) -> Iterator[Session]:
         session.info["unscoped"] = before
 
 
+# Every model the criteria below keep to the viewer's rounds.
+SCOPED_MODELS = (m.Submission, m.ScanBatch, m.AppointmentSlot, m.ScanFile, m.ScanLetter,
+                 m.ScanPage, m.DuplicateLink, m.InboundMail, m.OutboxMail, m.SubmissionLabel,
+                 m.Attachment, m.Classification, m.Decision, m.Message, m.DeskEntry,
+                 m.Appointment, m.TextSignature, m.AuditEvent)
+
+
 def _item_ids(rounds: frozenset[int]) -> Any:
     return select(m.Submission.id).where(m.Submission.round_id.in_(rounds)).scalar_subquery()
 
@@ -150,10 +159,40 @@ class ScopedSession(Session):
         return super().get_one(entity, ident, **kwargs)
 
 
+class ScopeError(RuntimeError):
+    """A statement the scope cannot filter (raw SQL, or Core on a bare table holding items)
+    was sent inside a staff scope: write it with the models, or in `unscoped` if it must
+    see past the scope."""
+
+
+def _scoped_tables() -> frozenset[str]:
+    return frozenset(model.__tablename__ for model in SCOPED_MODELS)
+
+
+def _check_unfilterable(statement: Any) -> None:
+    """Refuse what loader criteria never reach: text naming an item table, Core on one."""
+    tables = _scoped_tables()
+    if isinstance(statement, TextClause):
+        words = set(re.findall(r"[a-z_]+", statement.text.lower()))
+        hit = words & tables
+    else:
+        froms = getattr(statement, "get_final_froms", None)
+        found = froms() if froms is not None else []
+        table = getattr(statement, "table", None)
+        if table is not None:
+            found = [*found, table]
+        hit = {getattr(f, "name", "") for f in found} & tables
+    if hit:
+        raise ScopeError(f"unscoped statement on {', '.join(sorted(hit))} inside a staff scope")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     viewer = _current.get()
     if viewer is None or state.session.info.get("unscoped"):
+        return
+    if not state.is_orm_statement:
+        _check_unfilterable(state.statement)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return

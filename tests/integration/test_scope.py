@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import aliased
 
 from intake import scope
@@ -43,11 +43,11 @@ def teams(desk: Desk) -> TwoTeams:
     second = desk.rounds.by_slug("baishi-yunling-2026-2")
     assert first is not None and second is not None
     items = {}
-    for entry, text in ((first, TEXT_A), (second, TEXT_B)):
+    for entry, body in ((first, TEXT_A), (second, TEXT_B)):
         receipt = ingest(desk, make_submission(
-            round_id=entry.id, text=text,
+            round_id=entry.id, text=body,
             attachments=(IncomingFile("现场.jpg", io.BytesIO(JPEG)),)))
-        add_reporter_message_to(desk, receipt.submission_id, f"补充：{text[:6]}")
+        add_reporter_message_to(desk, receipt.submission_id, f"补充：{body[:6]}")
         items[entry.team] = receipt.submission_id
     a_user, _ = create_user(desk, "a_triager", "triager", teams=[first.team])
     b_user, _ = create_user(desk, "b_triager", "triager", teams=[second.team])
@@ -138,15 +138,23 @@ def test_an_object_loaded_before_the_scope_is_looked_up_again(desk: Desk,
 
 
 def test_bulk_update_and_delete_touch_own_items_only(desk: Desk, teams: TwoTeams) -> None:
+    with desk.sessions() as session:
+        labels = select(func.count()).select_from(m.SubmissionLabel).where(
+            m.SubmissionLabel.submission_id == teams.b_item)
+        assert session.scalar(labels)
     with scope.scoped(teams.a_viewer), desk.sessions() as session:
         result = session.execute(update(m.Submission).values(status="triaged"))
         assert result.rowcount == 1
         session.execute(update(m.Submission).where(m.Submission.id == teams.b_item)
                         .values(status="closed"))
+        gone = session.execute(delete(m.SubmissionLabel).where(
+            m.SubmissionLabel.submission_id == teams.b_item))
+        assert gone.rowcount == 0
         session.commit()
     with desk.sessions() as session:  # no scope: the truth
         assert session.get(m.Submission, teams.a_item).status == "triaged"
         assert session.get(m.Submission, teams.b_item).status == "received"
+        assert session.scalar(labels)
 
 
 def test_each_team_sees_its_own_and_itemless_roles_see_none(desk: Desk,
@@ -172,3 +180,21 @@ def test_a_member_of_both_teams_sees_both(desk: Desk, teams: TwoTeams) -> None:
     with scope.scoped(viewer), desk.sessions() as session:
         assert sorted(session.scalars(select(m.Submission.id))) == sorted(
             [teams.a_item, teams.b_item])
+
+
+def test_what_the_scope_cannot_filter_is_refused_inside_it(desk: Desk, teams: TwoTeams) -> None:
+    """Raw SQL and Core statements on bare tables never get loader criteria: inside a scope
+    they are refused, so that a new query cannot leak by being written that way."""
+    table = m.Submission.__table__
+    with scope.scoped(teams.a_viewer), desk.sessions() as session:
+        for statement in (text("SELECT id, text FROM submissions"),
+                          select(table.c.id, table.c.text),
+                          select(func.count()).select_from(table),
+                          select(m.Attachment.__table__.c.id),
+                          table.update().values(status="closed")):
+            with pytest.raises(scope.ScopeError):
+                session.execute(statement)
+            session.rollback()
+        assert session.execute(text("SELECT 1")).scalar() == 1  # no item table: fine
+        with scope.unscoped(session):
+            assert session.scalar(select(func.count()).select_from(table)) == 2
