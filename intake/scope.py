@@ -4,8 +4,10 @@ A staff request (a page, an API call with a personal token) runs inside `scoped(
 while it does, every ORM statement any code runs through a Session — selects, relationship
 loads, `Session.get`, bulk updates and deletes — gets loader criteria that keep it to the
 rounds of the viewer's teams (SQLAlchemy's `do_orm_execute` hook with `with_loader_criteria`,
-the documented recipe for multi-tenant filtering). A view or a core function written later
-cannot forget the scope: it never writes it. Outside a staff request (the public pages, which
+the documented recipe for multi-tenant filtering). `Session.get` goes to the database rather
+than the identity map (`ScopedSession`), and what loader criteria cannot reach (raw SQL, Core
+statements on a bare item table) is refused with ScopeError. A view or a core function written
+later cannot forget the scope: it never writes it. Outside a staff request (the public pages, which
 find one case by its code; e-mail; the workers; the command line) nothing is filtered.
 
 Roles: duty officers, triagers and team leaders read their teams' rounds; `office` (巡察办),
@@ -192,7 +194,8 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if viewer is None or state.session.info.get("unscoped"):
         return
     if not state.is_orm_statement:
-        _check_unfilterable(state.statement)
+        if not state.is_insert:  # an insert reads nothing
+            _check_unfilterable(state.statement)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
