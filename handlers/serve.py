@@ -15,6 +15,7 @@ from handlers.smtp import MailServer
 from handlers.web import create_app
 from intake.atrest import sweep_at_start
 from intake.desk import Desk, open_desk
+from intake.mail import accepted_mailboxes
 from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
 from intake.retention import RetentionWorker
@@ -52,10 +53,25 @@ def _mail_lines(desk: Desk, sender: OutboxSender) -> list[str]:
     s = desk.settings
     relay = (f"经 {s.mail_relay_host}:{s.mail_relay_port} 发送自动回复" if sender.configured
              else "未配置发信中继（mail_relay_host），自动回复暂存待发")
+    boxes = "、".join(sorted(accepted_mailboxes(desk))) or "（无）"
     return [
-        f"  电子邮件接收   smtp://{s.smtp_host}:{s.smtp_port}  收件地址 {desk.round.mailbox}",
+        f"  电子邮件接收   smtp://{s.smtp_host}:{s.smtp_port}  收件地址 {boxes}",
         f"  自动回复       {relay}",
     ]
+
+
+def _round_lines(desk: Desk, base: str) -> list[str]:
+    """Every open round with its public pages and mailbox (else the newest one, as it is)."""
+    entries = desk.rounds.open()
+    if not entries:
+        newest = desk.rounds.newest()
+        last = f"（最近一轮：{newest.cfg.name}，{newest.state_name}）" if newest else ""
+        return [f"  目前没有受理中的轮次{last}"]
+    lines = [f"  受理中的轮次   {len(entries)} 个"]
+    for e in entries:
+        lines += [f"    {e.team}：{e.cfg.name}",
+                  f"      公众页面 {base}/r/{e.slug}/   邮箱 {e.cfg.mailbox or '（未设）'}"]
+    return lines
 
 
 def serve(settings: Settings) -> int:
@@ -74,7 +90,8 @@ def serve(settings: Settings) -> int:
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",
-        f"  巡察组受理服务已启动：{desk.round.name}",
+        "  巡察组受理服务已启动",
+        *_round_lines(desk, base),
         f"  公众反映页面   {base}/",
         f"  工作人员受理台 {base}/staff/",
         f"  健康检查       {base}/healthz",
@@ -146,8 +163,8 @@ def serve_mail(settings: Settings) -> int:
     desk = open_desk(settings)
     _private_temporary_files(desk)
     mail_server, sender = _start_mail(desk)
-    print("\n".join(["", f"  巡察组邮件接收已启动：{desk.round.name}",
-                     *_mail_lines(desk, sender), ""]), flush=True)
+    print("\n".join(["", "  巡察组邮件接收已启动", *_mail_lines(desk, sender), ""]),
+          flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

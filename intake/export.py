@@ -47,8 +47,10 @@ def iter_export(
 
 def export_record(desk: Desk, row: m.Submission, *, with_identity: bool) -> dict[str, Any]:
     cls = row.current
+    entry = desk.rounds.get(row.round_id)
     record: dict[str, Any] = {
         "id": row.id,
+        "round": entry.slug if entry is not None else None,  # the round's slug
         "channel": row.channel,
         "received_at": row.received_at.isoformat(),
         "title": row.title,

@@ -4,8 +4,10 @@ A staff request (a page, an API call with a personal token) runs inside `scoped(
 while it does, every ORM statement any code runs through a Session — selects, relationship
 loads, `Session.get`, bulk updates and deletes — gets loader criteria that keep it to the
 rounds of the viewer's teams (SQLAlchemy's `do_orm_execute` hook with `with_loader_criteria`,
-the documented recipe for multi-tenant filtering). A view or a core function written later
-cannot forget the scope: it never writes it. Outside a staff request (the public pages, which
+the documented recipe for multi-tenant filtering). `Session.get` goes to the database rather
+than the identity map (`ScopedSession`), and what loader criteria cannot reach (raw SQL, Core
+statements on a bare item table) is refused with ScopeError. A view or a core function written
+later cannot forget the scope: it never writes it. Outside a staff request (the public pages, which
 find one case by its code; e-mail; the workers; the command line) nothing is filtered.
 
 Roles: duty officers, triagers and team leaders read their teams' rounds; `office` (巡察办),
@@ -15,6 +17,7 @@ Roles: duty officers, triagers and team leaders read their teams' rounds; `offic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import and_, event, exists, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import TextClause
 
 from intake.store import models as m
 
@@ -115,6 +119,13 @@ def _visible_batch(column: Any, rounds: frozenset[int]) -> Any:
                           _BATCHES.c.round_id.in_(rounds)).correlate_except(_BATCHES)
 
 
+# Every model the criteria below keep to the viewer's rounds.
+SCOPED_MODELS = (m.Submission, m.ScanBatch, m.AppointmentSlot, m.ScanFile, m.ScanLetter,
+                 m.ScanPage, m.DuplicateLink, m.InboundMail, m.OutboxMail, m.SubmissionLabel,
+                 m.Attachment, m.Classification, m.Decision, m.Message, m.DeskEntry,
+                 m.Appointment, m.TextSignature, m.AuditEvent)
+
+
 def _criteria(viewer: Viewer) -> list[Any]:
     rounds = viewer.round_ids
     options = [
@@ -126,7 +137,6 @@ def _criteria(viewer: Viewer) -> list[Any]:
             _visible_item(m.DuplicateLink.submission_id, rounds),
             _visible_item(m.DuplicateLink.other_id, rounds))),
         with_loader_criteria(m.InboundMail, or_(
-            m.InboundMail.submission_id.is_(None) & m.InboundMail.message_id.is_(None),
             _visible_item(m.InboundMail.submission_id, rounds),
             exists().where(_MESSAGES.c.id == m.InboundMail.message_id,
                            _visible_item(_MESSAGES.c.submission_id, rounds))
@@ -150,10 +160,57 @@ def _criteria(viewer: Viewer) -> list[Any]:
     return options
 
 
+class ScopedSession(Session):
+    """The service's Session: inside a scope, `get` asks the database. Without this the
+    identity map would hand back an object the session read before the scope was entered (or
+    past it, in `unscoped`) with no statement for the scope to filter."""
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and not self.info.get("unscoped"):
+            kwargs["populate_existing"] = True
+        return super().get(entity, ident, **kwargs)
+
+    def get_one(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        if _current.get() is not None and not self.info.get("unscoped"):
+            kwargs["populate_existing"] = True
+        return super().get_one(entity, ident, **kwargs)
+
+
+class ScopeError(RuntimeError):
+    """A statement the scope cannot filter (raw SQL, or Core on a bare table holding items)
+    was sent inside a staff scope: write it with the models, or in `unscoped` if it must
+    see past the scope."""
+
+
+def _scoped_tables() -> frozenset[str]:
+    return frozenset(model.__tablename__ for model in SCOPED_MODELS)
+
+
+def _check_unfilterable(statement: Any) -> None:
+    """Refuse what loader criteria never reach: text naming an item table, Core on one."""
+    tables = _scoped_tables()
+    if isinstance(statement, TextClause):
+        words = set(re.findall(r"[a-z_]+", statement.text.lower()))
+        hit = words & tables
+    else:
+        froms = getattr(statement, "get_final_froms", None)
+        found = froms() if froms is not None else []
+        table = getattr(statement, "table", None)
+        if table is not None:
+            found = [*found, table]
+        hit = {getattr(f, "name", "") for f in found} & tables
+    if hit:
+        raise ScopeError(f"unscoped statement on {', '.join(sorted(hit))} inside a staff scope")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     viewer = _current.get()
     if viewer is None or state.session.info.get("unscoped"):
+        return
+    if not state.is_orm_statement:
+        if not state.is_insert:  # an insert reads nothing
+            _check_unfilterable(state.statement)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return

@@ -419,6 +419,9 @@ def spam(item_id: int) -> Any:
 @bp.post("/mails/<int:inbound_id>/raw")
 def raw_mail(inbound_id: int) -> Any:
     require("view_queue")  # the core refuses other roles, and audits the refusal
+    with desk().sessions() as db:  # another team's mail: 404, as for its item
+        if db.get(m.InboundMail, inbound_id) is None:
+            abort(404)
     try:
         mail, chunks = open_raw_mail(desk(), g.staff, inbound_id, request.form.get("reason", ""))
     except StaffError as exc:

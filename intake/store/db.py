@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.scope import ScopedSession
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -65,8 +67,9 @@ def begin_write(session: Session) -> None:
 
 
 def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
-    """Sessions for `engine`; `info` is copied into each Session.info (e.g. the audit key)."""
-    return sessionmaker(engine, expire_on_commit=False, info=info)
+    """Sessions for `engine`; `info` is copied into each Session.info (e.g. the audit key).
+    They are `intake.scope.ScopedSession`s, whose `get` keeps to a staff member's scope."""
+    return sessionmaker(engine, class_=ScopedSession, expire_on_commit=False, info=info)
 
 
 def alembic_config(engine: Engine, audit_key: bytes | None = None) -> Config:
