@@ -182,6 +182,8 @@ def _may_open(role: str, target: str) -> bool:
         endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
     except (HTTPException, RoutingException):
         return False
+    if endpoint in OPEN_ENDPOINTS | CODE_ENDPOINTS:
+        return False  # the login steps themselves: nothing to come back to
     needs = [p for p in PAGE_NEEDS if endpoint == p or endpoint.startswith(p + ".")]
     return not needs or may(role, PAGE_NEEDS[max(needs, key=len)])
 
@@ -312,7 +314,11 @@ def totp_page() -> Any:
                 return redirect(landing(g.staff.role))
             error = "验证码不正确。请确认已在手机上添加，且手机时间准确，再输入新显示的 6 位数字。"
         db.commit()
-    uri = totp.otpauth_uri(secret, g.staff.username, desk().round.team or "巡察组受理台")
+    # The issuer the app lists the code under, which the code step names: the member's round's
+    # team (round_context's round), not the default round's.
+    entry = g.get("round_entry") or desk().rounds.newest()
+    issuer = (entry.team if entry else "") or "巡察组受理台"
+    uri = totp.otpauth_uri(secret, g.staff.username, issuer)
     g.no_store = True  # the page shows the secret
     return render_template(
         "staff/totp.html", enrolled=False, error=error, secret=totp.grouped(secret),

@@ -87,5 +87,6 @@ def test_admin_creates_a_team_leader_who_lands_on_the_queue(
 
     # the administrator's page now shows the leader's first login
     admin.reload()
-    expect(admin.locator("tr#account-zuzhang2 td[data-label=最近登录]")).not_to_have_text("从未登录")
+    last_login = admin.locator("tr#account-zuzhang2 td[data-label=最近登录]")
+    expect(last_login).not_to_have_text("从未登录")
     assert problems == []

@@ -329,8 +329,9 @@ def test_each_role_lands_on_its_own_page(app: Flask, desk: Desk, role: str) -> N
                         else landing)
     _, location = sign_in(app, "someone", next_="/staff/password")
     assert location == "/staff/password"  # every member's
-    _, location = sign_in(app, "someone", next_="/staff/no-such-page")
-    assert location == landing
+    for nowhere in ("/staff/no-such-page", "/staff/login", "/staff/logout", "//evil.example/"):
+        _, location = sign_in(app, "someone", next_=nowhere)
+        assert location == landing, nowhere
     # /staff/ itself takes the roles that read no item where they start
     r = client.get("/staff/")
     assert r.status_code == 200 if queue_role else r.headers["Location"] == landing
