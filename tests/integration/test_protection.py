@@ -83,7 +83,8 @@ def test_staff_see_masks_and_only_a_leader_reveals_with_reason(app: Flask, desk:
                                                        "reason": "需要答复"}).status_code == 403
 
     admin = staff_client(app, desk, "a1", "admin")
-    token = csrf_token(admin, "/staff/items/1")
+    assert admin.get("/staff/items/1").status_code == 403  # reads no item at all
+    token = csrf_token(admin, "/staff/users")
     assert admin.post("/staff/items/1/reveal", data={"csrf_token": token,
                                                      "reason": "需要答复"}).status_code == 403
 
