@@ -16,6 +16,8 @@ from typing import TextIO
 from intake.round import RoundFileError
 from intake.settings import Settings, SettingsError, load_settings
 from intake.store.models import STAFF_ROLES
+from intake.usercmd import COMMANDS as USER_COMMANDS
+from intake.usercmd import add_commands as add_user_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                        ("unlock", "end a login lock after repeated failures"),
                        ("reset-totp", "remove an account's second factor (lost phone)")):
         users_sub.add_parser(name, help=text).add_argument("username")
+    add_user_commands(users_sub)
 
     p = sub.add_parser("rounds", help="inspection rounds: load, list, close, archive, publish")
     rounds_sub = p.add_subparsers(dest="rounds_command", required=True)
@@ -255,6 +258,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_command(load_settings(), args.clients_command, getattr(args, "name", ""),
                            getattr(args, "limit", ""))
     if args.command == "users":
+        if args.users_command in USER_COMMANDS:
+            from intake.usercmd import run_users
+
+            return run_users(load_settings(), args)
         return _users_add(args) if args.users_command == "add" else _users_manage(args)
     if args.command == "audit":
         return _audit_verify()

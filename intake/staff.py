@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from pypinyin import lazy_pinyin
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from intake.audit import db_record
@@ -195,10 +197,16 @@ def change_password(desk: Desk, user_id: int, old: str, new: str, *,
 
 def set_active(desk: Desk, username: str, active: bool, *, actor_label: str,
                actor_id: int | None = None) -> None:
-    """Disable an account (ending its sessions at once) or enable it again; audited."""
+    """Disable an account (ending its sessions at once) or enable it again; audited.
+
+    The last active administrator is not disabled: nobody could manage accounts then."""
     with desk.sessions() as session:
         begin_write(session)
         user = _by_name(session, username)
+        if (not active and user.active and user.role == "admin"
+                and _db_other_admins(session, user.id) == 0):
+            raise StaffError(f"{user.username} 是唯一启用的系统管理员，不能停用："
+                             "请先让另一个账号成为系统管理员。")
         user.active = active
         ended = 0 if active else sessions.db_end_user_sessions(session, user.id)
         db_record(session, "user.enable" if active else "user.disable", actor_label=actor_label,
@@ -235,6 +243,174 @@ def reset_second_factor(desk: Desk, username: str, *, actor_label: str,
                   username=user.username, had_second_factor=had)
         session.commit()
         return had
+
+
+@dataclass(frozen=True)
+class UserView:
+    """An account as the accounts page and `intake users list` show it (no secret in it)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    teams: tuple[str, ...]
+    active: bool
+    locked_until: datetime | None  # a login lock after repeated failures, while it lasts
+    second_factor: str  # "on", "pending" (being set up) or "off"
+    must_change_password: bool
+    last_login_at: datetime | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(at: datetime | None) -> str | None:
+            return at.isoformat() if at is not None else None
+
+        return {"username": self.username, "display_name": self.display_name,
+                "role": self.role, "teams": list(self.teams), "active": self.active,
+                "locked": self.locked_until is not None, "locked_until": iso(self.locked_until),
+                "second_factor": self.second_factor,
+                "must_change_password": self.must_change_password,
+                "last_login_at": iso(self.last_login_at), "created_at": iso(self.created_at)}
+
+
+def list_users(desk: Desk, *, now: datetime | None = None) -> list[UserView]:
+    """Every account, oldest first, with its teams, lock and second factor."""
+    now = now or m.utcnow()
+    with desk.sessions() as session:
+        teams: dict[int, list[str]] = {}
+        for user_id, name in session.execute(
+                select(m.TeamMember.user_id, m.Team.name)
+                .join(m.Team, m.Team.id == m.TeamMember.team_id).order_by(m.Team.id)):
+            teams.setdefault(user_id, []).append(name)
+        return [
+            UserView(
+                id=u.id, username=u.username, display_name=u.display_name, role=u.role,
+                teams=tuple(teams.get(u.id, ())), active=u.active,
+                locked_until=logins.db_locked_until(session, desk, u.username, now),
+                second_factor=("on" if u.totp_confirmed_at is not None
+                               else "pending" if u.totp_secret is not None else "off"),
+                must_change_password=u.must_change_password,
+                last_login_at=u.last_login_at, created_at=u.created_at,
+            )
+            for u in session.scalars(select(m.StaffUser).order_by(m.StaffUser.id))
+        ]
+
+
+def team_names(desk: Desk, team_ids: Iterable[int] | None = None) -> list[str]:
+    """The names of these teams (every team without ids), in the order they were made."""
+    query = select(m.Team.name).order_by(m.Team.id)
+    if team_ids is not None:
+        query = query.where(m.Team.id.in_(list(team_ids)))
+    with desk.sessions() as session:
+        return list(session.scalars(query))
+
+
+def set_role(desk: Desk, username: str, role: str, *, actor_label: str,
+             actor_id: int | None = None, teams: Sequence[str] | None = None) -> bool:
+    """Give an account another role (and, with `teams`, its teams in the same step); audited.
+
+    A duty officer, triager or team leader keeps the teams it has unless `teams` names others
+    (one of them at least: the one team there is when there is one); the other roles belong
+    to no team. What the account may see changes, so its sessions end. Refused: the last
+    active administrator losing that role, and an administrator changing their own role.
+    Returns whether anything changed.
+    """
+    if role not in ROLE_NAMES:
+        raise StaffError(f"未知角色 {role}，可选：{', '.join(ROLE_NAMES)}。")
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        old_role = user.role
+        if role != old_role:
+            if actor_id is not None and actor_id == user.id:
+                raise StaffError("不能修改自己的角色：请另一位系统管理员操作。")
+            if old_role == "admin" and user.active and _db_other_admins(session, user.id) == 0:
+                raise StaffError(f"{user.username} 是唯一启用的系统管理员，不能改为其他角色："
+                                 "请先让另一个账号成为系统管理员。")
+        current = _db_team_names(session, user.id)
+        if teams is None:
+            teams = current if role in TEAM_ROLES else []
+        changed = _db_set_teams(session, user, role, teams, current, actor_label=actor_label,
+                                actor_id=actor_id)
+        if role != old_role:
+            user.role = role
+            ended = sessions.db_end_user_sessions(session, user.id)
+            db_record(session, "user.role", actor_label=actor_label, actor_id=actor_id,
+                      username=user.username, old_role=old_role, new_role=role,
+                      sessions_ended=ended)
+            changed = True
+        session.commit()
+        return changed
+
+
+def set_teams(desk: Desk, username: str, team_names: Sequence[str], *, actor_label: str,
+              actor_id: int | None = None) -> bool:
+    """Put an account in these teams (names) instead of its present ones; audited.
+
+    Duty officers, triagers and team leaders need at least one team (the one team there is
+    when none is named and there is one); the other roles none. The account's sessions end,
+    as what it may see changed. Returns whether anything changed.
+    """
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        changed = _db_set_teams(session, user, user.role, team_names,
+                                _db_team_names(session, user.id), actor_label=actor_label,
+                                actor_id=actor_id)
+        session.commit()
+        return changed
+
+
+def reset_password(desk: Desk, username: str, *, actor_label: str,
+                   actor_id: int | None = None) -> str:
+    """Give an account a new one-time password (returned, to hand over once); audited.
+
+    The member must change it at the next login, and every session of the account ends, so
+    whoever knew the old password is out. A login lock stays (解锁 ends it).
+    """
+    password = generate_password()
+    with desk.sessions() as session:
+        begin_write(session)
+        user = _by_name(session, username)
+        if actor_id is not None and actor_id == user.id:
+            raise StaffError("不能重置自己的密码：请在「修改密码」中修改。")
+        user.password_hash = password_hasher().hash(password)
+        user.must_change_password = True
+        user.session_epoch += 1
+        ended = sessions.db_end_user_sessions(session, user.id)
+        db_record(session, "user.password_reset", actor_label=actor_label, actor_id=actor_id,
+                  username=user.username, sessions_ended=ended)
+        session.commit()
+    return password
+
+
+def _db_team_names(session: Session, user_id: int) -> list[str]:
+    return list(session.scalars(
+        select(m.Team.name).join(m.TeamMember, m.TeamMember.team_id == m.Team.id)
+        .where(m.TeamMember.user_id == user_id).order_by(m.Team.id)))
+
+
+def _db_set_teams(session: Session, user: m.StaffUser, role: str, names: Sequence[str],
+                  current: Sequence[str], *, actor_label: str, actor_id: int | None) -> bool:
+    """Make `user` (about to have `role`) a member of `names`; audit and end sessions when
+    that changes anything."""
+    picked = db_pick_teams(session, role, names)
+    if {t.name for t in picked} == set(current):
+        return False
+    session.execute(delete(m.TeamMember).where(m.TeamMember.user_id == user.id))
+    session.add_all(m.TeamMember(user_id=user.id, team_id=t.id) for t in picked)
+    ended = sessions.db_end_user_sessions(session, user.id)
+    db_record(session, "user.teams", actor_label=actor_label, actor_id=actor_id,
+              username=user.username, old_teams=list(current),
+              teams=[t.name for t in picked], sessions_ended=ended)
+    return True
+
+
+def _db_other_admins(session: Session, user_id: int) -> int:
+    """How many active administrators there are besides `user_id`."""
+    return session.scalar(select(func.count()).select_from(m.StaffUser).where(
+        m.StaffUser.role == "admin", m.StaffUser.active.is_(True),
+        m.StaffUser.id != user_id)) or 0
 
 
 def totp_required(desk: Desk, role: str) -> bool:

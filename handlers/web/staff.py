@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -21,13 +22,15 @@ from flask import (
 )
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from handlers.web import display
 from handlers.web.context import desk, now, require
 from intake import scope
 from intake.appointments import slot_label
 from intake.audit import db_record
-from intake.auth import logins, sessions, totp
+from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
 from intake.masking import download_name
@@ -38,9 +41,13 @@ from intake.staff import (
     StaffError,
     change_password,
     create_user,
+    list_users,
     may,
+    reset_password,
     reset_second_factor,
     set_active,
+    set_role,
+    team_names,
     totp_required,
     unlock,
 )
@@ -63,7 +70,6 @@ from intake.triage import (
 )
 
 bp = Blueprint("staff", __name__)
-WEB_CREATABLE_ROLES = ("duty_officer", "triager")
 # The staff session cookie carries only the session's random id; the session is in the database.
 STAFF_COOKIE = "xcz_staff"
 OPEN_ENDPOINTS = {"staff.login"}
@@ -94,7 +100,7 @@ def require_login() -> Any:
             return None
         return redirect(url_for("staff.login_code"))
     if request.endpoint == "staff.login_code":
-        return redirect(url_for("staff.queue"))
+        return redirect(landing(user.role))
     if user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
         flash("请先修改一次性密码。")
         return redirect(url_for("staff.password"))
@@ -111,6 +117,7 @@ def enter_scope(user_id: int, role: str) -> None:
         viewer = scope.db_viewer(db, user_id, role)
     g.viewer = viewer
     g.scope_token = scope.enter(viewer)
+    g.team_names = team_names(desk(), viewer.team_ids)
     # The round the staff pages speak of in their header: the member's newest taking round.
     mine = desk().rounds.taking(viewer.team_ids)
     g.round_entry = mine[0] if mine else None
@@ -119,7 +126,75 @@ def enter_scope(user_id: int, role: str) -> None:
 @bp.context_processor
 def staff_context() -> dict[str, Any]:
     return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES,
-            "round_of": desk().rounds.get}
+            "round_of": desk().rounds.get,
+            "page_url": page_url, "brand_teams": _brand_teams,
+            "landing_url": lambda: landing(g.staff.role) if "staff" in g else url_for(
+                "staff.login")}
+
+
+# Where each role starts after login, and at /staff/ when the queue is not theirs: the first
+# of its pages that exists (the statistics page is another module's).
+LANDING = {
+    "duty_officer": ("staff.desk.index",),
+    "triager": ("staff.queue",),
+    "team_leader": ("staff.queue",),
+    "office": ("staff.stats",),
+    "auditor": ("staff.audit.page",),
+    "admin": ("staff.users",),
+}
+# What a page needs, to tell whether a `next=` link is worth following after login (the views
+# check it themselves with `require`): the longest endpoint prefix listed wins; pages not
+# listed (修改密码, 两步验证, …) are open to every member.
+PAGE_NEEDS = {
+    "staff.queue": "view_queue",
+    "staff.item": "view_queue",
+    "staff.attachment": "view_queue",
+    "staff.users": "manage_users",
+    "staff.desk": "desk",
+    "staff.desk.devices": "manage_devices",
+    "staff.letters": "desk",
+    "staff.audit": "view_audit",
+    "staff.stats": "view_stats",
+    "staff.rounds": "view_rounds",
+}
+
+
+def page_url(*endpoints: str) -> str | None:
+    """The URL of the first of these endpoints the app has, else None (pages other modules
+    add, such as the statistics and rounds pages, may not be there)."""
+    for endpoint in endpoints:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return None
+
+
+def landing(role: str) -> str:
+    """The page a member of `role` starts on: 值班台, the queue, statistics, the audit log or
+    the accounts; 修改密码 when none of its pages exists."""
+    return page_url(*LANDING.get(role, ())) or url_for("staff.password")
+
+
+def _may_open(role: str, target: str) -> bool:
+    """Whether `target` (a /staff path) is a page this role may open with a GET."""
+    path = target.partition("?")[0]
+    if path.rstrip("/") == "/staff":
+        return False  # the bare home address means "where I start", not the queue
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except (HTTPException, RoutingException):
+        return False
+    if endpoint in OPEN_ENDPOINTS | CODE_ENDPOINTS:
+        return False  # the login steps themselves: nothing to come back to
+    needs = [p for p in PAGE_NEEDS if endpoint == p or endpoint.startswith(p + ".")]
+    return not needs or may(role, PAGE_NEEDS[max(needs, key=len)])
+
+
+def _brand_teams() -> list[str]:
+    """The teams the header names: the member's; before login, the one team if only one."""
+    if "staff" in g:
+        return list(g.get("team_names", []))
+    teams = sorted({e.team for e in desk().rounds.all() if e.team})
+    return teams if len(teams) == 1 else []
 
 
 def _refusal(outcome: LoginOutcome) -> tuple[str, int]:
@@ -133,9 +208,11 @@ def _refusal(outcome: LoginOutcome) -> tuple[str, int]:
     return "", 401
 
 
-def _safe_next(target: str) -> str:
-    if not target.startswith("/staff") or target.startswith("//"):
-        return url_for("staff.queue")
+def _safe_next(target: str, role: str) -> str:
+    """Where to go after login: `next=` when it is a staff page this role may open, else the
+    role's own start page."""
+    if not target.startswith("/staff") or target.startswith("//") or not _may_open(role, target):
+        return landing(role)
     return target
 
 
@@ -162,7 +239,8 @@ def login() -> Any:
     if outcome.refused:
         message, status = _refusal(outcome)
         return render_template("staff/login.html", failed=True, message=message), status
-    target = _safe_next(request.args.get("next", ""))
+    assert outcome.user is not None
+    target = _safe_next(request.args.get("next", ""), outcome.user.role)
     if outcome.needs_code:
         return _signed_in(outcome.token, url_for("staff.login_code", next=target))
     return _signed_in(outcome.token, target)
@@ -179,7 +257,7 @@ def login_code() -> Any:
         return render_template("staff/login_code.html",
                                error=message or "验证码不正确或已用过，请输入手机上新显示的验证码。"
                                ), status
-    return _signed_in(outcome.token, _safe_next(request.args.get("next", "")))
+    return _signed_in(outcome.token, _safe_next(request.args.get("next", ""), g.staff.role))
 
 
 @bp.post("/logout")
@@ -211,7 +289,7 @@ def password() -> Any:
         return render_template("staff/password.html", error=exc.message,
                                min_length=_min_length()), 400
     flash("密码已修改，您在其他地方的登录已全部退出。")
-    return redirect(url_for("staff.queue"))
+    return redirect(landing(g.staff.role))
 
 
 def _min_length() -> int:
@@ -234,10 +312,14 @@ def totp_page() -> Any:
                 db_record(db, "totp.enrol", actor_id=user.id, actor_label=user.username)
                 db.commit()
                 flash("两步验证已启用：以后登录时，输入密码后还要输入手机上的验证码。")
-                return redirect(url_for("staff.queue"))
+                return redirect(landing(g.staff.role))
             error = "验证码不正确。请确认已在手机上添加，且手机时间准确，再输入新显示的 6 位数字。"
         db.commit()
-    uri = totp.otpauth_uri(secret, g.staff.username, desk().round.team or "巡察组受理台")
+    # The issuer the app lists the code under, which the code step names: the member's round's
+    # team (round_context's round), not the default round's.
+    entry = g.get("round_entry") or desk().rounds.newest()
+    issuer = (entry.team if entry else "") or "巡察组受理台"
+    uri = totp.otpauth_uri(secret, g.staff.username, issuer)
     g.no_store = True  # the page shows the secret
     return render_template(
         "staff/totp.html", enrolled=False, error=error, secret=totp.grouped(secret),
@@ -247,7 +329,9 @@ def totp_page() -> Any:
 
 
 @bp.get("/")
-def queue() -> str:
+def queue() -> Any:
+    if not request.query_string and not may(g.staff.role, "view_queue"):
+        return redirect(landing(g.staff.role))  # /staff/ itself: where this role starts
     require("view_queue")
     args = request.args
     review = args.get("needs_review", "")
@@ -462,31 +546,35 @@ def _download(chunks: Any, name: str, size: int) -> Response:
 
 @bp.route("/users", methods=["GET", "POST"])
 def users() -> Any:
+    """账号: every account, and a new one of any role with its teams."""
     require("manage_users")
-    created = None
-    error = ""
-    if request.method == "POST" and request.form.get("role") in WEB_CREATABLE_ROLES:
-        try:
-            user, password = create_user(
-                desk(), request.form.get("username", ""), request.form.get("role", ""),
-                display_name=request.form.get("display_name", ""), actor_label=g.staff.username)
-            created = (user.username, password)
-            g.no_store = True
-        except StaffError as exc:
-            error = exc.message
-    elif request.method == "POST":
-        # An administrator must not be able to mint an account that may reveal reporters.
-        error = ("组长和管理员账号只能在服务器上用命令行创建："
-                 "intake users add 用户名 --role team_leader")
-    return _render_users(created=created, error=error)
+    if request.method == "GET":
+        return _render_users()
+    form = request.form
+    role = form.get("role", "")
+    try:
+        user, password = create_user(
+            desk(), form.get("username", ""), role,
+            display_name=form.get("display_name", ""), teams=_form_teams(role),
+            actor_label=g.staff.username, actor_id=g.staff.id)
+    except StaffError as exc:
+        return _render_users(error=exc.message, status=400, values=form)
+    g.no_store = True  # the page shows a password
+    return _render_users(created=(user.username, password))
 
 
-def _render_users(*, created: Any = None, error: str = "", status: int = 200) -> Any:
-    with desk().sessions() as db:
-        accounts = list(db.scalars(select(m.StaffUser).order_by(m.StaffUser.id)))
-        locked = {u.id: logins.db_locked_until(db, desk(), u.username, now()) for u in accounts}
-        return render_template("staff/users.html", accounts=accounts, created=created,
-                               error=error, creatable=WEB_CREATABLE_ROLES, locked=locked), status
+def _form_teams(role: str) -> list[str]:
+    """The teams ticked on a form; none for a role that belongs to no team (the boxes may
+    still be ticked from before the role was changed)."""
+    return request.form.getlist("team") if role in scope.TEAM_ROLES else []
+
+
+def _render_users(*, created: Any = None, reset: Any = None, error: str = "",
+                  status: int = 200, values: Any = None) -> Any:
+    return render_template(
+        "staff/users.html", accounts=list_users(desk(), now=now()), created=created,
+        reset=reset, error=error, roles=ROLE_NAMES, team_roles=scope.TEAM_ROLES,
+        teams=team_names(desk()), values=values or {}), status
 
 
 ACCOUNT_ACTIONS = {
@@ -499,22 +587,48 @@ ACCOUNT_ACTIONS = {
 }
 
 
-@bp.post("/users/<int:user_id>/<action>")
-def user_action(user_id: int, action: str) -> Any:
-    """停用 / 启用 / 解锁 / 重置两步验证 for the accounts an administrator may create here."""
-    require("manage_users")
-    if action not in ACCOUNT_ACTIONS:
-        abort(404)
+def _account(user_id: int) -> m.StaffUser:
     with desk().sessions() as db:
         user = db.get(m.StaffUser, user_id)
     if user is None:
         abort(404)
-    if user.role not in WEB_CREATABLE_ROLES:
-        return _render_users(error="组长和管理员账号只能在服务器上用命令行操作："
-                                   f"intake users {action} {user.username}", status=403)
-    message, act = ACCOUNT_ACTIONS[action]
-    act(user.username, actor_label=g.staff.username, actor_id=g.staff.id)
+    return user
+
+
+@bp.post("/users/<int:user_id>/<action>")
+def user_action(user_id: int, action: str) -> Any:
+    """停用 / 启用 / 解锁 / 重置两步验证 / 重置密码 of any account."""
+    require("manage_users")
+    if action not in ACCOUNT_ACTIONS and action != "reset-password":
+        abort(404)
+    user = _account(user_id)
+    actor = {"actor_label": g.staff.username, "actor_id": g.staff.id}
+    try:
+        if action == "reset-password":
+            password = reset_password(desk(), user.username, **actor)
+            g.no_store = True  # shown once, here
+            return _render_users(reset=(user.username, password))
+        message, act = ACCOUNT_ACTIONS[action]
+        act(user.username, **actor)
+    except StaffError as exc:
+        return _render_users(error=exc.message, status=409)
     flash(message.format(user.username))
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/access")
+def user_access(user_id: int) -> Any:
+    """修改角色和所属组: the role and the teams in one step; the account's sessions end."""
+    require("manage_users")
+    user = _account(user_id)
+    role = request.form.get("role", "")
+    try:
+        changed = set_role(desk(), user.username, role, teams=_form_teams(role),
+                           actor_label=g.staff.username, actor_id=g.staff.id)
+    except StaffError as exc:
+        return _render_users(error=exc.message, status=409)
+    flash(f"已将 {user.username} 设为{ROLE_NAMES[role]}，其登录已全部退出。" if changed
+          else f"{user.username} 的角色和所属组未变。")
     return redirect(url_for("staff.users"))
 
 
