@@ -552,6 +552,8 @@ def users() -> Any:
         return _render_users()
     form = request.form
     role = form.get("role", "")
+    if role == "team_leader":
+        return _render_users(error=LEADER_ON_SERVER, status=409, values=form)
     try:
         user, password = create_user(
             desk(), form.get("username", ""), role,
@@ -576,6 +578,16 @@ def _render_users(*, created: Any = None, reset: Any = None, error: str = "",
         reset=reset, error=error, roles=ROLE_NAMES, team_roles=scope.TEAM_ROLES,
         teams=team_names(desk()), values=values or {}), status
 
+
+# A team leader may see who reported (查看身份): their account is created, granted, moved between
+# teams and has its credentials reset only on the server, by the operator, so that the
+# administrator of the web pages can never obtain a login that reveals reporters (三员分立).
+# Disabling, enabling and unlocking stay on the page: they give nobody access.
+LEADER_ON_SERVER = ("组长可以查看举报人身份，组长账号的创建、授予、调整所属组和重置密码或两步验证，"
+                    "只能由服务器管理员用命令行办理（intake users add / set-role / set-teams / "
+                    "reset-password / reset-totp），以免网页管理员取得组长的登录。停用、启用和解锁"
+                    "仍可在此页办理。")
+LEADER_SAFE_ACTIONS = ("disable", "enable", "unlock")
 
 ACCOUNT_ACTIONS = {
     "disable": ("已停用 {}，其登录已全部退出。",
@@ -602,6 +614,8 @@ def user_action(user_id: int, action: str) -> Any:
     if action not in ACCOUNT_ACTIONS and action != "reset-password":
         abort(404)
     user = _account(user_id)
+    if user.role == "team_leader" and action not in LEADER_SAFE_ACTIONS:
+        return _render_users(error=LEADER_ON_SERVER, status=409)
     actor = {"actor_label": g.staff.username, "actor_id": g.staff.id}
     try:
         if action == "reset-password":
@@ -622,6 +636,8 @@ def user_access(user_id: int) -> Any:
     require("manage_users")
     user = _account(user_id)
     role = request.form.get("role", "")
+    if "team_leader" in (role, user.role):
+        return _render_users(error=LEADER_ON_SERVER, status=409)
     try:
         changed = set_role(desk(), user.username, role, teams=_form_teams(role),
                            actor_label=g.staff.username, actor_id=g.staff.id)

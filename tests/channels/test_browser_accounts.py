@@ -40,7 +40,7 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_admin_creates_a_team_leader_who_lands_on_the_queue(
+def test_admin_creates_a_triager_who_lands_on_the_queue(
     new_context: Callable[..., Any], desk: Desk, tmp_path: Path
 ) -> None:
     second_team(desk, tmp_path)
@@ -60,15 +60,16 @@ def test_admin_creates_a_team_leader_who_lands_on_the_queue(
 
     form = admin.locator("form#new-account")
     form.get_by_label("用户名").fill("zuzhang2")
-    form.get_by_label("姓名").fill("周组长")
-    form.get_by_label("角色").select_option(label="组长")
+    form.get_by_label("姓名").fill("周研判")
+    expect(form.get_by_label("角色").locator("option", has_text="组长")).to_have_count(0)
+    form.get_by_label("角色").select_option(label="研判员")
     form.get_by_label(SECOND).check()
     form.get_by_role("button", name=re.compile("创建")).click()
     notice = admin.locator("#one-time")
     expect(notice).to_contain_text("已创建 zuzhang2")
     one_time = notice.locator("code").inner_text()
     row = admin.locator("tr#account-zuzhang2")
-    expect(row.locator("td[data-label=角色]")).to_have_text("组长")
+    expect(row.locator("td[data-label=角色]")).to_have_text("研判员")
     expect(row.locator("td[data-label=所属组]")).to_have_text(SECOND)
 
     leader = new_context(**DESKTOP).new_page()
@@ -83,7 +84,7 @@ def test_admin_creates_a_team_leader_who_lands_on_the_queue(
     expect(leader).to_have_url(re.compile(r"/staff/$"))
     expect(leader.get_by_role("columnheader", name="编号")).to_be_visible()
     expect(leader.locator("header.top .brand")).to_have_text(f"{SECOND} · 受理台")
-    expect(leader.locator("header.top")).to_contain_text("周组长（组长）")
+    expect(leader.locator("header.top")).to_contain_text("周研判（研判员）")
 
     # the administrator's page now shows the leader's first login
     admin.reload()

@@ -184,13 +184,17 @@ def test_the_accounts_page_lists_every_role_and_creates_any_with_its_teams(
         app: Flask, desk: Desk, tmp_path: Path) -> None:
     second_team(desk, tmp_path)
     admin = staff_client(app, desk, "root", "admin")
-    r = post(admin, "/staff/users", username="zz2", display_name="第二组组长",
-             role="team_leader", team=SECOND)
+    # A team leader may reveal reporters: their account is made on the server only.
+    r = post(admin, "/staff/users", username="zz1", role="team_leader", team=SECOND)
+    assert r.status_code == 409 and "只能由服务器管理员用命令行办理" in r.get_data(as_text=True)
+    assert "zz1" not in {u.username for u in list_users(desk)}
+    r = post(admin, "/staff/users", username="zz2", display_name="第二组研判员",
+             role="triager", team=SECOND)
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
     password = re.search(r"一次性密码：<code>([^<]+)</code>", page).group(1)
     zz2 = next(u for u in list_users(desk) if u.username == "zz2")
-    assert (zz2.role, zz2.teams, zz2.must_change_password) == ("team_leader", (SECOND,), True)
+    assert (zz2.role, zz2.teams, zz2.must_change_password) == ("triager", (SECOND,), True)
     assert sign_in(app, "zz2", password)[1].endswith("/staff/")
 
     # the office's boxes ticked before its role was chosen are no teams of it
@@ -207,14 +211,14 @@ def test_the_accounts_page_lists_every_role_and_creates_any_with_its_teams(
 
     page = admin.get("/staff/users").get_data(as_text=True)
     row = re.search(r'<tr id="account-zz2">.*?</tr>', page, re.S).group(0)
-    assert "组长" in row and SECOND in row and "待改一次性密码" in row
+    assert "研判员" in row and SECOND in row and "待改一次性密码" in row
     assert "修改角色和所属组" in row and "重置密码" in row and "停用" in row
     own = re.search(r'<tr id="account-root">.*?</tr>', page, re.S).group(0)
     assert "（本人）" in own and "修改角色和所属组" not in own and "重置密码" not in own
     assert "从未登录" in re.search(r'<tr id="account-ban">.*?</tr>', page, re.S).group(0)
     assert page.count('type="checkbox" name="team"') == 2 * 2 + 2  # 2 others + the new form
     assert [e.detail for e in events(desk, "staff.create")][-2:] == [
-        {"username": "zz2", "role": "team_leader", "teams": [SECOND]},
+        {"username": "zz2", "role": "triager", "teams": [SECOND]},
         {"username": "ban", "role": "office", "teams": []}]
     assert {e.actor_id for e in events(desk, "staff.create")} == {None, user_id(desk, "root")}
 
@@ -236,8 +240,10 @@ def test_changing_role_or_teams_on_the_page_ends_the_accounts_sessions(
     assert f"{FIRST}、{SECOND} · 受理台" in triager.get("/staff/").get_data(as_text=True)
 
     r = post(admin, f"/staff/users/{t1}/access", role="team_leader", team=[FIRST, SECOND])
+    assert r.status_code == 409 and "只能由服务器管理员用命令行办理" in r.get_data(as_text=True)
+    r = post(admin, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
     assert r.status_code == 302 and triager.get("/staff/").status_code == 302
-    r = post(admin, f"/staff/users/{t1}/access", role="team_leader", team=[FIRST, SECOND])
+    r = post(admin, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
     assert "角色和所属组未变" in admin.get(r.headers["Location"]).get_data(as_text=True)
     r = post(admin, f"/staff/users/{t1}/access", role="auditor", team=[FIRST])
     assert r.status_code == 302
@@ -245,8 +251,8 @@ def test_changing_role_or_teams_on_the_page_ends_the_accounts_sessions(
 
     assert [(e.detail["old_role"], e.detail["new_role"], e.actor_id)
             for e in events(desk, "user.role")] == [
-        ("triager", "team_leader", user_id(desk, "root")),
-        ("team_leader", "auditor", user_id(desk, "root"))]
+        ("triager", "duty_officer", user_id(desk, "root")),
+        ("duty_officer", "auditor", user_id(desk, "root"))]
     assert [e.detail["teams"] for e in events(desk, "user.teams")] == [[FIRST, SECOND], []]
     assert events(desk, "user.teams")[0].detail["sessions_ended"] == 1
 
@@ -254,7 +260,11 @@ def test_changing_role_or_teams_on_the_page_ends_the_accounts_sessions(
 def test_password_reset_on_the_page_shows_the_password_once_and_ends_sessions(
         app: Flask, desk: Desk) -> None:
     admin = staff_client(app, desk, "root", "admin")
-    leader = staff_client(app, desk, "zuzhang", "team_leader")
+    staff_client(app, desk, "zuzhang1", "team_leader")
+    for action in ("reset-password", "reset-totp"):  # a team leader's: on the server only
+        r = post(admin, f"/staff/users/{user_id(desk, 'zuzhang1')}/{action}")
+        assert r.status_code == 409 and "只能由服务器管理员" in r.get_data(as_text=True)
+    leader = staff_client(app, desk, "zuzhang", "triager")
     r = post(admin, f"/staff/users/{user_id(desk, 'zuzhang')}/reset-password")
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
