@@ -149,6 +149,12 @@ def db_item_views(session: Session, rows: Sequence[m.Submission], rounds: RoundR
     return [item_view(r, rounds.get(r.round_id), now, replied=r.id in replied) for r in rows]
 
 
+def db_item_deadlines(session: Session, row: m.Submission, rounds: RoundRegistry,
+                      now: datetime) -> list[dict[str, Any]]:
+    """The item's deadlines as ITEM carries them (for the item page)."""
+    return list(db_item_views(session, [row], rounds, now)[0]["deadlines"])
+
+
 def db_item_detail(session: Session, row: m.Submission, rounds: RoundRegistry,
                    now: datetime) -> dict[str, Any]:
     """ITEM with `transfers`, `history` and `duplicates` (those the viewer may see)."""

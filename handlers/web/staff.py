@@ -33,6 +33,7 @@ from intake.audit import db_record
 from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
+from intake.items import db_item_deadlines
 from intake.masking import download_name
 from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
@@ -402,6 +403,7 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             departments=desk().rules.departments, disciplines=DISCIPLINES,
             mail=db_mail_details(db, row),
             desk_info=_desk_info(db, row.id),
+            deadlines=db_item_deadlines(db, row, desk().rounds, now()),
         )
         return body, status
 

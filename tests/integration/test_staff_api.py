@@ -365,6 +365,10 @@ def test_deadlines_follow_the_official_calendar_across_national_day(world: World
     assert [(d["kind"], d["due"], d["overdue"]) for d in other["deadlines"]] == [
         ("triage", "2026-10-27", False), ("close", "2026-11-29", False)]  # anonymous: no reply
 
+    page = login(world, "leader_a").get(f"/staff/items/{before}").get_data(as_text=True)
+    assert "研判（受理或转办） 2026-10-23 <span class=\"tag warn\">已超期</span>" in page
+    assert "办结 2026-11-27</p>" in page  # the item page shows the same clocks
+
     overdue = {i["id"] for i in all_items(world, "leader_a", "overdue=true")}
     assert before in overdue and later not in overdue
     assert set(world.items_a) <= overdue  # March items, never triaged
