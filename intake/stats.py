@@ -25,8 +25,6 @@ from intake.workdays import CHINA
 
 # Roles whose counts span every team (the scope would show them no item at all).
 ACROSS_TEAMS = ("office",)
-KEYS = ("total", "by_channel", "by_status", "by_discipline", "by_subject_role", "by_route",
-        "by_day")
 
 
 def db_counts(session: Session, round_ids: Collection[int] | None, period: Period,
