@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                        ("reset-totp", "remove an account's second factor (lost phone)")):
         users_sub.add_parser(name, help=text).add_argument("username")
     add_user_commands(users_sub)
+    token = users_sub.add_parser("token", help="print a new personal API token once, or revoke "
+                                 "all of an account's tokens")
+    token.add_argument("username")
+    token.add_argument("--label", default="", help="what the token is for (shown in the log)")
+    token.add_argument("--revoke", action="store_true", help="revoke every token of the account")
 
     p = sub.add_parser("rounds", help="inspection rounds: load, list, close, archive, publish")
     rounds_sub = p.add_subparsers(dest="rounds_command", required=True)
@@ -262,6 +267,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             from intake.usercmd import run_users
 
             return run_users(load_settings(), args)
+        if args.users_command == "token":
+            return _users_token(args)
         return _users_add(args) if args.users_command == "add" else _users_manage(args)
     if args.command == "audit":
         return _audit_verify()
@@ -426,6 +433,32 @@ def _users_manage(args: argparse.Namespace) -> int:
         return 2
     finally:
         desk.close()
+    return 0
+
+
+def _users_token(args: argparse.Namespace) -> int:
+    """A new personal token on stdout, alone on its line (the only time it is shown); or
+    `--revoke`: every token of the account revoked. Both audited."""
+    from intake.auth.apitokens import create_token, revoke_tokens
+    from intake.desk import open_desk
+    from intake.staff import StaffError
+
+    desk = open_desk(load_settings())
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        if args.revoke:
+            count = revoke_tokens(desk, args.username, actor_label=actor)
+            print(f"已吊销 {args.username} 的 {count} 个个人接口令牌。")
+            return 0
+        token = create_token(desk, args.username, label=args.label, actor_label=actor)
+    except StaffError as exc:
+        print(f"intake users token: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        desk.close()
+    print(token)
+    print(f"这是 {args.username} 的个人接口令牌，只显示这一次；"
+          "调用时放在 Authorization: Bearer 之后。", file=sys.stderr)
     return 0
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, and_, select, tuple_, update
+from sqlalchemy import Select, and_, false, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.audit import db_record
@@ -26,6 +26,8 @@ from intake.store.db import begin_write
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZE = 50
+# Statuses of an item whose triage step (accept or route) is not done yet.
+AWAITING_TRIAGE = ("received", "triaged")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,15 @@ class QueueFilters:
     route: str = ""
     needs_review: bool | None = None
     round_id: int | None = None  # one of the viewer's rounds (the scope keeps the others out)
+    # What the staff API asks for too (intake.items parses it): a substring of title or text
+    # (masked), received in [since, until), a keeper (none exists before leads do), and items
+    # still awaiting triage received before their round's cutoff (round id, cutoff): their
+    # triage deadline passed.
+    text: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    keeper: str = ""
+    overdue_before: tuple[tuple[int, datetime], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,17 @@ def db_queue_page(
         stmt = stmt.where(sub.in_scope.is_(None))
     if filters.needs_review is not None:
         stmt = stmt.where(sub.needs_review.is_(filters.needs_review))
+    if filters.text:
+        stmt = stmt.where(or_(sub.title.contains(filters.text, autoescape=True),
+                              sub.text.contains(filters.text, autoescape=True)))
+    if filters.since is not None:
+        stmt = stmt.where(order_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(order_at < filters.until)
+    if filters.overdue_before is not None:
+        stmt = stmt.where(sub.status.in_(AWAITING_TRIAGE), or_(false(), *(
+            and_(sub.round_id == round_id, order_at < cutoff)
+            for round_id, cutoff in filters.overdue_before)))
     if cursor and (position := decode_cursor(cursor)):
         stmt = stmt.where(tuple_(order_at, order_id) < tuple_(*position))
     stmt = stmt.order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
@@ -151,7 +173,9 @@ def _contradictory(f: QueueFilters) -> bool:
     Answered at once, because the label index would otherwise be walked to its end.
     """
     labelled = bool(f.discipline or f.route)
-    return (labelled and f.scope == "unknown") or (f.route == "accept" and f.scope == "out")
+    return ((labelled and f.scope == "unknown") or (f.route == "accept" and f.scope == "out")
+            or bool(f.keeper)  # no item has a keeper until leads exist
+            or f.overdue_before == ())
 
 
 def decide(

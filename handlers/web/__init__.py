@@ -2,7 +2,8 @@
 
 Blueprints, one per audience: `public` (report, receipt, status pages), `api` (the JSON API of
 the service contract, for a "码上巡察" mini-program), `staff` (login, triage queue, item pages,
-accounts). Views parse input, call one core function, and translate its domain errors.
+accounts), `staff_api` (the staff API, with personal tokens). Views parse input, call one
+core function, and translate its domain errors.
 """
 
 from __future__ import annotations
@@ -70,13 +71,16 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     from handlers.web.public import bp as public_bp
     from handlers.web.publication import bp as publication_bp
     from handlers.web.staff import bp as staff_bp
+    from handlers.web.staffapi import bp as staff_api_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(publication_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(staff_api_bp, url_prefix="/api/v1/staff")
     app.register_blueprint(staff_bp, url_prefix="/staff")
     csrf = CSRFProtect(app)
     csrf.exempt(api_bp)  # the API carries no cookies; CSRF cannot ride on it
+    csrf.exempt(staff_api_bp)  # nor does the staff API: a bearer token on every call
     # The batch upload streams its body to disk and checks its token itself: CSRFProtect
     # would parse (and buffer) the whole multipart body to look for the token.
     csrf.exempt("handlers.web.letters.upload")

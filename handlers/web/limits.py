@@ -47,9 +47,10 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
     # would let a burst of parallel guesses through before the first failure is recorded.
     attempts = limiter.shared_limit(settings.code_attempt_limit, "code-attempts",
                                     methods=["POST"], key_func=_code_key)
-    # Wrong device tokens count like failed look-ups: a token cannot be guessed at speed.
+    # Wrong device and personal tokens count like failed look-ups: a token cannot be guessed
+    # at speed.
     bad_tokens = limiter.shared_limit(settings.status_failure_limit, "device-token-failures",
-                                      methods=["POST"], deduct_when=_unauthorised)
+                                      methods=["GET", "POST"], deduct_when=_unauthorised)
     # Follow-ups are counted per case, never per address: reports (and appointment requests)
     # are not capped per address at all, but slowed by proof of work (handlers/web/guard.py).
     messages = limiter.shared_limit(settings.message_rate_limit, "messages", methods=["POST"],
@@ -62,6 +63,9 @@ def install_limits(app: Flask, settings: Settings) -> Limiter:
         "public.case_message": [messages],
         "staff.login": [login],
         "api.desk_call": [bad_tokens],
+        "staff_api.items": [bad_tokens],
+        "staff_api.item": [bad_tokens],
+        "staff_api.counts": [bad_tokens],
     }
     for endpoint, wrappers in plan.items():
         view = app.view_functions[endpoint]

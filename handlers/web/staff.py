@@ -33,6 +33,7 @@ from intake.audit import db_record
 from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
+from intake.items import db_item_deadlines
 from intake.masking import download_name
 from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
@@ -402,6 +403,7 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             departments=desk().rules.departments, disciplines=DISCIPLINES,
             mail=db_mail_details(db, row),
             desk_info=_desk_info(db, row.id),
+            deadlines=db_item_deadlines(db, row, desk().rounds, now()),
         )
         return body, status
 
@@ -654,9 +656,11 @@ from handlers.web.desk import bp as desk_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
+from handlers.web.stats import stats_page  # noqa: E402
 
 bp.register_blueprint(desk_bp, url_prefix="/desk")
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
 bp.register_blueprint(rounds_bp, url_prefix="/rounds")
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
+bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats

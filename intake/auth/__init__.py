@@ -5,7 +5,8 @@
 - `logins`: the password and second-factor steps, throttled per account whatever the address,
   every failure, lock and success written to the audit log;
 - `passwords`: the policy a chosen staff password must meet (zxcvbn), with Chinese reasons;
-- `totp`: the optional second factor (RFC 6238 codes, secrets sealed with the keyring).
+- `totp`: the optional second factor (RFC 6238 codes, secrets sealed with the keyring);
+- `apitokens`: personal API tokens for the staff API (shown once, only a digest kept).
 
 Functions take `now` from the caller, so tests drive time with a clock they set.
 """
