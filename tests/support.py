@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,11 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     return match.group(1)
 
 
-def staff_client(app: Flask, desk: Desk, username: str, role: str) -> FlaskClient:
-    """A client logged in as a new staff member with a changed (not one-time) password."""
-    create_user(desk, username, role, password=STAFF_PASSWORD)
+def staff_client(app: Flask, desk: Desk, username: str, role: str,
+                 teams: Sequence[str] = ()) -> FlaskClient:
+    """A client logged in as a new staff member (of `teams`; by default the one team there
+    is) with a changed (not one-time) password."""
+    create_user(desk, username, role, password=STAFF_PASSWORD, teams=teams)
     with desk.sessions() as session:
         session.execute(text("UPDATE staff_users SET must_change_password = false "
                              "WHERE username = :u"), {"u": username})

@@ -12,12 +12,10 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from intake.desk import Desk
 from intake.rounds import RoundEntry, load_files
-from intake.staff import create_user
-from tests.support import REPO, STAFF_PASSWORD, csrf_token
+from tests.support import REPO, staff_client
 
 TEAM_A = "县委第一巡察组"
 TEAM_B = "县委第二巡察组"
@@ -58,15 +56,4 @@ def first_round(desk: Desk) -> RoundEntry:
 def team_client(app: Flask, desk: Desk, username: str, role: str,
                 teams: tuple[str, ...]) -> FlaskClient:
     """A client logged in as a new staff member of `teams`."""
-    create_user(desk, username, role, password=STAFF_PASSWORD, teams=teams)
-    with desk.sessions() as session:
-        session.execute(text("UPDATE staff_users SET must_change_password = false "
-                             "WHERE username = :u"), {"u": username})
-        session.commit()
-    client = app.test_client()
-    token = csrf_token(client, "/staff/login")
-    response = client.post("/staff/login", data={"username": username,
-                                                 "password": STAFF_PASSWORD,
-                                                 "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
+    return staff_client(app, desk, username, role, teams)

@@ -14,16 +14,14 @@ import pypdfium2 as pdfium
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from handlers.web import create_app
 from intake.desk import Desk, open_desk
 from intake.publication import FontMissingError, find_font
 from intake.rounds import load_files
 from intake.settings import EXAMPLE_ROUND, Settings
-from intake.staff import create_user
 from tests.integration.test_cli import run
-from tests.support import STAFF_PASSWORD, csrf_token, staff_client
+from tests.support import staff_client
 
 try:
     find_font()
@@ -57,17 +55,7 @@ def second_round(desk: Desk, tmp_path: Path, hotline: str = "0000-7654321",
 
 
 def login(app: Flask, desk: Desk, username: str, role: str, team: str) -> FlaskClient:
-    create_user(desk, username, role, password=STAFF_PASSWORD, teams=[team])
-    with desk.sessions() as session:
-        session.execute(text("UPDATE staff_users SET must_change_password = false "
-                             "WHERE username = :u"), {"u": username})
-        session.commit()
-    client = app.test_client()
-    response = client.post("/staff/login", data={
-        "username": username, "password": STAFF_PASSWORD,
-        "csrf_token": csrf_token(client, "/staff/login")})
-    assert response.status_code == 302
-    return client
+    return staff_client(app, desk, username, role, [team])
 
 
 @pytest.fixture

@@ -15,16 +15,15 @@ from email.message import EmailMessage
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from intake.desk import Desk
 from intake.mail import Envelope, take_in
 from intake.outbox import SEAL_CONTEXT
 from intake.protect import normalise_code
 from intake.rounds import load_files
-from intake.staff import create_user
 from intake.store import models as m
-from tests.support import REPO, STAFF_PASSWORD, csrf_token
+from tests.support import REPO, csrf_token, staff_client
 
 SECOND_ROUND = REPO / "config" / "round.second.example.yaml"
 A_SLUG, B_SLUG = "qingshanzhen-2026-03", "baishi-yunling-2026-2"
@@ -68,17 +67,7 @@ class World:
 
 def member(app: Flask, desk: Desk, username: str, role: str, teams: list[str]) -> FlaskClient:
     """A signed-in staff member of these teams (password already changed)."""
-    create_user(desk, username, role, password=STAFF_PASSWORD, teams=teams)
-    with desk.sessions() as session:
-        session.execute(text("UPDATE staff_users SET must_change_password = false "
-                             "WHERE username = :u"), {"u": username})
-        session.commit()
-    client = app.test_client()
-    response = client.post("/staff/login", data={
-        "username": username, "password": STAFF_PASSWORD,
-        "csrf_token": csrf_token(client, "/staff/login")})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
+    return staff_client(app, desk, username, role, teams)
 
 
 def web_report(client: FlaskClient, slug: str, title: str, body: str) -> None:
