@@ -33,6 +33,7 @@ from intake.rules import RuleSet
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.store.models import utcnow
+from intake.workdays import CHINA
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +354,10 @@ def round_listing(session: Session) -> list[dict[str, str]]:
     """`intake rounds list`: one dict per round, newest first."""
     rows = session.execute(select(m.Round, m.Team.name).join(m.Team)
                            .order_by(m.Round.id.desc())).all()
-    return [{"slug": r.slug, "team": team, "name": r.name, "opens": r.opens_at.isoformat(),
-             "closes": r.closes_at.isoformat(), "state": r.state} for r, team in rows]
+    return [{"slug": r.slug, "team": team, "name": r.name,
+             "opens": r.opens_at.astimezone(CHINA).isoformat(),
+             "closes": r.closes_at.astimezone(CHINA).isoformat(), "state": r.state}
+            for r, team in rows]
 
 
 def state_name(state: str) -> str:

@@ -94,8 +94,10 @@ def create_app(settings: Settings | None = None, *, desk: Desk | None = None) ->
     @app.context_processor
     def round_context() -> dict[str, Any]:
         # The round a page is about: the one its URL names (/r/SLUG/), else the one open
-        # round, else the newest; the staff pages set their viewer's.
-        entry = g.get("round_entry") or desk.rounds.newest()
+        # round; the staff pages set their viewer's.
+        # When several rounds are open and the page is about none of them (/, /status, an
+        # error), there is no round: the pages speak for the service, not one team.
+        entry = g.round_entry if "round_entry" in g else desk.rounds.default()
         return {"round": entry.cfg if entry is not None else None, "round_entry": entry}
     app.jinja_env.filters.update(local_time=display.local_time, code=display.code_groups)
 

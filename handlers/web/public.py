@@ -85,7 +85,7 @@ def index() -> str:
         # Several rounds open (or none): the list, in plain words.
         return render_template("public/rounds.html", rounds=_desk().rounds.open(),
                                others=[e for e in _desk().rounds.taking()
-                                       if e.state != "open"])
+                                       if e.state != "open"], now=now())
     if entry is None or not entry.takes_items:
         return render_template("public/round_over.html", entry=entry), 410
     return render_template("public/index.html", closed=entry.is_late(now()))
@@ -241,6 +241,7 @@ def case() -> Any:
         row = db.get(m.Submission, case_id, options=[selectinload(m.Submission.messages)])
         if row is None:
             return _visit_over("查询已结束或已超时，请重新输入查询码和密码。")
+        g.round_entry = desk.rounds.get(row.round_id)  # the case's own team speaks
         return render_template("public/case.html", case=case_status(row),
                                appointment=appointment_of(desk, row.id))
 

@@ -52,7 +52,8 @@ def _render(*, error: str = "", status: int = 200) -> Any:
     return render_template(
         "staff/rounds.html", rows=rows, teams=teams, counts=counts, error=error,
         state_names=STATE_NAMES, transitions=TRANSITIONS, actions=ACTIONS,
-        manage=may(g.staff.role, "manage_rounds"), max_kb=MAX_FILE_BYTES // 1024), status
+        manage=may(g.staff.role, "manage_rounds"), max_kb=MAX_FILE_BYTES // 1024,
+        now=utcnow()), status
 
 
 @bp.get("")

@@ -357,6 +357,16 @@ def queue() -> Any:
         )
 
 
+def denied(what: str, ident: int, *, via: str = "web") -> None:
+    """Record that a member asked for something outside their scope (another team's item, or
+    none at all: the answer is the same 404, the record tells the auditor who probed)."""
+    with desk().sessions() as db:
+        begin_write(db)
+        db_record(db, "access.denied", actor_id=g.staff.id, actor_label=g.staff.username,
+                  what=what, id=ident, via=via)
+        db.commit()
+
+
 def _load_item(db: Any, item_id: int) -> m.Submission:
     row = db.get(m.Submission, item_id, options=[
         selectinload(m.Submission.attachments), selectinload(m.Submission.messages)])
@@ -370,11 +380,14 @@ def item(item_id: int) -> Any:
     require("view_queue")
     with desk().sessions() as db:  # an access record of who read which item (domain §4)
         begin_write(db)
-        if db.get(m.Submission, item_id) is None:
-            abort(404)
-        db_record(db, "item.view", actor_id=g.staff.id, actor_label=g.staff.username,
-                  submission_id=item_id)
-        db.commit()
+        found = db.get(m.Submission, item_id) is not None
+        if found:
+            db_record(db, "item.view", actor_id=g.staff.id, actor_label=g.staff.username,
+                      submission_id=item_id)
+            db.commit()
+    if not found:
+        denied("item", item_id)
+        abort(404)
     return _render_item(item_id)
 
 
@@ -506,8 +519,10 @@ def spam(item_id: int) -> Any:
 def raw_mail(inbound_id: int) -> Any:
     require("view_queue")  # the core refuses other roles, and audits the refusal
     with desk().sessions() as db:  # another team's mail: 404, as for its item
-        if db.get(m.InboundMail, inbound_id) is None:
-            abort(404)
+        found = db.get(m.InboundMail, inbound_id) is not None
+    if not found:
+        denied("mail", inbound_id)
+        abort(404)
     try:
         mail, chunks = open_raw_mail(desk(), g.staff, inbound_id, request.form.get("reason", ""))
     except StaffError as exc:
@@ -526,7 +541,11 @@ def attachment(attachment_id: int) -> Response:
     with desk().sessions() as db:
         begin_write(db)
         att = db.get(m.Attachment, attachment_id)
-        if att is None or not att.storage_name:  # no file: destroyed by the retention rule
+        if att is None:
+            db.rollback()
+            denied("attachment", attachment_id)
+            abort(404)
+        if not att.storage_name:  # no file: destroyed by the retention rule
             abort(404)
         db_record(db, "attachment.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   submission_id=att.submission_id, attachment_id=att.id)
@@ -555,6 +574,7 @@ def users() -> Any:
     form = request.form
     role = form.get("role", "")
     if role == "team_leader":
+        _account_refused("create", form.get("username", "")[:50])
         return _render_users(error=LEADER_ON_SERVER, status=409, values=form)
     try:
         user, password = create_user(
@@ -591,6 +611,15 @@ LEADER_ON_SERVER = ("组长可以查看举报人身份，组长账号的创建�
                     "仍可在此页办理。")
 LEADER_SAFE_ACTIONS = ("disable", "enable", "unlock")
 
+def _account_refused(action: str, username: str) -> None:
+    """A team leader's account touched from the web: refused, and recorded for the auditor."""
+    with desk().sessions() as db:
+        begin_write(db)
+        db_record(db, "account.refused", actor_id=g.staff.id, actor_label=g.staff.username,
+                  action=action, username=username, why="team_leader_on_server")
+        db.commit()
+
+
 ACCOUNT_ACTIONS = {
     "disable": ("已停用 {}，其登录已全部退出。",
                 lambda name, **kw: set_active(desk(), name, False, **kw)),
@@ -617,6 +646,7 @@ def user_action(user_id: int, action: str) -> Any:
         abort(404)
     user = _account(user_id)
     if user.role == "team_leader" and action not in LEADER_SAFE_ACTIONS:
+        _account_refused(action, user.username)
         return _render_users(error=LEADER_ON_SERVER, status=409)
     actor = {"actor_label": g.staff.username, "actor_id": g.staff.id}
     try:
@@ -639,6 +669,7 @@ def user_access(user_id: int) -> Any:
     user = _account(user_id)
     role = request.form.get("role", "")
     if "team_leader" in (role, user.role):
+        _account_refused("access", user.username)
         return _render_users(error=LEADER_ON_SERVER, status=409)
     try:
         changed = set_role(desk(), user.username, role, teams=_form_teams(role),

@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request
 
 from handlers.web.api import error, unauthorized
 from handlers.web.context import desk, now
-from handlers.web.staff import enter_scope
+from handlers.web.staff import denied, enter_scope
 from intake import stats
 from intake.audit import db_record
 from intake.auth import apitokens
@@ -74,6 +74,8 @@ def item(item_id: int) -> Any:
         begin_write(db)
         row = db.get(m.Submission, item_id)
         if row is None:
+            db.rollback()
+            denied("item", item_id, via="api")
             return error(404, "not_found", "没有找到这件。")
         # An access record of who read which item (domain §4), as the item page keeps.
         db_record(db, "item.view", actor_id=g.staff.id, actor_label=g.staff.username,

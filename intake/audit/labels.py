@@ -60,6 +60,8 @@ ACTION_LABELS: dict[str, str] = {
     "user.teams": "调整所属巡察组",
     "user.role": "变更账号角色",
     "user.password_reset": "重置密码",
+    "access.denied": "打开不在本组范围的反映件（未找到）",
+    "account.refused": "被拒绝的账号操作",
     "token.create": "创建个人接口令牌",
     "token.revoke": "吊销个人接口令牌",
 }
@@ -87,6 +89,9 @@ def same_label_codes(action: str) -> list[str]:
 
 
 DETAIL_LABELS: dict[str, str] = {
+    "what": "对象",
+    "id": "编号",
+    "action": "操作",
     "round": "轮次",
     "team": "巡察组",
     "teams": "巡察组",

@@ -188,6 +188,9 @@ def test_the_accounts_page_lists_every_role_and_creates_any_with_its_teams(
     r = post(admin, "/staff/users", username="zz1", role="team_leader", team=SECOND)
     assert r.status_code == 409 and "只能由服务器管理员用命令行办理" in r.get_data(as_text=True)
     assert "zz1" not in {u.username for u in list_users(desk)}
+    [refused] = events(desk, "account.refused")  # recorded for the auditor
+    assert (refused.actor_label, refused.detail["action"], refused.detail["username"]) == (
+        "root", "create", "zz1")
     r = post(admin, "/staff/users", username="zz2", display_name="第二组研判员",
              role="triager", team=SECOND)
     page = r.get_data(as_text=True)

@@ -322,3 +322,18 @@ def test_an_officer_of_two_teams_says_which_round_a_call_is_for(world: World) ->
                         data={**call, "round": B_SLUG}).status_code == 200
     with world.desk.sessions() as session:
         assert session.get_one(m.Submission, newest_item(world.desk)).round_id == world.b.round_id
+
+
+def test_asking_for_another_teams_item_is_recorded_for_the_auditor(world: World) -> None:
+    prober = member(world.app, world.desk, "a_prober", "triager", [A_TEAM])
+    other = next(iter(world.b.items.values()))
+    assert prober.get(f"/staff/items/{other}").status_code == 404
+    assert prober.get(f"/staff/attachments/{world.b.attachment}").status_code == 404
+    with world.desk.sessions() as s:
+        denied = list(s.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "access.denied")
+                                .order_by(m.AuditEvent.id)))
+    assert [(e.actor_label, e.detail["what"], e.detail["id"], e.submission_id) for e in denied] == [
+        ("a_prober", "item", other, None), ("a_prober", "attachment", world.b.attachment, None)]
+    auditor = member(world.app, world.desk, "x_auditor2", "auditor", [])
+    page = auditor.get("/staff/audit/?action=access.denied").get_data(as_text=True)
+    assert "a_prober" in page and "打开不在本组范围的反映件" in page
