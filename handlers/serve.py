@@ -107,7 +107,7 @@ def serve(settings: Settings) -> int:
             "  （只显示这一次；首次登录须修改密码。管理员管账号和轮次，不看具体反映件。）",
             "  组长账号（可查看举报人身份）只在服务器上创建，例如：",
             f"    .venv/bin/intake users add zuzhang --role team_leader --team {team}",
-            f"  研判员、值班员可由管理员在「账号」页创建，或：intake users add NAME --role triager"
+            f"  研判员、值班员由组长在「账号」页创建，或：intake users add NAME --role triager"
             f" --team {team}",
         ]
     # The application refuses bodies per path (handlers.web.bodylimit); the server's own limit

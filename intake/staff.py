@@ -44,6 +44,10 @@ PERMISSIONS = {
     "reply": {"triager", "team_leader"},
     "reveal_identity": {"team_leader"},
     "manage_users": {"admin"},
+    # A team leader makes and resets the team's duty officers and triagers on 账号 (the
+    # administrator those that read no item): handlers/web/staff.py AccountPolicy.
+    "manage_team_users": {"team_leader"},
+    "manage_accounts": {"admin", "team_leader"},
     "manage_rounds": {"admin"},
     # The rounds page read-only: the office all rounds, a team leader their teams' rounds.
     "view_rounds": {"admin", "office", "team_leader"},

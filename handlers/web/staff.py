@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -150,7 +151,7 @@ PAGE_NEEDS = {
     "staff.queue": "view_queue",
     "staff.item": "view_queue",
     "staff.attachment": "view_queue",
-    "staff.users": "manage_users",
+    "staff.users": "manage_accounts",
     "staff.desk": "desk",
     "staff.desk.devices": "manage_devices",
     "staff.letters": "desk",
@@ -565,26 +566,78 @@ def _download(chunks: Any, name: str, size: int) -> Response:
     return response
 
 
+# Who manages which accounts on the web, so that no web account hands itself access to items
+# it may not read (三员分立): the administrator makes and resets the accounts that read no
+# item (office, auditor, administrator); a team leader, who reads the team's items anyway,
+# makes and resets the team's duty officers and triagers, within the teams they lead. A team
+# leader's own account (who may reveal reporters) is made on the server only. Disabling,
+# enabling and unlocking give nobody access: the administrator may do them for anyone.
+ADMIN_MAKES = ("office", "auditor", "admin")
+LEADER_MAKES = ("duty_officer", "triager")
+SAFE_ACTIONS = ("disable", "enable", "unlock")
+LEADER_ON_SERVER = ("组长可以查看举报人身份，组长账号的创建、授予、调整所属组和重置密码或两步验证，"
+                    "只能由服务器管理员用命令行办理（intake users add / set-role / set-teams / "
+                    "reset-password / reset-totp），以免网页上有人取得组长的登录。")
+TEAM_BY_LEADER = ("值班员、研判员能看到本组的反映件，他们的账号由本组组长在「账号」页办理"
+                  "（或在服务器上用命令行）；系统管理员不办理，以免取得能看反映件的登录（三员分立）。"
+                  "系统管理员可以停用、启用、解锁任何账号。")
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """What the signed-in member may do to accounts on the web."""
+
+    roles: tuple[str, ...]  # roles they may create or give
+    teams: tuple[str, ...] | None  # teams they may put members in (None: teams do not apply)
+    sees_all: bool
+
+    def manages(self, account: Any) -> bool:
+        """Whether they may reset, re-role or move this account (not only stop it)."""
+        if account.role not in self.roles:
+            return False
+        return self.teams is None or (bool(account.teams)
+                                      and set(account.teams) <= set(self.teams))
+
+    def refusal(self, role: str, teams: list[str]) -> str:
+        if role == "team_leader":
+            return LEADER_ON_SERVER
+        if role not in self.roles:
+            return TEAM_BY_LEADER if self.sees_all else "组长只能办理本组的值班员、研判员账号。"
+        if self.teams is not None and not set(teams) <= set(self.teams):
+            return f"只能把账号放在您所在的组（{'、'.join(self.teams)}）。"
+        return ""
+
+
+def _policy() -> AccountPolicy:
+    if g.staff.role == "admin":
+        return AccountPolicy(ADMIN_MAKES, None, True)
+    require("manage_team_users")
+    return AccountPolicy(LEADER_MAKES, tuple(g.get("team_names", ())), False)
+
+
 @bp.route("/users", methods=["GET", "POST"])
 def users() -> Any:
-    """账号: every account, and a new one of any role with its teams."""
-    require("manage_users")
+    """账号: the accounts the member manages, and a new one."""
+    policy = _policy()
     if request.method == "GET":
-        return _render_users()
+        return _render_users(policy)
     form = request.form
     role = form.get("role", "")
-    if role == "team_leader":
-        _account_refused("create", form.get("username", "")[:50])
-        return _render_users(error=LEADER_ON_SERVER, status=409, values=form)
+    teams = _form_teams(role)
+    if policy.teams is not None and role in scope.TEAM_ROLES and not teams:
+        teams = list(policy.teams[:1]) if len(policy.teams) == 1 else teams
+    if role in ROLE_NAMES and (why := policy.refusal(role, teams)):
+        _account_refused("create", form.get("username", "")[:50], role)
+        return _render_users(policy, error=why, status=409, values=form)
     try:
         user, password = create_user(
             desk(), form.get("username", ""), role,
-            display_name=form.get("display_name", ""), teams=_form_teams(role),
+            display_name=form.get("display_name", ""), teams=teams,
             actor_label=g.staff.username, actor_id=g.staff.id)
     except StaffError as exc:
-        return _render_users(error=exc.message, status=400, values=form)
+        return _render_users(policy, error=exc.message, status=400, values=form)
     g.no_store = True  # the page shows a password
-    return _render_users(created=(user.username, password))
+    return _render_users(policy, created=(user.username, password))
 
 
 def _form_teams(role: str) -> list[str]:
@@ -593,30 +646,25 @@ def _form_teams(role: str) -> list[str]:
     return request.form.getlist("team") if role in scope.TEAM_ROLES else []
 
 
-def _render_users(*, created: Any = None, reset: Any = None, error: str = "",
-                  status: int = 200, values: Any = None) -> Any:
+def _render_users(policy: AccountPolicy, *, created: Any = None, reset: Any = None,
+                  error: str = "", status: int = 200, values: Any = None) -> Any:
+    accounts = list_users(desk(), now=now())
+    if not policy.sees_all:
+        accounts = [a for a in accounts if policy.manages(a) or a.id == g.staff.id]
     return render_template(
-        "staff/users.html", accounts=list_users(desk(), now=now()), created=created,
-        reset=reset, error=error, roles=ROLE_NAMES, team_roles=scope.TEAM_ROLES,
-        teams=team_names(desk()), values=values or {}), status
+        "staff/users.html", accounts=accounts, created=created, policy=policy,
+        reset=reset, error=error, roles={r: ROLE_NAMES[r] for r in policy.roles},
+        role_names=ROLE_NAMES, team_roles=scope.TEAM_ROLES,
+        teams=list(policy.teams) if policy.teams is not None else team_names(desk()),
+        values=values or {}), status
 
 
-# A team leader may see who reported (查看身份): their account is created, granted, moved between
-# teams and has its credentials reset only on the server, by the operator, so that the
-# administrator of the web pages can never obtain a login that reveals reporters (三员分立).
-# Disabling, enabling and unlocking stay on the page: they give nobody access.
-LEADER_ON_SERVER = ("组长可以查看举报人身份，组长账号的创建、授予、调整所属组和重置密码或两步验证，"
-                    "只能由服务器管理员用命令行办理（intake users add / set-role / set-teams / "
-                    "reset-password / reset-totp），以免网页管理员取得组长的登录。停用、启用和解锁"
-                    "仍可在此页办理。")
-LEADER_SAFE_ACTIONS = ("disable", "enable", "unlock")
-
-def _account_refused(action: str, username: str) -> None:
-    """A team leader's account touched from the web: refused, and recorded for the auditor."""
+def _account_refused(action: str, username: str, role: str = "") -> None:
+    """An account change the member may not make on the web: refused, and recorded."""
     with desk().sessions() as db:
         begin_write(db)
         db_record(db, "account.refused", actor_id=g.staff.id, actor_label=g.staff.username,
-                  action=action, username=username, why="team_leader_on_server")
+                  action=action, username=username, role=role)
         db.commit()
 
 
@@ -630,34 +678,36 @@ ACCOUNT_ACTIONS = {
 }
 
 
-def _account(user_id: int) -> m.StaffUser:
-    with desk().sessions() as db:
-        user = db.get(m.StaffUser, user_id)
-    if user is None:
+def _account(user_id: int) -> Any:
+    found = next((a for a in list_users(desk(), now=now()) if a.id == user_id), None)
+    if found is None:
         abort(404)
-    return user
+    return found
 
 
 @bp.post("/users/<int:user_id>/<action>")
 def user_action(user_id: int, action: str) -> Any:
-    """停用 / 启用 / 解锁 / 重置两步验证 / 重置密码 of any account."""
-    require("manage_users")
+    """停用 / 启用 / 解锁 / 重置两步验证 / 重置密码 of an account the member manages."""
+    policy = _policy()
     if action not in ACCOUNT_ACTIONS and action != "reset-password":
         abort(404)
     user = _account(user_id)
-    if user.role == "team_leader" and action not in LEADER_SAFE_ACTIONS:
-        _account_refused(action, user.username)
-        return _render_users(error=LEADER_ON_SERVER, status=409)
+    if not policy.manages(user) and not (policy.sees_all and action in SAFE_ACTIONS):
+        if not policy.sees_all:
+            abort(404)  # a team leader: accounts beyond their teams are not theirs to see
+        _account_refused(action, user.username, user.role)
+        return _render_users(policy, error=policy.refusal(user.role, list(user.teams)),
+                             status=409)
     actor = {"actor_label": g.staff.username, "actor_id": g.staff.id}
     try:
         if action == "reset-password":
             password = reset_password(desk(), user.username, **actor)
             g.no_store = True  # shown once, here
-            return _render_users(reset=(user.username, password))
+            return _render_users(policy, reset=(user.username, password))
         message, act = ACCOUNT_ACTIONS[action]
         act(user.username, **actor)
     except StaffError as exc:
-        return _render_users(error=exc.message, status=409)
+        return _render_users(policy, error=exc.message, status=409)
     flash(message.format(user.username))
     return redirect(url_for("staff.users"))
 
@@ -665,17 +715,22 @@ def user_action(user_id: int, action: str) -> Any:
 @bp.post("/users/<int:user_id>/access")
 def user_access(user_id: int) -> Any:
     """修改角色和所属组: the role and the teams in one step; the account's sessions end."""
-    require("manage_users")
+    policy = _policy()
     user = _account(user_id)
     role = request.form.get("role", "")
-    if "team_leader" in (role, user.role):
-        _account_refused("access", user.username)
-        return _render_users(error=LEADER_ON_SERVER, status=409)
+    teams = _form_teams(role)
+    if not policy.manages(user) or (role in ROLE_NAMES and policy.refusal(role, teams)):
+        if not policy.sees_all and not policy.manages(user):
+            abort(404)
+        _account_refused("access", user.username, role)
+        why = policy.refusal(role if policy.manages(user) else user.role,
+                             teams if policy.manages(user) else list(user.teams))
+        return _render_users(policy, error=why or policy.refusal(role, teams), status=409)
     try:
-        changed = set_role(desk(), user.username, role, teams=_form_teams(role),
+        changed = set_role(desk(), user.username, role, teams=teams,
                            actor_label=g.staff.username, actor_id=g.staff.id)
     except StaffError as exc:
-        return _render_users(error=exc.message, status=409)
+        return _render_users(policy, error=exc.message, status=409)
     flash(f"已将 {user.username} 设为{ROLE_NAMES[role]}，其登录已全部退出。" if changed
           else f"{user.username} 的角色和所属组未变。")
     return redirect(url_for("staff.users"))

@@ -180,18 +180,54 @@ def test_the_last_active_administrator_stays_one(desk: Desk) -> None:
 # -- the accounts page -------------------------------------------------------------------------
 
 
-def test_the_accounts_page_lists_every_role_and_creates_any_with_its_teams(
+def test_the_administrator_makes_the_accounts_that_read_no_item(
         app: Flask, desk: Desk, tmp_path: Path) -> None:
     second_team(desk, tmp_path)
     admin = staff_client(app, desk, "root", "admin")
-    # A team leader may reveal reporters: their account is made on the server only.
+    # Accounts that read items are not the administrator's to make (三员分立): a team
+    # leader's is made on the server, a triager's by the team's leader; both refusals recorded.
     r = post(admin, "/staff/users", username="zz1", role="team_leader", team=SECOND)
     assert r.status_code == 409 and "只能由服务器管理员用命令行办理" in r.get_data(as_text=True)
-    assert "zz1" not in {u.username for u in list_users(desk)}
-    [refused] = events(desk, "account.refused")  # recorded for the auditor
-    assert (refused.actor_label, refused.detail["action"], refused.detail["username"]) == (
-        "root", "create", "zz1")
-    r = post(admin, "/staff/users", username="zz2", display_name="第二组研判员",
+    r = post(admin, "/staff/users", username="zz3", role="triager", team=SECOND)
+    assert r.status_code == 409 and "由本组组长" in r.get_data(as_text=True)
+    assert not {"zz1", "zz3"} & {u.username for u in list_users(desk)}
+    assert [(e.actor_label, e.detail["action"], e.detail["username"])
+            for e in events(desk, "account.refused")] == [
+        ("root", "create", "zz1"), ("root", "create", "zz3")]
+
+    # the office's boxes ticked before its role was chosen are no teams of it
+    r = post(admin, "/staff/users", username="ban", role="office", team=FIRST)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
+    password = re.search(r"一次性密码：<code>([^<]+)</code>", page).group(1)
+    ban = next(u for u in list_users(desk) if u.username == "ban")
+    assert (ban.role, ban.teams, ban.must_change_password) == ("office", (), True)
+    assert sign_in(app, "ban", password)[1].endswith("/staff/stats")
+    r = post(admin, "/staff/users", username="x", role="boss")
+    assert r.status_code == 400 and "未知角色" in r.get_data(as_text=True)
+
+    changed_password(desk, "t1", "triager", teams=[FIRST])
+    page = admin.get("/staff/users").get_data(as_text=True)
+    row = re.search(r'<tr id="account-t1">.*?</tr>', page, re.S).group(0)
+    assert "研判员" in row and FIRST in row and "停用" in row and "由本组组长办理" in row
+    assert "重置密码" not in row and "修改角色和所属组" not in row
+    row = re.search(r'<tr id="account-ban">.*?</tr>', page, re.S).group(0)
+    assert "修改角色和所属组" in row and "重置密码" in row
+    own = re.search(r'<tr id="account-root">.*?</tr>', page, re.S).group(0)
+    assert "（本人）" in own and "修改角色和所属组" not in own and "重置密码" not in own
+    assert '<option value="triager"' not in page and '<option value="team_leader"' not in page
+    assert post(admin, f"/staff/users/{user_id(desk, 't1')}/disable").status_code == 302
+    assert post(admin, f"/staff/users/{user_id(desk, 't1')}/reset-password").status_code == 409
+    assert {"username": "ban", "role": "office", "teams": []} in [
+        e.detail for e in events(desk, "staff.create")]
+
+
+def test_a_team_leader_makes_and_resets_the_teams_officers_and_triagers(
+        app: Flask, desk: Desk, tmp_path: Path) -> None:
+    second_team(desk, tmp_path)
+    leader = staff_client(app, desk, "zz_leader", "team_leader", [SECOND])
+    changed_password(desk, "a_triager", "triager", teams=[FIRST])
+    r = post(leader, "/staff/users", username="zz2", display_name="第二组研判员",
              role="triager", team=SECOND)
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
@@ -199,64 +235,64 @@ def test_the_accounts_page_lists_every_role_and_creates_any_with_its_teams(
     zz2 = next(u for u in list_users(desk) if u.username == "zz2")
     assert (zz2.role, zz2.teams, zz2.must_change_password) == ("triager", (SECOND,), True)
     assert sign_in(app, "zz2", password)[1].endswith("/staff/")
-
-    # the office's boxes ticked before its role was chosen are no teams of it
-    r = post(admin, "/staff/users", username="ban", role="office", team=FIRST)
+    r = post(leader, "/staff/users", username="zz3", role="duty_officer")  # their one team
     assert r.status_code == 200
-    assert next(u for u in list_users(desk) if u.username == "ban").teams == ()
-    r = post(admin, "/staff/users", username="t9", role="triager")  # two teams: which?
-    assert r.status_code == 400 and "有多个巡察组" in r.get_data(as_text=True)
-    r = post(admin, "/staff/users", username="t9", role="triager", team="不存在")
-    assert r.status_code == 400 and "没有巡察组「不存在」" in r.get_data(as_text=True)
-    assert 'value="t9"' in r.get_data(as_text=True)  # what was typed stays
-    r = post(admin, "/staff/users", username="x", role="boss")
-    assert r.status_code == 400 and "未知角色" in r.get_data(as_text=True)
-
-    page = admin.get("/staff/users").get_data(as_text=True)
-    row = re.search(r'<tr id="account-zz2">.*?</tr>', page, re.S).group(0)
-    assert "研判员" in row and SECOND in row and "待改一次性密码" in row
-    assert "修改角色和所属组" in row and "重置密码" in row and "停用" in row
-    own = re.search(r'<tr id="account-root">.*?</tr>', page, re.S).group(0)
-    assert "（本人）" in own and "修改角色和所属组" not in own and "重置密码" not in own
-    assert "从未登录" in re.search(r'<tr id="account-ban">.*?</tr>', page, re.S).group(0)
-    assert page.count('type="checkbox" name="team"') == 2 * 2 + 2  # 2 others + the new form
-    assert [e.detail for e in events(desk, "staff.create")][-2:] == [
-        {"username": "zz2", "role": "triager", "teams": [SECOND]},
-        {"username": "ban", "role": "office", "teams": []}]
-    assert {e.actor_id for e in events(desk, "staff.create")} == {None, user_id(desk, "root")}
+    assert next(u for u in list_users(desk) if u.username == "zz3").teams == (SECOND,)
+    for data, message in (({"role": "triager", "team": FIRST}, "只能把账号放在您所在的组"),
+                          ({"role": "office"}, "组长只能办理本组的值班员、研判员账号"),
+                          ({"role": "team_leader", "team": SECOND}, "只能由服务器管理员")):
+        r = post(leader, "/staff/users", username="zz9", **data)
+        assert r.status_code == 409 and message in r.get_data(as_text=True), data
+    page = leader.get("/staff/users").get_data(as_text=True)
+    assert "account-zz2" in page and "account-a_triager" not in page  # their teams only
+    assert post(leader, f"/staff/users/{user_id(desk, 'a_triager')}/reset-password",
+                ).status_code == 404
+    r = post(leader, f"/staff/users/{user_id(desk, 'zz2')}/reset-password")
+    assert r.status_code == 200 and "一次性密码" in r.get_data(as_text=True)
+    r = post(leader, f"/staff/users/{user_id(desk, 'zz2')}/access", role="duty_officer",
+             team=SECOND)
+    assert r.status_code == 302
+    r = post(leader, f"/staff/users/{user_id(desk, 'zz2')}/access", role="triager",
+             team=[FIRST, SECOND])
+    assert r.status_code == 409
+    assert [(e.detail["old_role"], e.detail["new_role"], e.actor_id)
+            for e in events(desk, "user.role")] == [
+        ("triager", "duty_officer", user_id(desk, "zz_leader"))]
 
 
 def test_changing_role_or_teams_on_the_page_ends_the_accounts_sessions(
         app: Flask, desk: Desk, tmp_path: Path) -> None:
     second_team(desk, tmp_path)
-    admin = staff_client(app, desk, "root", "admin")
+    leader = staff_client(app, desk, "both_leader", "team_leader", [FIRST, SECOND])
     changed_password(desk, "t1", "triager", teams=[FIRST])
     triager, _ = sign_in(app, "t1")
     assert triager.get("/staff/").status_code == 200
     t1 = user_id(desk, "t1")
 
-    r = post(admin, f"/staff/users/{t1}/access", role="triager", team=[FIRST, SECOND])
+    r = post(leader, f"/staff/users/{t1}/access", role="triager", team=[FIRST, SECOND])
     assert r.status_code == 302
-    assert "已将 t1 设为研判员" in admin.get("/staff/users").get_data(as_text=True)
+    assert "已将 t1 设为研判员" in leader.get("/staff/users").get_data(as_text=True)
     assert triager.get("/staff/").status_code == 302 and session_count(desk, "t1") == 0
     triager, _ = sign_in(app, "t1")
     assert f"{FIRST}、{SECOND} · 受理台" in triager.get("/staff/").get_data(as_text=True)
 
-    r = post(admin, f"/staff/users/{t1}/access", role="team_leader", team=[FIRST, SECOND])
+    r = post(leader, f"/staff/users/{t1}/access", role="team_leader", team=[FIRST, SECOND])
     assert r.status_code == 409 and "只能由服务器管理员用命令行办理" in r.get_data(as_text=True)
-    r = post(admin, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
+    r = post(leader, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
     assert r.status_code == 302 and triager.get("/staff/").status_code == 302
-    r = post(admin, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
-    assert "角色和所属组未变" in admin.get(r.headers["Location"]).get_data(as_text=True)
-    r = post(admin, f"/staff/users/{t1}/access", role="auditor", team=[FIRST])
-    assert r.status_code == 302
-    assert next(u for u in list_users(desk) if u.username == "t1").teams == ()
+    r = post(leader, f"/staff/users/{t1}/access", role="duty_officer", team=[FIRST, SECOND])
+    assert "角色和所属组未变" in leader.get(r.headers["Location"]).get_data(as_text=True)
+
+    admin = staff_client(app, desk, "root", "admin")
+    ban = staff_client(app, desk, "ban", "office")
+    r = post(admin, f"/staff/users/{user_id(desk, 'ban')}/access", role="auditor")
+    assert r.status_code == 302 and ban.get("/staff/audit/").status_code == 302
 
     assert [(e.detail["old_role"], e.detail["new_role"], e.actor_id)
             for e in events(desk, "user.role")] == [
-        ("triager", "duty_officer", user_id(desk, "root")),
-        ("duty_officer", "auditor", user_id(desk, "root"))]
-    assert [e.detail["teams"] for e in events(desk, "user.teams")] == [[FIRST, SECOND], []]
+        ("triager", "duty_officer", user_id(desk, "both_leader")),
+        ("office", "auditor", user_id(desk, "root"))]
+    assert [e.detail["teams"] for e in events(desk, "user.teams")] == [[FIRST, SECOND]]
     assert events(desk, "user.teams")[0].detail["sessions_ended"] == 1
 
 
@@ -267,21 +303,21 @@ def test_password_reset_on_the_page_shows_the_password_once_and_ends_sessions(
     for action in ("reset-password", "reset-totp"):  # a team leader's: on the server only
         r = post(admin, f"/staff/users/{user_id(desk, 'zuzhang1')}/{action}")
         assert r.status_code == 409 and "只能由服务器管理员" in r.get_data(as_text=True)
-    leader = staff_client(app, desk, "zuzhang", "triager")
-    r = post(admin, f"/staff/users/{user_id(desk, 'zuzhang')}/reset-password")
+    office = staff_client(app, desk, "bangong", "office")
+    r = post(admin, f"/staff/users/{user_id(desk, 'bangong')}/reset-password")
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
     password = re.search(r"一次性密码：<code>([^<]+)</code>", page).group(1)
     assert password not in admin.get("/staff/users").get_data(as_text=True)  # once
-    assert leader.get("/staff/").status_code == 302
-    client, _ = sign_in(app, "zuzhang", password)
+    assert office.get("/staff/stats").status_code == 302
+    client, _ = sign_in(app, "bangong", password)
     assert client.get("/staff/").headers["Location"].endswith("/staff/password")
     assert app.test_client().post("/staff/login", data={
-        "username": "zuzhang", "password": STAFF_PASSWORD,
+        "username": "bangong", "password": STAFF_PASSWORD,
         "csrf_token": csrf_token(app.test_client(), "/staff/login")}).status_code != 302
     [event] = events(desk, "user.password_reset")
     assert (event.actor_id, event.detail) == (user_id(desk, "root"), {
-        "username": "zuzhang", "sessions_ended": 1})
+        "username": "bangong", "sessions_ended": 1})
 
 
 def test_the_accounts_page_refuses_in_chinese(app: Flask, desk: Desk) -> None:
@@ -301,9 +337,10 @@ def test_the_accounts_page_refuses_in_chinese(app: Flask, desk: Desk) -> None:
     assert next(u for u in list_users(desk) if u.username == "root").active
 
 
-def test_only_the_administrator_opens_the_accounts_page(app: Flask, desk: Desk) -> None:
+def test_only_the_administrator_and_team_leaders_open_the_accounts_page(app: Flask,
+                                                                         desk: Desk) -> None:
     changed_password(desk, "root", "admin")
-    for role in ("duty_officer", "triager", "team_leader", "office", "auditor"):
+    for role in ("duty_officer", "triager", "office", "auditor"):
         client = staff_client(app, desk, role, role)
         assert client.get("/staff/users").status_code == 403, role
         assert post(client, f"/staff/users/{user_id(desk, 'root')}/reset-password",
