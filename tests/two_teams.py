@@ -48,6 +48,19 @@ def add_round(desk: Desk, folder: Path, *, slug: str = "hexi-2026-03", team: str
     return entry
 
 
+def second_round_file(folder: Path) -> Path:
+    """The example round file as 县委第二巡察组's (slug nanhu-2026, mailbox xcz2@), written to
+    `folder`: the same places and roster, another team and mailbox."""
+    source = (REPO / "config" / "round.example.yaml").read_text(encoding="utf-8")
+    source = (source.replace("县委第一巡察组", TEAM_B)
+              .replace(f"name: {TEAM_B} 2026年第二轮常规巡察",
+                       f"name: {TEAM_B} 2026年第二轮常规巡察\n  slug: nanhu-2026")
+              .replace("xcz1@", "xcz2@"))
+    path = folder / "second.yaml"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
 def first_round(desk: Desk) -> RoundEntry:
     entry = next(e for e in desk.rounds.all() if e.team == TEAM_A)
     return entry

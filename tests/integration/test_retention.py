@@ -27,7 +27,8 @@ from intake.store.models import PURGED_TEXT, utcnow
 from intake.submission import CaseNotFoundError, IncomingFile
 from tests.channels.mailserver import chinese_mail
 from tests.conftest import PG_URL
-from tests.support import NAMED_IDENTITY, REPO, make_submission, staff_client
+from tests.support import NAMED_IDENTITY, make_submission, staff_client
+from tests.two_teams import second_round_file
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 600
 SECRET_PHRASE = "账目三年没有公开"  # in round one's texts only
@@ -41,13 +42,7 @@ def png(color: str) -> bytes:
 
 
 def second_round(tmp_path: Path, desk: Desk) -> int:
-    source = (REPO / "config" / "round.example.yaml").read_text(encoding="utf-8")
-    source = (source.replace("县委第一巡察组", "县委第二巡察组")
-              .replace("name: 县委第二巡察组 2026年第二轮常规巡察",
-                       "name: 县委第二巡察组 2026年第二轮常规巡察\n  slug: nanhu-2026")
-              .replace("xcz1@", "xcz2@"))
-    path = tmp_path / "second.yaml"
-    path.write_text(source, encoding="utf-8")
+    path = second_round_file(tmp_path)
     [loaded] = load_files(desk.sessions, [path])
     desk.rounds.refresh(force=True)
     return loaded.round_id

@@ -16,7 +16,8 @@ from intake.desk import Desk
 from intake.pipeline import ingest
 from intake.store import models as m
 from intake.store.models import PURGED_TEXT, utcnow
-from tests.support import NAMED_IDENTITY, REPO, make_submission
+from tests.support import NAMED_IDENTITY, make_submission
+from tests.two_teams import second_round_file
 
 
 def intake(desk: Desk, *args: str) -> subprocess.CompletedProcess[str]:
@@ -27,19 +28,8 @@ def intake(desk: Desk, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
-def round_file(tmp_path: Path) -> Path:
-    source = (REPO / "config" / "round.example.yaml").read_text(encoding="utf-8")
-    source = (source.replace("县委第一巡察组", "县委第二巡察组")
-              .replace("name: 县委第二巡察组 2026年第二轮常规巡察",
-                       "name: 县委第二巡察组 2026年第二轮常规巡察\n  slug: nanhu-2026")
-              .replace("xcz1@", "xcz2@"))
-    path = tmp_path / "second.yaml"
-    path.write_text(source, encoding="utf-8")
-    return path
-
-
 def test_rounds_from_the_command_line(desk: Desk, tmp_path: Path) -> None:
-    path = round_file(tmp_path)
+    path = second_round_file(tmp_path)
     loaded = intake(desk, "load", str(path))
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "已新建：nanhu-2026"
