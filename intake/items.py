@@ -22,12 +22,13 @@ from intake.round import Round
 from intake.rounds import RoundEntry, RoundRegistry
 from intake.store import models as m
 from intake.submission import IntakeError
-from intake.triage import AWAITING_TRIAGE, PAGE_SIZE, QueueFilters, decode_cursor
+from intake.triage import AWAITING_TRIAGE, PAGE_SIZE, OverdueCut, QueueFilters, decode_cursor
 from intake.workdays import CHINA, add_working_days
 
 TRIAGE_WORKING_DAYS = 15  # accept or route
 REPLY_ACCEPT_WORKING_DAYS = 15  # a named reporter told whether it was accepted
-CLOSE_DAYS = 60  # calendar days (the extension by 30 comes with leads)
+CLOSE_DAYS = 60  # calendar days
+EXTENSION_DAYS = 30  # once, with a reason (intake.leads.extend)
 MAX_PAGE = 200
 Q_MAX = 100
 
@@ -46,16 +47,20 @@ class QueryError(IntakeError):
 
 @dataclass(frozen=True)
 class Deadline:
-    kind: str  # "triage", "reply_accept", "close"
+    kind: str  # "triage", "reply_accept", "close", "transfer_accept", "transfer_reply"
     due: date
     done: bool
+    transfer: str = ""  # the transfer's number, for the transfer clocks
 
     def overdue(self, today: date) -> bool:
         """Past due when today is after the due date and the step is not done."""
         return not self.done and today > self.due
 
     def as_dict(self, today: date) -> dict[str, Any]:
-        return {"kind": self.kind, "due": self.due.isoformat(), "overdue": self.overdue(today)}
+        found = {"kind": self.kind, "due": self.due.isoformat(), "overdue": self.overdue(today)}
+        if self.transfer:
+            found["transfer"] = self.transfer
+        return found
 
 
 def zone_of(cfg: Round | None) -> tzinfo:
@@ -63,28 +68,55 @@ def zone_of(cfg: Round | None) -> tzinfo:
     return (cfg.opens.tzinfo if cfg is not None else None) or CHINA
 
 
-def deadlines(row: m.Submission, cfg: Round, *, replied: bool) -> list[Deadline]:
+@dataclass(frozen=True)
+class Facts:
+    """What the ledger knows of an item (intake.leads writes it), for ITEM and the pages."""
+
+    lead_no: str | None = None
+    keeper: str | None = None
+    keeper_id: int | None = None
+    transfers: tuple[m.Transfer, ...] = ()
+    notified: bool = False  # a team message (an acceptance or transfer notice, a reply) went out
+
+
+NO_FACTS = Facts()
+
+
+def deadlines(row: m.Submission, cfg: Round, facts: Facts = NO_FACTS) -> list[Deadline]:
     """The item's clocks: `triage` (accept or route within 15 working days of receipt),
     `reply_accept` (for a named reporter, 15 working days; done by a team message), `close`
-    (60 days). "N working days from a date" is the Nth working day after it, on the round's
-    calendar; the receipt date is read in the round's time zone. Spam needs no step."""
+    (60 days, extended once by 30), and for each open transfer `transfer_accept` (5 working
+    days from dispatch) then `transfer_reply` (its result). "N working days from a date" is
+    the Nth working day after it, on the round's calendar; the receipt date is read in the
+    round's time zone. Spam and repeats need no step."""
     received = row.received_at.astimezone(zone_of(cfg)).date()
-    spam = row.status == "spam"
+    spam = row.status == "spam" or row.repeat_of_id is not None
     found = [Deadline("triage", add_working_days(received, TRIAGE_WORKING_DAYS, cfg),
                       spam or row.status not in AWAITING_TRIAGE)]
     if not row.anonymous:
         found.append(Deadline("reply_accept",
                               add_working_days(received, REPLY_ACCEPT_WORKING_DAYS, cfg),
-                              spam or replied))
-    found.append(Deadline("close", received + timedelta(days=CLOSE_DAYS),
+                              spam or facts.notified))
+    extension = row.close_extension_days or 0
+    found.append(Deadline("close", received + timedelta(days=CLOSE_DAYS + extension),
                           spam or row.status == "closed"))
+    for t in facts.transfers:
+        if t.status in ("sent", "accepted"):
+            found.append(Deadline("transfer_accept", t.accept_due, t.status != "sent", t.number))
+        if t.status == "accepted":
+            found.append(Deadline("transfer_reply", t.reply_due, False, t.number))
     return found
+
+
+def transfer_overdue(t: m.Transfer, today: date) -> bool:
+    return (t.status == "sent" and today > t.accept_due) or (
+        t.status == "accepted" and today > t.reply_due)
 
 
 def triage_overdue_before(entries: Iterable[RoundEntry], now: datetime
                           ) -> tuple[tuple[int, datetime], ...]:
-    """For each round, the time before which an item's triage deadline has passed by `now`:
-    the start of the day after the latest receipt date whose deadline is before today."""
+    """For each round, the time before which an item's 15-working-day limits have passed by
+    `now`: the start of the day after the latest receipt date whose deadline is before today."""
     cutoffs = []
     for entry in entries:
         zone = zone_of(entry.cfg)
@@ -94,6 +126,24 @@ def triage_overdue_before(entries: Iterable[RoundEntry], now: datetime
             day -= timedelta(days=1)
         cutoffs.append((entry.id, datetime.combine(day + timedelta(days=1), time(), zone)))
     return tuple(cutoffs)
+
+
+def overdue_cuts(entries: Iterable[RoundEntry], now: datetime) -> tuple[OverdueCut, ...]:
+    """The queue's `overdue` filter for these rounds: an item is overdue when any deadline
+    of `deadlines` is (the same rules, as instants the queue compares receipt times with)."""
+    cuts = []
+    listed = list(entries)
+    for (round_id, working), entry in zip(triage_overdue_before(listed, now), listed,
+                                          strict=True):
+        zone = zone_of(entry.cfg)
+        today = now.astimezone(zone).date()
+        # close due = received + N days; overdue when today > due, i.e. received < today - N
+        cuts.append(OverdueCut(
+            round_id, working,
+            datetime.combine(today - timedelta(days=CLOSE_DAYS), time(), zone),
+            datetime.combine(today - timedelta(days=CLOSE_DAYS + EXTENSION_DAYS), time(), zone),
+            today))
+    return tuple(cuts)
 
 
 # -- ITEM ------------------------------------------------------------------------------------
@@ -106,8 +156,8 @@ def _labels(row: m.Submission) -> tuple[list[str], list[str]]:
     return list(current.disciplines), list(current.routes)
 
 
-def item_view(row: m.Submission, entry: RoundEntry | None, now: datetime, *,
-              replied: bool) -> dict[str, Any]:
+def item_view(row: m.Submission, entry: RoundEntry | None, now: datetime,
+              facts: Facts = NO_FACTS) -> dict[str, Any]:
     """ITEM: the contract's shape. No identity field exists on it, by construction."""
     cfg = entry.cfg if entry is not None else None
     zone = zone_of(cfg)
@@ -122,16 +172,62 @@ def item_view(row: m.Submission, entry: RoundEntry | None, now: datetime, *,
         "text": row.text,
         "status": row.status,
         "late": row.late,
-        "lead_no": None,  # leads come with the next issue
-        "keeper": None,
+        "lead_no": facts.lead_no,
+        "keeper": facts.keeper,
         "in_scope": row.in_scope,
         "subject_role": row.subject_role,
         "disciplines": disciplines,
         "routes": routes,
-        "repeat_of": None,
-        "deadlines": [d.as_dict(today) for d in deadlines(row, cfg, replied=replied)]
+        "repeat_of": row.repeat_of_id,
+        "disposal": row.disposal,
+        "closed_at": row.closed_at.astimezone(zone).isoformat() if row.closed_at else None,
+        "deadlines": [d.as_dict(today) for d in deadlines(row, cfg, facts)]
         if cfg is not None else [],
     }
+
+
+def transfer_view(t: m.Transfer, zone: tzinfo, today: date) -> dict[str, Any]:
+    """TRANSFER: the contract's shape (status `overdue` when an answer is late)."""
+    return {
+        "id": t.id,
+        "item": t.submission_id,
+        "transfer_no": t.number,
+        "department": t.department,
+        "department_name": t.department_name,
+        "dispatch": t.dispatch_method,
+        "dispatched_at": t.dispatched_at.astimezone(zone).isoformat(),
+        "accept_due": t.accept_due.isoformat(),
+        "reply_due": t.reply_due.isoformat(),
+        "status": "overdue" if transfer_overdue(t, today) else t.status,
+        "stage": t.status,
+        "accepted_at": t.accepted_at.astimezone(zone).isoformat() if t.accepted_at else None,
+        "answered_at": t.answered_at.astimezone(zone).isoformat() if t.answered_at else None,
+        "returned_at": t.returned_at.astimezone(zone).isoformat() if t.returned_at else None,
+        "reminders": t.reminders,
+        "letter_docx": f"/api/v1/staff/transfers/{t.id}/letter.docx",
+        "letter_pdf": f"/api/v1/staff/transfers/{t.id}/letter.pdf",
+    }
+
+
+def db_facts(session: Session, item_ids: Sequence[int]) -> dict[int, Facts]:
+    """What the ledger knows of several items, in three queries."""
+    if not item_ids:
+        return {}
+    leads = {lead.submission_id: (lead, name) for lead, name in session.execute(
+        select(m.Lead, m.StaffUser.username).join(m.StaffUser, m.StaffUser.id == m.Lead.keeper_id)
+        .where(m.Lead.submission_id.in_(item_ids)))}
+    transfers: dict[int, list[m.Transfer]] = {}
+    for t in session.scalars(select(m.Transfer).where(m.Transfer.submission_id.in_(item_ids))
+                             .order_by(m.Transfer.id)):
+        transfers.setdefault(t.submission_id, []).append(t)
+    replied = db_replied(session, item_ids)
+    found = {}
+    for item_id in item_ids:
+        lead, name = leads.get(item_id, (None, None))
+        found[item_id] = Facts(lead.number if lead else None, name,
+                               lead.keeper_id if lead else None,
+                               tuple(transfers.get(item_id, ())), item_id in replied)
+    return found
 
 
 def db_replied(session: Session, item_ids: Sequence[int]) -> set[int]:
@@ -144,9 +240,9 @@ def db_replied(session: Session, item_ids: Sequence[int]) -> set[int]:
 
 def db_item_views(session: Session, rows: Sequence[m.Submission], rounds: RoundRegistry,
                   now: datetime) -> list[dict[str, Any]]:
-    """ITEMs for a page of rows (one query for what the deadlines need)."""
-    replied = db_replied(session, [r.id for r in rows])
-    return [item_view(r, rounds.get(r.round_id), now, replied=r.id in replied) for r in rows]
+    """ITEMs for a page of rows (a few queries for what the deadlines need)."""
+    facts = db_facts(session, [r.id for r in rows])
+    return [item_view(r, rounds.get(r.round_id), now, facts[r.id]) for r in rows]
 
 
 def db_item_deadlines(session: Session, row: m.Submission, rounds: RoundRegistry,
@@ -161,7 +257,9 @@ def db_item_detail(session: Session, row: m.Submission, rounds: RoundRegistry,
     view = db_item_views(session, [row], rounds, now)[0]
     entry = rounds.get(row.round_id)
     zone = zone_of(entry.cfg if entry is not None else None)
-    view["transfers"] = []  # transfers come with the next issue
+    today = now.astimezone(zone).date()
+    view["transfers"] = [transfer_view(t, zone, today) for t in session.scalars(
+        select(m.Transfer).where(m.Transfer.submission_id == row.id).order_by(m.Transfer.id))]
     view["history"] = db_history(session, row, zone)
     links = session.scalars(select(m.DuplicateLink).where(or_(
         m.DuplicateLink.submission_id == row.id, m.DuplicateLink.other_id == row.id))
@@ -169,6 +267,8 @@ def db_item_detail(session: Session, row: m.Submission, rounds: RoundRegistry,
     view["duplicates"] = [
         {"id": link.other_id if link.submission_id == row.id else link.submission_id,
          "reason": link.reason} for link in links]
+    view["repeats"] = list(session.scalars(select(m.Submission.id).where(
+        m.Submission.repeat_of_id == row.id).order_by(m.Submission.id)))
     return view
 
 
@@ -179,8 +279,9 @@ STATUS_EVENTS = {"item.spam": "spam", "item.not_spam": "not_spam"}
 def db_history(session: Session, row: m.Submission, zone: tzinfo) -> list[dict[str, Any]]:
     """What happened to the item, oldest first: received, each classification version (the
     service's suggestion, a triager's confirmation or correction: who and when), and the
-    status changes recorded in the audit log. Decision notes are left out: they are free
-    text staff typed, which may name anyone."""
+    status changes recorded in the audit log, and the signed steps after triage (accepted,
+    transferred, replies, closed …, intake.leads). Notes are left out: they are free text staff
+    typed, which may name anyone (the item page shows them to the team)."""
     classifications = list(session.scalars(select(m.Classification).where(
         m.Classification.submission_id == row.id).order_by(m.Classification.version)))
     actions = {d.result_id: d.action for d in session.scalars(
@@ -189,8 +290,8 @@ def db_history(session: Session, row: m.Submission, zone: tzinfo) -> list[dict[s
         m.AuditEvent.submission_id == row.id, m.AuditEvent.action.in_(STATUS_EVENTS))
         .order_by(m.AuditEvent.seq)))
     user_ids = {c.created_by for c in classifications if c.created_by is not None}
-    names = dict(session.execute(select(m.StaffUser.id, m.StaffUser.username)
-                                 .where(m.StaffUser.id.in_(user_ids))).all())
+    names: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+        select(m.StaffUser.id, m.StaffUser.username).where(m.StaffUser.id.in_(user_ids))).all())
 
     def at(value: datetime) -> str:
         return value.astimezone(zone).isoformat()
@@ -208,6 +309,16 @@ def db_history(session: Session, row: m.Submission, zone: tzinfo) -> list[dict[s
     for e in events:
         history.append((e.at, {"at": at(e.at), "event": STATUS_EVENTS[e.action],
                                "by": e.actor_label}))
+    steps = list(session.scalars(select(m.ItemStep).where(m.ItemStep.submission_id == row.id)
+                                 .order_by(m.ItemStep.id)))
+    signers = {s.staff_id for s in steps if s.staff_id is not None} - set(names)
+    if signers:
+        names.update(session.execute(select(m.StaffUser.id, m.StaffUser.username)
+                                     .where(m.StaffUser.id.in_(signers))).all())
+    for step in steps:
+        history.append((step.at, {"at": at(step.at), "event": step.kind,
+                                  "by": names.get(step.staff_id) if step.staff_id else None,
+                                  **step.detail}))
     history.sort(key=lambda pair: pair[0])
     return [entry for _, entry in history]
 
@@ -290,7 +401,7 @@ def parse_item_query(args: Mapping[str, str], rounds: RoundRegistry, visible: It
     cutoffs = None
     if overdue == "true":
         ids = set(visible) if entry is None else {entry.id} & set(visible)
-        cutoffs = triage_overdue_before([e for e in rounds.all() if e.id in ids], now)
+        cutoffs = overdue_cuts([e for e in rounds.all() if e.id in ids], now)
     cursor = args.get("cursor", "").strip() or None
     if cursor is not None and decode_cursor(cursor) is None:
         raise QueryError("cursor", "翻页游标无效，请用上一页返回的 next。")
@@ -301,5 +412,5 @@ def parse_item_query(args: Mapping[str, str], rounds: RoundRegistry, visible: It
     return ItemQuery(
         QueueFilters(status=status, round_id=entry.id if entry else None,
                      text=text, since=period.since, until=period.until,
-                     keeper=args.get("keeper", "").strip(), overdue_before=cutoffs),
+                     keeper=args.get("keeper", "").strip(), overdue=cutoffs),
         cursor, int(limit_text) if limit_text else PAGE_SIZE)

@@ -48,12 +48,14 @@ log = logging.getLogger(__name__)
 
 PUBLIC_STATUS = {
     "received": "已收到，正在研判",
-    "triaged": "已研判，正在办理",
-    "accepted": "已受理，正在办理",
-    "transferred": "已按规定转交有关部门办理",
+    "triaged": "已收到，正在研判",
+    "accepted": "已受理",
+    "transferred": "已转交有关部门办理",
     "closed": "已办结",
     "spam": "已收到，正在研判",  # never tell a bot it was caught
 }
+# A repeat (重复件): the matter is handled once, with the first report of it.
+REPEAT_STATUS = "已与同一事项合并办理"
 FIELD_LIMITS = {"title": 200, "subject_name": 100, "subject_unit": 200, "subject_post": 100}
 IDENTITY_LIMITS = {"name": 50, "phone": 30, "id_number": 30, "address": 200, "email": 254,
                    "display_name": 100}
@@ -345,7 +347,7 @@ def case_status(row: m.Submission) -> CaseStatus:
     return CaseStatus(
         submission_id=row.id,
         status=row.status,
-        status_text=PUBLIC_STATUS[row.status],
+        status_text=REPEAT_STATUS if row.repeat_of_id is not None else PUBLIC_STATUS[row.status],
         received_at=row.received_at,
         messages=tuple(row.messages),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -89,6 +90,10 @@ class Round:
     # (the first unit's name and level; all places and subordinates), which the classifier
     # reads, so that each unit's people and villages are the round's own.
     units: tuple[InspectedUnit, ...] = ()
+    # How the round numbers its leads and transfer letters (`round.numbering.lead/transfer`,
+    # placeholders {prefix}, {year}, {n}; intake.leads.format_number). Empty: the defaults.
+    lead_format: str = ""
+    transfer_format: str = ""
 
     def is_late(self, at: datetime) -> bool:
         """True when an item received at `at` arrived after intake closed."""
@@ -156,6 +161,13 @@ def parse_round(raw: str) -> Round:
         raise RoundFileError("只能用小写字母、数字和连字符，2 到 40 个字符，如 qingshan-2026-2",
                              "round.slug")
 
+    numbering = _mapping(r, "numbering", "round.numbering", required=False)
+    formats = {kind: _text(numbering, kind, f"round.numbering.{kind}", required=False)
+               for kind in ("lead", "transfer")}
+    for kind, fmt in formats.items():
+        if fmt:
+            _check_number_format(fmt, f"round.numbering.{kind}")
+
     roles = _texts(scope, "roles", "scope.roles")
     if not roles:
         raise RoundFileError("至少需要一个受理对象类别", "scope.roles")
@@ -185,7 +197,24 @@ def parse_round(raw: str) -> Round:
         source_text=raw,
         slug=slug,
         units=tuple(units),
+        lead_format=formats["lead"],
+        transfer_format=formats["transfer"],
     )
+
+
+NUMBER_FIELDS = frozenset({"prefix", "year", "n"})
+
+
+def _check_number_format(fmt: str, where: str) -> None:
+    """A numbering format uses {prefix}, {year} and {n} (with an optional width: {n:03d})."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
+        if not fields <= NUMBER_FIELDS or "n" not in fields:
+            raise ValueError
+        fmt.format(prefix="青山", year=2026, n=1)
+    except (ValueError, KeyError, IndexError):
+        raise RoundFileError("编号格式只能用 {prefix}、{year} 和 {n}（序号，必填，可写 {n:03d}），"
+                             "如 青山巡线〔{year}〕{n:03d}号", where) from None
 
 
 def _unit(u: dict[str, Any], where: str) -> InspectedUnit:

@@ -107,6 +107,7 @@ def unscoped(session: Session) -> Iterator[Session]:
 _ITEMS = m.Submission.__table__.alias("scope_items")
 _BATCHES = m.ScanBatch.__table__.alias("scope_batches")
 _MESSAGES = m.Message.__table__.alias("scope_messages")
+_TRANSFERS = m.Transfer.__table__.alias("scope_transfers")
 
 
 def _visible_item(column: Any, rounds: frozenset[int]) -> Any:
@@ -123,7 +124,8 @@ def _visible_batch(column: Any, rounds: frozenset[int]) -> Any:
 SCOPED_MODELS = (m.Submission, m.ScanBatch, m.AppointmentSlot, m.ScanFile, m.ScanLetter,
                  m.ScanPage, m.DuplicateLink, m.InboundMail, m.OutboxMail, m.SubmissionLabel,
                  m.Attachment, m.Classification, m.Decision, m.Message, m.DeskEntry,
-                 m.Appointment, m.TextSignature, m.AuditEvent)
+                 m.Appointment, m.TextSignature, m.AuditEvent, m.Lead, m.Transfer,
+                 m.TransferReply, m.ItemStep, m.Notice)
 
 
 def _criteria(viewer: Viewer) -> list[Any]:
@@ -147,8 +149,12 @@ def _criteria(viewer: Viewer) -> list[Any]:
     ]
     for model in (m.ScanFile, m.ScanLetter, m.ScanPage):
         options.append(with_loader_criteria(model, _visible_batch(model.batch_id, rounds)))
+    options.append(with_loader_criteria(m.TransferReply, exists().where(
+        _TRANSFERS.c.id == m.TransferReply.transfer_id,
+        _visible_item(_TRANSFERS.c.submission_id, rounds)).correlate_except(_TRANSFERS, _ITEMS)))
     for model in (m.SubmissionLabel, m.Attachment, m.Classification, m.Decision, m.Message,
-                  m.DeskEntry, m.Appointment, m.TextSignature):
+                  m.DeskEntry, m.Appointment, m.TextSignature, m.Lead, m.Transfer, m.ItemStep,
+                  m.Notice):
         options.append(with_loader_criteria(model, _visible_item(model.submission_id, rounds)))
     if not viewer.reads_all_audit:
         members = select(m.TeamMember.user_id).where(

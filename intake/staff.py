@@ -43,6 +43,11 @@ PERMISSIONS = {
     "decide": {"triager", "team_leader"},
     "reply": {"triager", "team_leader"},
     "reveal_identity": {"team_leader"},
+    # After triage (intake.leads): accept, transfer, record replies, close; a lead's keeper
+    # is changed, and the round's leads handed over, by the team leader.
+    "work_leads": {"triager", "team_leader"},
+    "assign_keeper": {"team_leader"},
+    "hand_over": {"team_leader"},
     "manage_users": {"admin"},
     # A team leader makes and resets the team's duty officers and triagers on 账号 (the
     # administrator those that read no item): handlers/web/staff.py AccountPolicy.

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, and_, false, or_, select, tuple_, update
+from sqlalchemy import Select, and_, exists, false, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.audit import db_record
@@ -31,6 +32,20 @@ AWAITING_TRIAGE = ("received", "triaged")
 
 
 @dataclass(frozen=True)
+class OverdueCut:
+    """When a round's items are overdue, as instants and dates (intake.items.overdue_cuts):
+    received before `working_limit`, its 15-working-day limits (triage, a named reporter's
+    acceptance notice) have passed; before `close_limit` (`extended_limit` with the 30-day
+    extension) its close limit; a transfer is late once `today` is after its due date."""
+
+    round_id: int
+    working_limit: datetime
+    close_limit: datetime
+    extended_limit: datetime
+    today: date
+
+
+@dataclass(frozen=True)
 class QueueFilters:
     channel: str = ""
     status: str = ""  # empty: everything but spam
@@ -40,14 +55,13 @@ class QueueFilters:
     needs_review: bool | None = None
     round_id: int | None = None  # one of the viewer's rounds (the scope keeps the others out)
     # What the staff API asks for too (intake.items parses it): a substring of title or text
-    # (masked), received in [since, until), a keeper (none exists before leads do), and items
-    # still awaiting triage received before their round's cutoff (round id, cutoff): their
-    # triage deadline passed.
+    # (masked), received in [since, until), kept by a keeper (username), and items with a
+    # step overdue (one cut per round the viewer reads).
     text: str = ""
     since: datetime | None = None
     until: datetime | None = None
     keeper: str = ""
-    overdue_before: tuple[tuple[int, datetime], ...] | None = None
+    overdue: tuple[OverdueCut, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,10 +139,13 @@ def db_queue_page(
         stmt = stmt.where(order_at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(order_at < filters.until)
-    if filters.overdue_before is not None:
-        stmt = stmt.where(sub.status.in_(AWAITING_TRIAGE), or_(false(), *(
-            and_(sub.round_id == round_id, order_at < cutoff)
-            for round_id, cutoff in filters.overdue_before)))
+    if filters.keeper:
+        stmt = stmt.where(exists().where(
+            m.Lead.submission_id == sub.id, m.Lead.keeper_id == m.StaffUser.id,
+            m.StaffUser.username == filters.keeper))
+    if filters.overdue is not None:
+        stmt = stmt.where(or_(false(), *(_overdue(sub, order_at, cut)
+                                         for cut in filters.overdue)))
     if cursor and (position := decode_cursor(cursor)):
         stmt = stmt.where(tuple_(order_at, order_id) < tuple_(*position))
     stmt = stmt.order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
@@ -167,6 +184,23 @@ def db_next_item(
     return found
 
 
+def _overdue(sub: type[m.Submission], received: Any, cut: OverdueCut) -> Any:
+    """An item of the cut's round with a step past its limit (intake.items.deadlines)."""
+    fresh = and_(sub.repeat_of_id.is_(None), sub.status != "spam")
+    team_said = exists().where(m.Message.submission_id == sub.id, m.Message.author == "team")
+    late_transfer = exists().where(m.Transfer.submission_id == sub.id, or_(
+        and_(m.Transfer.status == "sent", m.Transfer.accept_due < cut.today),
+        and_(m.Transfer.status == "accepted", m.Transfer.reply_due < cut.today)))
+    return and_(sub.round_id == cut.round_id, fresh, or_(
+        and_(received < cut.working_limit, or_(
+            sub.status.in_(AWAITING_TRIAGE),
+            and_(sub.anonymous.is_(False), ~team_said))),
+        and_(sub.status != "closed", or_(
+            and_(sub.close_extension_days == 0, received < cut.close_limit),
+            received < cut.extended_limit)),
+        late_transfer))
+
+
 def _contradictory(f: QueueFilters) -> bool:
     """Filters no item can meet: labels exist only on classified items, `accept` only in scope.
 
@@ -174,8 +208,7 @@ def _contradictory(f: QueueFilters) -> bool:
     """
     labelled = bool(f.discipline or f.route)
     return ((labelled and f.scope == "unknown") or (f.route == "accept" and f.scope == "out")
-            or bool(f.keeper)  # no item has a keeper until leads exist
-            or f.overdue_before == ())
+            or f.overdue == ())
 
 
 def decide(

@@ -1,22 +1,27 @@
-"""The staff API's read side (contract: staff-api.md): items, one item, counts.
+"""The staff API (contract: staff-api.md): items, one item, counts, and the steps after
+triage (decision, accept, transfers and their replies, repeat, close), the letters and the
+ledger.
 
 Every call carries a personal token (`Authorization: Bearer …`, `intake users token`) and then
 runs inside its user's scope exactly as their pages do (handlers/web/staff.py `enter_scope`):
 an item of another team is simply not found (404, never 403, which would confirm it exists).
-Views parse parameters, call intake.items / intake.stats, and answer in the public API's error
-shape.
+Views parse parameters, call intake.items / intake.stats / intake.leads (the same functions
+the pages call), and answer in the public API's error shape: a refused step is 400 (`invalid`,
+naming the field), 403, 404 or 409 (`conflict`: not from where the case stands).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
 
 from handlers.web.api import error, unauthorized
 from handlers.web.context import desk, now
 from handlers.web.staff import denied, enter_scope
-from intake import stats
+from intake import leads, stats
 from intake.audit import db_record
 from intake.auth import apitokens
 from intake.items import (
@@ -25,11 +30,14 @@ from intake.items import (
     db_item_views,
     parse_item_query,
     parse_period,
+    transfer_view,
+    zone_of,
 )
-from intake.staff import may
+from intake.leads import LeadError
+from intake.staff import StaffError, may
 from intake.store import models as m
 from intake.store.db import begin_write
-from intake.triage import Actor, db_queue_page
+from intake.triage import Actor, Correction, db_queue_page, decide
 
 bp = Blueprint("staff_api", __name__)
 
@@ -97,3 +105,213 @@ def counts() -> Any:
     except QueryError as exc:
         return error(400, "invalid", exc.message, exc.field)
 
+
+
+# -- the write side ----------------------------------------------------------------------------
+
+LEAD_STATUS = {"not_found": 404, "forbidden": 403, "invalid": 400, "conflict": 409}
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise LeadError("invalid", "请求体应为 JSON 对象。")
+    return body
+
+
+def _refused(exc: LeadError) -> Any:
+    code = {"not_found": "not_found", "forbidden": "forbidden", "invalid": "invalid",
+            "conflict": "conflict"}[exc.kind]
+    if exc.kind == "not_found":
+        denied("item", request.view_args.get("item_id") if request.view_args else None,
+               via="api")
+    return error(LEAD_STATUS[exc.kind], code, exc.message, exc.field or None)
+
+
+def _item_answer(item_id: int, status: int = 200) -> Any:
+    with desk().sessions() as db:
+        row = db.get(m.Submission, item_id)
+        if row is None:
+            return error(404, "not_found", "没有找到这件。")
+        return jsonify(db_item_detail(db, row, desk().rounds, now())), status
+
+
+def _transfer_answer(transfer_id: int, status: int = 200) -> Any:
+    with desk().sessions() as db:
+        found = db.get(m.Transfer, transfer_id)
+        if found is None:
+            return error(404, "not_found", "没有找到这份转办记录。")
+        entry = desk().rounds.get(found.round_id)
+        zone = zone_of(entry.cfg if entry is not None else None)
+        return jsonify(transfer_view(found, zone, now().astimezone(zone).date())), status
+
+
+def _step(permission: str, act: Any) -> Any:
+    """Admit, run one step of intake.leads with the request's JSON body, map refusals."""
+    if (refusal := _admit(permission)) is not None:
+        return refusal
+    try:
+        return act(_body())
+    except LeadError as exc:
+        return _refused(exc)
+
+
+@bp.post("/items/<int:item_id>/decision")
+def decision(item_id: int) -> Any:
+    """A triager's confirmation (no `in_scope` given) or correction of the classification."""
+    def act(body: dict[str, Any]) -> Any:
+        with desk().sessions() as db:
+            row = db.get(m.Submission, item_id)
+            if row is None:
+                raise LeadError("not_found", "没有找到这件。")
+            reviewed = row.current_classification_id
+        correction = None
+        if "in_scope" in body:
+            in_scope, role = body.get("in_scope"), body.get("subject_role", "unknown")
+            disciplines, routes = body.get("disciplines", []), body.get("routes", [])
+            if not isinstance(in_scope, bool):
+                raise LeadError("invalid", "in_scope 应为 true 或 false。", "in_scope")
+            for name, value in (("disciplines", disciplines), ("routes", routes)):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise LeadError("invalid", "应为文字列表。", name)
+            if not isinstance(role, str):
+                raise LeadError("invalid", "应为文字。", "subject_role")
+            correction = Correction(in_scope, role, tuple(disciplines), tuple(routes))
+        note = body.get("note", "")
+        try:
+            decide(desk(), g.staff, item_id, reviewed_id=reviewed, correction=correction,
+                   note=note if isinstance(note, str) else "")
+        except StaffError as exc:
+            kind = "conflict" if "刷新" in exc.message else (
+                "not_found" if exc.message == "没有这件。" else "invalid")
+            raise LeadError(kind, exc.message) from None
+        return _item_answer(item_id)
+    return _step("decide", act)
+
+
+@bp.post("/items/<int:item_id>/accept")
+def accept(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.accept(desk(), g.staff, item_id, keeper=body.get("keeper"),
+                     note=body.get("note", ""))
+        return _item_answer(item_id)
+    return _step("work_leads", act)
+
+
+@bp.post("/items/<int:item_id>/keeper")
+def keeper(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.change_keeper(desk(), g.staff, item_id, keeper=body.get("keeper"),
+                            reason=body.get("reason", ""))
+        return _item_answer(item_id)
+    return _step("assign_keeper", act)
+
+
+@bp.post("/items/<int:item_id>/transfers")
+def create_transfer(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        found = leads.transfer(desk(), g.staff, item_id, department=body.get("department"),
+                               note=body.get("note", ""), part=body.get("part", ""),
+                               dispatch=body.get("dispatch", "exchange"))
+        return _transfer_answer(found, 201)
+    return _step("work_leads", act)
+
+
+@bp.get("/transfers/<int:transfer_id>")
+def one_transfer(transfer_id: int) -> Any:
+    if (refusal := _admit("view_queue")) is not None:
+        return refusal
+    return _transfer_answer(transfer_id)
+
+
+@bp.post("/transfers/<int:transfer_id>/replies")
+def transfer_reply(transfer_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        reply = leads.add_reply(desk(), g.staff, transfer_id, kind=body.get("kind"),
+                                text=body.get("text", ""), at=body.get("at"))
+        answer, status = _transfer_answer(transfer_id, 201)
+        payload = answer.get_json()
+        return jsonify(id=reply, kind=body.get("kind"), transfer=payload), status
+    return _step("work_leads", act)
+
+
+@bp.post("/transfers/<int:transfer_id>/remind")
+def transfer_remind(transfer_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.remind(desk(), g.staff, transfer_id, note=body.get("note", ""))
+        return _transfer_answer(transfer_id)
+    return _step("work_leads", act)
+
+
+@bp.post("/transfers/<int:transfer_id>/reopen")
+def transfer_reopen(transfer_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.reopen_transfer(desk(), g.staff, transfer_id, reason=body.get("reason", ""))
+        return _transfer_answer(transfer_id)
+    return _step("work_leads", act)
+
+
+@bp.post("/items/<int:item_id>/repeat")
+def repeat(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.mark_repeat(desk(), g.staff, item_id, of=body.get("of"))
+        return _item_answer(item_id)
+    return _step("work_leads", act)
+
+
+@bp.delete("/items/<int:item_id>/repeat")
+def undo_repeat(item_id: int) -> Any:
+    if (refusal := _admit("work_leads")) is not None:
+        return refusal
+    try:
+        leads.undo_repeat(desk(), g.staff, item_id)
+    except LeadError as exc:
+        return _refused(exc)
+    return _item_answer(item_id)
+
+
+@bp.post("/items/<int:item_id>/extend")
+def extend(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.extend(desk(), g.staff, item_id, reason=body.get("reason", ""))
+        return _item_answer(item_id)
+    return _step("work_leads", act)
+
+
+@bp.post("/items/<int:item_id>/close")
+def close(item_id: int) -> Any:
+    def act(body: dict[str, Any]) -> Any:
+        leads.close(desk(), g.staff, item_id, disposal=body.get("disposal"),
+                    note=body.get("note", ""), reply=body.get("reply", ""))
+        return _item_answer(item_id)
+    return _step("work_leads", act)
+
+
+@bp.get("/transfers")
+def transfers() -> Any:
+    """The viewer's transfers, newest first: `round=SLUG`, `status=` (a stage or `overdue`)."""
+    if (refusal := _admit("view_queue")) is not None:
+        return refusal
+    status = request.args.get("status", "").strip()
+    if status and status not in (*m.TRANSFER_STATUSES, "overdue"):
+        return error(400, "invalid", "status 应为 sent、accepted、answered、returned 或 "
+                     "overdue。", "status")
+    stmt = select(m.Transfer).order_by(m.Transfer.id.desc()).limit(500)
+    slug = request.args.get("round", "").strip()
+    if slug:
+        entry = desk().rounds.by_slug(slug)
+        if entry is None:
+            return error(400, "invalid", f"没有轮次 {slug}。", "round")
+        stmt = stmt.where(m.Transfer.round_id == entry.id)
+    if status and status != "overdue":
+        stmt = stmt.where(m.Transfer.status == status)
+    found = []
+    at: datetime = now()
+    with desk().sessions() as db:
+        for t in db.scalars(stmt):
+            entry = desk().rounds.get(t.round_id)
+            zone = zone_of(entry.cfg if entry is not None else None)
+            view = transfer_view(t, zone, at.astimezone(zone).date())
+            if status != "overdue" or view["status"] == "overdue":
+                found.append(view)
+    return jsonify(transfers=found)

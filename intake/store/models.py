@@ -9,7 +9,7 @@ pages on indexes alone, at a million rows as at ten.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -42,6 +43,18 @@ SUBJECT_ROLES = ("leadership", "subordinate_head", "key_post", "staff", "outside
 LABEL_KINDS = ("discipline", "route")
 DUPLICATE_REASONS = ("quoted_code", "same_raw", "exact", "near", "same_matter")
 OUTBOX_STATUSES = ("queued", "held", "sent", "failed")
+# How a case is closed (contract: staff-api.md `close`); `repeat` marks a registered repeat
+# (重复件), closed because the first item is handled.
+DISPOSALS = ("talk_inquiry", "preliminary_check", "shelved", "concluded", "handed_to_commission",
+             "transferred_done", "no_action", "repeat")
+TRANSFER_STATUSES = ("sent", "accepted", "answered", "returned")
+REPLY_KINDS = ("accepted", "result", "returned")
+DISPATCH_METHODS = ("exchange", "post", "system", "hand")
+STEP_KINDS = ("accepted", "keeper", "transferred", "dispatched", "reply", "reminded", "reopened",
+              "repeat", "repeat_undone", "extended", "closed", "notice")
+NOTICE_KINDS = ("accepted", "transferred", "result")
+NOTICE_DELIVERIES = ("status_page", "email", "letter", "callback")
+NOTICE_STATES = ("pending", "done", "failed")
 # What the retention rule (intake.retention) leaves of a destroyed title, text or message.
 PURGED_TEXT = "［已按保存期限销毁］"
 
@@ -174,6 +187,7 @@ class Submission(Base):
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint("anonymous OR identity_sealed IS NOT NULL", name="named_has_identity"),
+        CheckConstraint(f"disposal IS NULL OR {_in('disposal', DISPOSALS)}", name="disposal"),
         Index("ix_submissions_queue", "received_at", "id"),
         Index("ix_submissions_status_queue", "status", "received_at", "id"),
         Index("ix_submissions_channel_queue", "channel", "received_at", "id"),
@@ -219,6 +233,12 @@ class Submission(Base):
     # Where a web report came from when its link says so: the poster of a suggestion box
     # ("东岭村村委会意见箱二维码"). Never about the reporter.
     via: Mapped[str] = mapped_column(String(200), default="")
+    # After triage (intake.leads): how the case was closed and when; days the close limit
+    # was extended (30, once); the earlier item this one repeats (重复件).
+    disposal: Mapped[str | None] = mapped_column(String(24))
+    closed_at: Mapped[datetime | None]
+    close_extension_days: Mapped[int] = mapped_column(default=0)
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="submission", order_by="Attachment.id"
@@ -753,3 +773,127 @@ class TextSignature(Base):
     )
     band: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     hash: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- The lead's life after triage (issue 13): ledger, keeper, transfers, feedback ---
+
+
+class RoundCounter(Base):
+    """The last number a round's series gave out (`lead`, `transfer`): numbers are taken by
+    an atomic increment in the transaction that uses them, so they have no gaps and no twins."""
+
+    __tablename__ = "round_counters"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+class Lead(Base):
+    """An accepted item: a numbered lead in its round's ledger (问题线索台账), kept by one
+    person (专人专管)."""
+
+    __tablename__ = "leads"
+    __table_args__ = (UniqueConstraint("round_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    seq: Mapped[int]
+    number: Mapped[str] = mapped_column(String(80))
+    keeper_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    accepted_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Transfer(Base):
+    """An item, or one part of it, transferred (转办) to a receiving body, with its number,
+    the redacted copy of the matter that went with the letter, and its clocks (dates on the
+    round's calendar, fixed at dispatch)."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("round_id", "seq"),
+        CheckConstraint(_in("status", TRANSFER_STATUSES), name="status"),
+        CheckConstraint(_in("dispatch_method", DISPATCH_METHODS), name="dispatch_method"),
+        Index("ix_transfers_open", "status", "accept_due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    seq: Mapped[int]
+    number: Mapped[str] = mapped_column(String(80))
+    department: Mapped[str] = mapped_column(String(32))
+    department_name: Mapped[str] = mapped_column(String(200))  # the receiving body, as sent
+    matter: Mapped[str] = mapped_column(Text)  # masked: what the letter carried
+    note: Mapped[str] = mapped_column(Text, default="")  # the team's request to the body
+    dispatch_method: Mapped[str] = mapped_column(String(16), default="exchange")
+    dispatched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    accept_due: Mapped[date] = mapped_column(Date)
+    reply_due: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    accepted_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(default=0)
+
+
+class TransferReply(Base):
+    """A receiving body's answer to a transfer: accepted, its result, or returned (退回)."""
+
+    __tablename__ = "transfer_replies"
+    __table_args__ = (CheckConstraint(_in("kind", REPLY_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")  # masked like an item's text
+    at: Mapped[datetime]  # when the body answered (as the staff member recorded it)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemStep(Base):
+    """One step of a case after triage, signed by who did it and when: the case's history
+    (accepted, keeper changed, transferred, replies, reminders, extended, closed, notices)."""
+
+    __tablename__ = "item_steps"
+    __table_args__ = (CheckConstraint(_in("kind", STEP_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notice(Base):
+    """A notice to the reporter (受理告知, 转办告知, 办理结果): always a team message on the
+    status page, and where the reporter reads elsewhere a delivery to do (e-mail through the
+    outbox, a printed letter, a call back) and whether it is done."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NOTICE_KINDS), name="kind"),
+        CheckConstraint(_in("delivery", NOTICE_DELIVERIES), name="delivery"),
+        CheckConstraint(_in("state", NOTICE_STATES), name="state"),
+        Index("ix_notices_pending", "delivery", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    delivery: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

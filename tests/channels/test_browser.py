@@ -378,4 +378,4 @@ def test_triager_finds_the_report_and_confirms_the_suggestion(
     villager.locator("input[name=code]").fill(code)
     villager.locator("input[name=password]").fill(PASSWORD)
     villager.get_by_role("button", name="查询").tap()
-    expect(villager.locator("#case-status")).to_have_text("已研判，正在办理")
+    expect(villager.locator("#case-status")).to_have_text("已收到，正在研判")

@@ -155,7 +155,7 @@ def test_confirm_and_correct_become_current(app: Flask, desk: Desk) -> None:
         assert row.first_route == "human_resources"
         decision = s.scalar(select(m.Decision))
         assert (decision.action, decision.reviewed_id, decision.result_id) == ("correct", 1, 2)
-    assert check_status(desk, receipt.code, "secret-pass").status_text == "已研判，正在办理"
+    assert check_status(desk, receipt.code, "secret-pass").status_text == "已收到，正在研判"
     page = triager.get("/staff/items/1").get_data(as_text=True)
     assert "老板恶意欠薪" in page and "v2" in page
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from intake.items import deadlines
+from intake.items import Facts, deadlines
 from intake.round import load_round
 from intake.settings import EXAMPLE_ROUND
 from intake.store import models as m
@@ -22,7 +22,7 @@ def item(received: datetime, *, status: str = "received", anonymous: bool = True
 
 
 def due(row: m.Submission, *, replied: bool = False, rnd: object = ROUND) -> dict[str, date]:
-    return {d.kind: d.due for d in deadlines(row, rnd, replied=replied)}  # type: ignore[arg-type]
+    return {d.kind: d.due for d in deadlines(row, rnd, Facts(notified=replied))}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("received", "triage"), [
@@ -56,7 +56,7 @@ def test_a_named_reporter_is_owed_an_answer_and_the_round_can_add_holidays() -> 
 def test_a_step_is_overdue_after_its_day_until_it_is_done(status: str, replied: bool,
                                                            overdue: set[str]) -> None:
     row = item(datetime(2026, 1, 5, 9, tzinfo=CST), status=status, anonymous=False)
-    found = deadlines(row, ROUND, replied=replied)
+    found = deadlines(row, ROUND, Facts(notified=replied))
     today = date(2026, 6, 1)
     assert {d.kind for d in found if d.overdue(today)} == overdue
     assert not any(d.overdue(d.due) for d in found)  # the due day itself is still in time
