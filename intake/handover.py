@@ -239,12 +239,16 @@ def handover_zip(ledger_xlsx: bytes, index_rows: Sequence[Sequence[str | int | d
             archive.setpassword(password.encode("utf-8"))
             archive.setencryption(pyzipper.WZ_AES, nbits=256)
 
+            stamp = made_at.astimezone(zone).timetuple()[:6]  # what Explorer/7-Zip show
+
             def put(name: str, data: bytes) -> None:
                 if handle.tell() + len(data) > max_bytes:
                     raise BundleTooLargeError(max_bytes)
+                entry = archive.zipinfo_cls(name, date_time=stamp)
+                entry.external_attr = 0o600 << 16  # read by its holder only, once extracted
                 stored = name.lower().endswith(STORED_SUFFIXES)
-                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if stored
-                                 else zipfile.ZIP_DEFLATED)
+                entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                archive.writestr(entry, data)
                 if handle.tell() > max_bytes:
                     raise BundleTooLargeError(max_bytes)
 
