@@ -14,7 +14,9 @@ are real Excel dates with a Chinese date format, so the ledger sorts and filters
 from __future__ import annotations
 
 import io
+import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -33,16 +35,18 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "标题", "内容摘要", "是否属受理范围", "办理状态", "承办人", "转办单位及文号", "处置方式",
     "最近期限", "期限事项", "是否超期", "办结日期", "重复件", "办理过程",
 )
-# Widths in Excel's character units (a Chinese character is about two).
+# Widths in Excel's character units (a Chinese character takes about two; a date 2026年12月25日
+# needs 15, or Excel shows ####).
 LEDGER_WIDTHS: tuple[float, ...] = (
-    6, 22, 12, 9, 8, 14, 12, 14, 24, 42, 9, 10, 10, 26, 12, 12, 12, 8, 12, 14, 40,
+    5, 23, 15, 9, 6, 12, 12, 10, 18, 36, 7, 8, 8, 24, 9, 15, 8, 6, 15, 12, 30,
 )
 TRANSFER_COLUMNS: tuple[str, ...] = (
     "序号", "转办文号", "线索编号", "转办单位", "转办日期", "转办方式", "受理期限", "答复期限",
     "办理状态", "是否超期", "受理日期", "答复日期",
 )
-TRANSFER_WIDTHS: tuple[float, ...] = (6, 22, 22, 22, 12, 10, 12, 12, 10, 8, 12, 12)
+TRANSFER_WIDTHS: tuple[float, ...] = (5, 20, 20, 22, 15, 10, 15, 15, 10, 6, 15, 15)
 SUMMARY_CHARS = 120
+LINE_POINTS = 13.5  # one line of 10-point 宋体, for the row heights
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
 EXCEL_CELL_MAX = 32767  # characters Excel keeps in one cell
 TITLE_ROW, NOTE_ROW, HEADER_ROW = 1, 2, 3
@@ -125,6 +129,20 @@ def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     """The text on one line, cut to `limit` characters with an ellipsis."""
     flat = _SPACES.sub(" ", text).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def text_width(text: str) -> int:
+    """The width of `text` in Excel's character units: two for a wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def line_count(value: object, width: float) -> int:
+    """How many lines a wrapped cell of `width` needs for `value`: the row heights are set
+    from this, since Excel does not always fit a row to wrapped text it did not type itself."""
+    if not isinstance(value, str):
+        return 1
+    usable = max(1.0, width - 1.5)
+    return sum(max(1, math.ceil(text_width(part) / usable)) for part in value.split("\n"))
 
 
 def write_cell(ws: Worksheet, row: int, column: int, value: object) -> Cell:
@@ -214,8 +232,11 @@ def write_table(ws: Worksheet, title: str, note: str, columns: Sequence[str],
             _HEADER_FONT, _HEADER_FILL, _BORDER, Alignment(
                 wrap_text=True, horizontal="center", vertical="center"))
         ws.column_dimensions[get_column_letter(col)].width = width
-    ws.row_dimensions[HEADER_ROW].height = 30
+    ws.row_dimensions[HEADER_ROW].height = max(
+        30, max(line_count(n, w) for n, w in zip(columns, widths, strict=True)) * LINE_POINTS + 3)
     for offset, (values, overdue) in enumerate(rows, 1):
+        lines = max((line_count(v, w) for v, w in zip(values, widths, strict=False)), default=1)
+        ws.row_dimensions[HEADER_ROW + offset].height = lines * LINE_POINTS + 3
         for col, value in enumerate(values, 1):
             cell = write_cell(ws, HEADER_ROW + offset, col, value)
             cell.border = _BORDER

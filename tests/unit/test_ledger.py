@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import pypdfium2 as pdfium
 import pytest
 from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
@@ -178,7 +180,8 @@ def test_layout_for_screen_and_print() -> None:
     assert int(ws.page_setup.paperSize) == 9  # A4
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
-    assert ws.column_dimensions["B"].width == 22
+    assert ws.column_dimensions["B"].width == 23  # 青山巡线〔2026〕012号 on one line
+    assert ws.column_dimensions["C"].width >= 15  # a date never shows as ####
     assert ws.column_dimensions["J"].width > 30  # the summary has room
     assert cell(ws, 1, "内容摘要").alignment.wrap_text
     assert ws.auto_filter.ref == f"A{HEADER}:U{HEADER + 1}"
@@ -207,3 +210,26 @@ def test_no_identity_field_exists_on_a_row() -> None:
     names = {f.name for f in dataclasses.fields(LedgerRow)}
     assert not names & {"name", "phone", "id_number", "address", "email", "query_code",
                         "reporter"}
+
+
+def test_rows_are_as_tall_as_their_wrapped_text() -> None:
+    ws, _ = open_book([make_row(summary="短。", history=""), make_row(summary="长" * 120)])
+    short, tall = (ws.row_dimensions[HEADER + n].height for n in (1, 2))
+    # 120 wide characters in a 36-unit column: about seven lines.
+    assert tall >= 7 * ledger.LINE_POINTS > short
+    header_height = ws.row_dimensions[HEADER].height
+    assert header_height >= 3 * ledger.LINE_POINTS  # 是否属受理范围 in a narrow column
+
+
+def test_readme_image_script_draws_the_sheet() -> None:
+    from scripts import render_ledger_image as script
+
+    data = ledger_xlsx("青山镇巡察", "县委第一巡察组", script.sample_rows(),
+                       generated_at=NOW, zone=BEIJING)
+    document = pdfium.PdfDocument(script.render_pdf(data))
+    try:  # the page's text as a viewer extracts it
+        text = re.sub(r"\s+", "", document[0].get_textpage().get_text_range())
+    finally:
+        document.close()
+    assert "青山镇巡察问题线索台账" in text and "承办人" in text
+    assert "青山巡线〔2026〕001号" in text
