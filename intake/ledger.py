@@ -87,7 +87,8 @@ class LedgerRow:
     disposal: str  # Chinese disposal name, "" if open
     departments: tuple[str, ...]  # receiving bodies of transfers
     repeat_of: str  # "" or the first item's number/id text
-    deadlines: tuple[tuple[str, date, bool], ...]  # (kind's Chinese name, due, overdue)
+    # The open deadlines (steps not yet done): (kind's Chinese name, due, overdue).
+    deadlines: tuple[tuple[str, date, bool], ...]
     closed_on: date | None
     history: str  # short signed history "3月5日 王五 受理；3月9日 王五 转办…"
 
@@ -119,7 +120,8 @@ class TransferRow:
 
 
 def nearest_deadline(row: LedgerRow) -> tuple[str, date, bool] | None:
-    """The deadline the ledger shows: the earliest overdue one, else the earliest due."""
+    """The deadline the ledger shows (最近期限): the earliest overdue one, else the earliest
+    due; None when no step is open."""
     if not row.deadlines:
         return None
     return min(row.deadlines, key=lambda d: (not d[2], d[1]))
