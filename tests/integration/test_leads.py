@@ -18,14 +18,14 @@ from tests.integration.test_staff_api import TEAM_A, World, all_items, at, world
 from tests.support import STAFF_PASSWORD
 
 
-def post(world: World, who: str, path: str, body: Any = None, method: str = "post") -> Any:
-    client = world.app.test_client()
+def post(w: World, who: str, path: str, body: Any = None, method: str = "post") -> Any:
+    client = w.app.test_client()
     return getattr(client, method)(f"/api/v1/staff{path}", json=body if body is not None else {},
-                                   headers={"Authorization": f"Bearer {world.tokens[who]}"})
+                                   headers={"Authorization": f"Bearer {w.tokens[who]}"})
 
 
-def item(world: World, item_id: int, who: str = "leader_a") -> dict[str, Any]:
-    response = world.get(who, f"/items/{item_id}")
+def item(w: World, item_id: int, who: str = "leader_a") -> dict[str, Any]:
+    response = w.get(who, f"/items/{item_id}")
     assert response.status_code == 200
     return response.get_json()
 
