@@ -41,7 +41,7 @@ ROLE_SHORT = {
     "unknown": "不明",
 }
 DEADLINES = {"triage": "研判（受理或转办）", "reply_accept": "告知实名举报人是否受理",
-             "close": "办结"}
+             "close": "办结", "transfer_accept": "转办受理", "transfer_reply": "转办反馈结果"}
 STATUSES = {"received": "待研判", "triaged": "已研判", "accepted": "已受理",
             "transferred": "已转交", "closed": "已办结", "spam": "疑似垃圾"}
 EVIDENCE_STATUS = {"asserted": "明确反映", "hedged": "传闻/推测", "negated": "否定"}

@@ -34,7 +34,7 @@ from intake.audit import db_record
 from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
-from intake.items import db_item_deadlines
+from intake.items import db_facts, db_item_deadlines
 from intake.masking import download_name
 from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
@@ -70,6 +70,7 @@ from intake.triage import (
     reveal_item,
     set_spam,
 )
+from intake.workdays import CHINA
 
 bp = Blueprint("staff", __name__)
 # The staff session cookie carries only the session's random id; the session is in the database.
@@ -150,6 +151,7 @@ LANDING = {
 PAGE_NEEDS = {
     "staff.queue": "view_queue",
     "staff.item": "view_queue",
+    "staff.casework": "view_queue",
     "staff.attachment": "view_queue",
     "staff.users": "manage_accounts",
     "staff.desk": "desk",
@@ -346,12 +348,15 @@ def queue() -> Any:
         route=args.get("route", "") if args.get("route") in desk().rules.departments else "",
         needs_review={"yes": True, "no": False}.get(review),
         round_id=next((e.id for e in my_rounds if e.slug == args.get("round")), None),
+        keeper=g.staff.username if args.get("mine") == "1" else "",  # 我承办的
     )
     with desk().sessions() as db:
         page = db_queue_page(db, filters, args.get("cursor"))
         rows = [(row, row.current) for row in page.rows]
         return render_template(
             "staff/queue.html", rows=rows, next_cursor=page.next_cursor, filters=filters,
+            facts=db_facts(db, [row.id for row in page.rows]),
+            today=now().astimezone(CHINA).date(),
             review=review, departments=desk().rules.departments, my_rounds=my_rounds,
             round_slugs={e.id: e.slug for e in my_rounds},
             next_args={**args.to_dict(), "cursor": page.next_cursor},
@@ -392,7 +397,8 @@ def item(item_id: int) -> Any:
     return _render_item(item_id)
 
 
-def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status: int = 200) -> Any:
+def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status: int = 200,
+                 casework_form: Any = None) -> Any:
     with desk().sessions() as db:
         row = _load_item(db, item_id)
         history = list(db.scalars(
@@ -418,6 +424,7 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             mail=db_mail_details(db, row),
             desk_info=_desk_info(db, row.id),
             deadlines=db_item_deadlines(db, row, desk().rounds, now()),
+            casework=casework_panel(db, row, casework_form),
         )
         return body, status
 
@@ -738,6 +745,8 @@ def user_access(user_id: int) -> Any:
 
 # The duty desk's pages live under /staff and share its login and context.
 from handlers.web.audit import bp as audit_bp  # noqa: E402
+from handlers.web.casework import bp as casework_bp  # noqa: E402
+from handlers.web.casework import db_panel as casework_panel  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
@@ -745,6 +754,7 @@ from handlers.web.rounds import bp as rounds_bp  # noqa: E402
 from handlers.web.stats import stats_page  # noqa: E402
 
 bp.register_blueprint(desk_bp, url_prefix="/desk")
+bp.register_blueprint(casework_bp)  # the item page's 办理 steps and the transfer page
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
 bp.register_blueprint(rounds_bp, url_prefix="/rounds")

@@ -140,7 +140,8 @@
       // Saves the correction from anywhere in its form, text fields included, or from the
       // page when the form is open and nothing else has the focus.
       if (correctForm && (correctForm.contains(target)
-                          || (panel.open && !isTextField(target)))) {
+                          || (panel.open && !isTextField(target)
+                              && !(target.closest && target.closest("#casework"))))) {
         event.preventDefault();
         submitAndNext(correctForm);
       }
@@ -155,6 +156,8 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || isTextField(target)) { return; }
+    // Shift with a letter is the 办理 panel's (casework.js): Shift+A accepts as a lead.
+    if (event.shiftKey && /^[a-z]$/i.test(event.key)) { return; }
     var key = event.key.length === 1 ? event.key.toLowerCase() : "";
     if (key === "?") {
       showHelp(help.hidden);
