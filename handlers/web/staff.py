@@ -34,7 +34,7 @@ from intake.audit import db_record
 from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
-from intake.items import db_facts, db_item_deadlines
+from intake.items import db_facts, db_item_deadlines, transfer_overdue
 from intake.masking import download_name
 from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
@@ -353,10 +353,12 @@ def queue() -> Any:
     with desk().sessions() as db:
         page = db_queue_page(db, filters, args.get("cursor"))
         rows = [(row, row.current) for row in page.rows]
+        facts = db_facts(db, [row.id for row in page.rows])  # lead numbers, keepers, transfers
+        today = now().astimezone(CHINA).date()
         return render_template(
             "staff/queue.html", rows=rows, next_cursor=page.next_cursor, filters=filters,
-            facts=db_facts(db, [row.id for row in page.rows]),
-            today=now().astimezone(CHINA).date(),
+            facts=facts, late_transfers={i for i, f in facts.items()
+                                         if any(transfer_overdue(t, today) for t in f.transfers)},
             review=review, departments=desk().rules.departments, my_rounds=my_rounds,
             round_slugs={e.id: e.slug for e in my_rounds},
             next_args={**args.to_dict(), "cursor": page.next_cursor},

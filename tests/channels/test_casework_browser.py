@@ -51,6 +51,11 @@ def test_triager_accepts_a_lead_and_transfers_an_item_from_the_keyboard(
     page.goto(f"/staff/items/{lead_id}")
     page.wait_for_load_state()
     expect(page.locator("#casework")).to_contain_text("受理为线索")
+    page.keyboard.press("?")
+    expect(page.locator("#keys-help")).to_contain_text("Shift+A")
+    expect(page.locator("#keys-help")).to_contain_text("受理为线索")
+    page.keyboard.press("Escape")
+    expect(page.locator("#keys-help")).to_be_hidden()
 
     # Shift+A opens 受理为线索 with the keeper select focused (the viewer chosen first).
     page.keyboard.press("Shift+A")

@@ -137,6 +137,9 @@ def test_wrong_role_other_team_and_csrf(team: World) -> None:
     mine = web(team, "triager_a")
     response = mine.post(f"/staff/items/{target}/accept", data={"keeper": "triager_a"})
     assert response.status_code == 400  # no CSRF token
+    # the pages sit behind the staff login, like the item page
+    response = team.app.test_client().get("/staff/transfers/1")
+    assert response.status_code == 302 and "/staff/login?next=" in response.headers["Location"]
     with team.desk.sessions() as db:
         assert db.scalar(select(m.Lead.id)) is None
         denied = db.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "access.denied"))
