@@ -1,8 +1,9 @@
 """The case after triage in a real headless Chromium against the real server: a triager opens
 an item, accepts it as a lead with Shift+A and a keeper and sees its number; transfers
 another to 人社局 with Shift+T and lands on the transfer page; records the body's acceptance
-there and sees the clock met. Screenshots of the item page's 办理 panel, wide and on a phone,
-are left in /tmp (casework.png, casework-narrow.png) for a human look."""
+there from the keyboard (R, Ctrl+Enter) and sees the clock met. Screenshots of the item
+page's 办理 panel, wide and on a phone, are left in /tmp (casework.png, casework-narrow.png)
+for a human look."""
 
 from __future__ import annotations
 
@@ -95,9 +96,12 @@ def test_triager_accepts_a_lead_and_transfers_an_item_from_the_keyboard(
 
     # The body's acceptance, recorded now: the acceptance clock is met.
     reply = page.locator("#reply-form")
-    expect(reply.locator("input[name=kind][value=accepted]")).to_be_checked()
+    page.keyboard.press("r")  # the cursor in 登记答复, on the kind chosen for it
+    accepted = reply.locator("input[name=kind][value=accepted]")
+    expect(accepted).to_be_checked()
+    expect(accepted).to_be_focused()
     reply.locator("textarea[name=text]").fill("已收到，正在核查。")
-    reply.get_by_role("button", name="登记答复").click()
+    page.keyboard.press("Control+Enter")
     page.wait_for_load_state()
     expect(page.locator(".notice")).to_contain_text("已登记答复：受理。")
     expect(page.locator("#transfer-status")).to_have_text("已受理，待反馈结果")

@@ -1,14 +1,15 @@
-// Keys for the case after triage (the item page's 办理 panel): Shift+A 受理为线索, Shift+T
-// 转办, C 办结, D 登记为重复件 open their form with the cursor in its first field; Ctrl+Enter
-// sends the panel's form the cursor is in. Shift+A/T carry out what A/T choose in the
-// correction (受理/转交). Every form works without this script.
+// Keys for the case after triage. On the item page's 办理 panel: Shift+A 受理为线索, Shift+T
+// 转办, C 办结, D 登记为重复件 open their form with the cursor in its first field (Shift+A/T
+// carry out what A/T choose in the triage correction: 受理/转交). On a transfer's page: R puts
+// the cursor in 登记答复. Ctrl+Enter sends the form the cursor is in. Every form works without
+// this script.
 (function () {
   "use strict";
-  var panel = document.getElementById("casework");
+  var panel = document.getElementById("casework") || document.getElementById("transfer-page");
   if (!panel) { return; }
   document.documentElement.classList.add("keys");
   var SHIFTED = { A: "cw-accept", T: "cw-transfer" };
-  var PLAIN = { c: "cw-close", d: "cw-repeat" };
+  var PLAIN = { c: "cw-close", d: "cw-repeat", r: "reply-form" };
   var NOT_TEXT = ["checkbox", "radio", "button", "submit", "reset", "hidden", "file", "image",
                   "range", "color"];
 
@@ -23,8 +24,9 @@
   function openForm(id) {
     var box = document.getElementById(id);
     if (!box) { return false; }
-    box.open = true;
-    var first = box.querySelector("select, textarea, input:not([type=hidden])");
+    box.open = true;  // a <details>; a plain form ignores it
+    var first = box.querySelector("input[type=radio]:checked, select, textarea, "
+                                  + "input:not([type=hidden])");
     box.scrollIntoView({ block: "nearest" });
     if (first) { first.focus(); }
     return true;
@@ -42,7 +44,8 @@
     if (event.defaultPrevented || event.isComposing || event.keyCode === 229) { return; }
     var target = event.target;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      var form = target && target.closest ? target.closest("#casework form") : null;
+      var form = target && target.closest ? target.closest("form") : null;
+      if (form && !panel.contains(form)) { form = null; }
       if (form) {
         event.preventDefault();
         if (!sent) { form.requestSubmit(); }
