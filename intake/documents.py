@@ -18,6 +18,7 @@ as given (masked upstream, intake.masking); what a reporter wrote is never read 
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ RECEIVERS_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# Line breaking as publication's, and a number stays with its unit: "2026年5|月" never.
+UNBROKEN = re.compile(r"[0-9]+[年月日号]|[A-Za-z0-9@._:/?=&%+#~-]+|.", re.S)
 NEUTRAL_CREATOR = "Document"  # PDF metadata that names no one (an envelope is seen by all)
 
 
@@ -373,13 +376,26 @@ class _Paper(FPDF):
         self.set_font("cjk", size=size)
         width = self.epw - right
         lines = _break_lines(("\u3000\u3000" if indent else "") + text, width,
-                             self.get_string_width)
+                             self.get_string_width, UNBROKEN)
         with self.local_context(text_mode=TextMode.FILL_STROKE if bold else TextMode.FILL,
                                 line_width=size * 0.02 if bold else 0.2):
             for part in lines:
                 self.set_x(self.l_margin)
                 self.cell(width, line * MM_PER_PT, part, align=align,
                           new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def signature(self, signer: str, dated: str, size: float = 16, line: float = 28) -> None:
+        """The signer centred over the date, the date four characters from the right edge
+        (GB/T 9704: 成文日期右空四字, 发文机关署名以成文日期为准居中)."""
+        self.set_font("cjk", size=size)
+        date_width = self.get_string_width(dated)
+        date_x = self.l_margin + self.epw - 4 * size * MM_PER_PT - date_width
+        signer_width = self.get_string_width(signer)
+        signer_x = max(self.l_margin, min(date_x + (date_width - signer_width) / 2,
+                                          self.l_margin + self.epw - signer_width))
+        for x, text, width in ((signer_x, signer, signer_width), (date_x, dated, date_width)):
+            self.set_x(x)
+            self.cell(width, line * MM_PER_PT, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def blank(self, lines: float = 1, line: float = 28) -> None:
         self.set_y(self.get_y() + lines * line * MM_PER_PT)
@@ -417,8 +433,7 @@ def transfer_letter_pdf(letter: TransferLetter, font: Font) -> bytes:
     pdf.blank()
     pdf.write_text("附件：信访举报事项摘要（已隐去反映人信息）", indent=True)
     pdf.blank(2)
-    pdf.write_text(c["team"], align=Align.R, right=11.3)
-    pdf.write_text(c["dated"], align=Align.R, right=11.3)
+    pdf.signature(c["team"], c["dated"])
     if c["contact"]:
         pdf.blank()
         pdf.write_text(f"（{c['contact']}）", indent=True)
@@ -453,8 +468,7 @@ def reporter_letter_pdf(letter: ReporterLetter, font: Font) -> bytes:
         pdf.write_text(para, indent=True)
     pdf.write_text("感谢您的信任和支持。", indent=True)
     pdf.blank(2)
-    pdf.write_text(c["team"], align=Align.R, right=11.3)
-    pdf.write_text(c["dated"], align=Align.R, right=11.3)
+    pdf.signature(c["team"], c["dated"])
     if c["contact"]:
         pdf.blank()
         pdf.write_text(f"（{c['contact']}）", indent=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from docx import Document
 from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_LINE_SPACING
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
@@ -121,6 +121,16 @@ def _para(doc: Document, text: str = "", style: str | None = None, *, indent: bo
     return paragraph
 
 
+def _signature(doc: Document, signer: str, dated: str) -> None:
+    """The signer centred over the date on one tab stop, the date ending about four
+    characters from the right (GB/T 9704: 成文日期右空四字, 署名以成文日期为准居中)."""
+    centre = Mm(156) - INDENT * 2 - BODY_SIZE * 5  # a ten-character date
+    for text in (signer, dated):
+        paragraph = doc.add_paragraph()
+        paragraph.paragraph_format.tab_stops.add_tab_stop(centre, WD_TAB_ALIGNMENT.CENTER)
+        paragraph.add_run(f"\t{text}")
+
+
 def _page_break(doc: Document) -> None:
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
@@ -148,8 +158,7 @@ def transfer_letter() -> Document:
     _para(doc, "附件：信访举报事项摘要（已隐去反映人信息）", indent=True)
     _para(doc)
     _para(doc)
-    _para(doc, "{{ team }}", align=WD_ALIGN_PARAGRAPH.RIGHT, right=INDENT * 2)
-    _para(doc, "{{ dated }}", align=WD_ALIGN_PARAGRAPH.RIGHT, right=INDENT * 2)
+    _signature(doc, "{{ team }}", "{{ dated }}")
     _para(doc)
     _para(doc, "{%p if contact %}")
     _para(doc, "（{{ contact }}）", indent=True)
@@ -188,8 +197,7 @@ def reporter_letter() -> Document:
     _para(doc, "感谢您的信任和支持。", indent=True)
     _para(doc)
     _para(doc)
-    _para(doc, "{{ team }}", align=WD_ALIGN_PARAGRAPH.RIGHT, right=INDENT * 2)
-    _para(doc, "{{ dated }}", align=WD_ALIGN_PARAGRAPH.RIGHT, right=INDENT * 2)
+    _signature(doc, "{{ team }}", "{{ dated }}")
     _para(doc)
     _para(doc, "{%p if contact %}")
     _para(doc, "（{{ contact }}）", indent=True)

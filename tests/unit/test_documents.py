@@ -183,7 +183,7 @@ def test_the_docx_letter_says_who_what_and_by_when() -> None:
                    "（第 123 号信访件），经研究，该问题不属于本轮巡察受理范围",
                    "请于2026年3月9日前将受理情况、于2026年4月30日前将办理结果书面反馈我组。",
                    "请依法处理并按时反馈。", "附件：信访举报事项摘要（已隐去反映人信息）",
-                   "县委第一巡察组\n二〇二六年三月五日", "（联系电话：0000-1234567）",
+                   "\t县委第一巡察组\n\t二〇二六年三月五日", "（联系电话：0000-1234567）",
                    "信访举报事项摘要", "巡察轮次：县委第一巡察组 2026年第二轮常规巡察",
                    "事项标题：工地欠薪", MASKED):
         assert needed in text, needed
@@ -336,7 +336,7 @@ def make_notice(kind: str = "accepted") -> ReporterLetter:
 def test_the_letter_to_a_named_reporter(font: Font, kind: str, title: str) -> None:
     letter = make_notice(kind)
     text = docx_text(documents.reporter_letter_docx(letter))
-    for needed in (title, "张三同志：", letter.body, "县委第一巡察组\n二〇二六年三月二十日",
+    for needed in (title, "张三同志：", letter.body, "\t县委第一巡察组\n\t二〇二六年三月二十日",
                    "（联系电话：0000-1234567）"):
         assert needed in text, needed
     pages = pdf_pages(documents.reporter_letter_pdf(letter, font))
