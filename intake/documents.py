@@ -30,7 +30,7 @@ import yaml
 from docxtpl import DocxTemplate
 from fpdf import FPDF
 from fpdf.enums import Align, TextMode, XPos, YPos
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from intake.publication import MM_PER_PT, Font, _break_lines
 from intake.settings import REPO_ROOT, RULES_DIR
@@ -60,9 +60,12 @@ RECEIVERS_SCHEMA: dict[str, Any] = {
                 "required": ["name"],
                 "additionalProperties": False,
                 "properties": {
-                    key: {"type": "string", "minLength": 1 if key == "name" else 0}
-                    for key in ("name", "address", "postcode", "contact", "phone")
-                } | {"postcode": {"type": "string", "pattern": "^([0-9]{6})?$"}},
+                    "name": {"type": "string", "minLength": 1},
+                    "address": {"type": "string"},
+                    "postcode": {"type": "string", "pattern": "^([0-9]{6})?$"},
+                    "contact": {"type": "string"},
+                    "phone": {"type": "string"},
+                },
             },
         },
     },
@@ -138,8 +141,26 @@ def _county_entries(path: Path) -> Mapping[str, Mapping[str, str]]:
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(文件)"
-        raise DocumentError(f"{path}: {where}: {err.message}")
+        raise DocumentError(f"{path}: {where}: {_in_chinese(err)}")
     return doc["departments"]
+
+
+def _in_chinese(err: ValidationError) -> str:
+    """The schema's complaint in words a county clerk reads."""
+    if err.validator == "required":
+        return f"缺少 {', '.join(repr(k) for k in err.validator_value)}（接收单位名称必填）"
+    if err.validator == "additionalProperties":
+        return f"有未知字段（{err.message}）；可用字段：name、address、postcode、contact、phone"
+    if err.validator == "type" and err.validator_value == "object":
+        return f"应为映射，如 education: {{name: 某县教育局}}（{err.message}）"
+    if err.validator == "type":
+        # 344000 unquoted is a number in YAML, and 010000 an octal one.
+        return f"应为文字，邮编和电话请加引号，如 postcode: \"344000\"（{err.message}）"
+    if err.validator == "pattern":
+        return f"邮编应为 6 位数字（{err.message}）"
+    if err.validator == "minLength":
+        return "不能为空"
+    return err.message
 
 
 # -- what the documents hold ----------------------------------------------------------------

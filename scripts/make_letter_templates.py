@@ -19,7 +19,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK, WD_LINE_SPACING, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -205,16 +205,43 @@ def reporter_letter() -> Document:
     return doc
 
 
-def _box_borders(cell: object) -> None:
+def _box_borders(cell: object, colour: str = "C00000") -> None:
     tcpr = cell._tc.get_or_add_tcPr()  # type: ignore[attr-defined]
     borders = OxmlElement("w:tcBorders")
     for side in ("top", "left", "bottom", "right"):
         edge = OxmlElement(f"w:{side}")
-        edge.set(qn("w:val"), "single")
-        edge.set(qn("w:sz"), "8")
-        edge.set(qn("w:color"), "C00000")
+        edge.set(qn("w:val"), "single" if colour else "nil")
+        if colour:
+            edge.set(qn("w:sz"), "8")
+            edge.set(qn("w:color"), colour)
         borders.append(edge)
     tcpr.append(borders)
+
+
+def _twips(length: Mm) -> str:
+    return str(round(length / 635))  # EMU → twentieths of a point
+
+
+# What may follow w:framePr in a paragraph's properties (ECMA-376 CT_PPrBase order).
+AFTER_FRAME = (
+    "w:widowControl", "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs",
+    "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct",
+    "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
+    "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap",
+    "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+    "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)
+
+
+def _frame(paragraph: Paragraph, x: Mm, y: Mm, width: Mm) -> None:
+    """Place the paragraph at a fixed spot of the page (a Word frame), so a long address
+    never pushes the name or the return address off the envelope."""
+    frame = OxmlElement("w:framePr")
+    for key, value in (("w:w", _twips(width)), ("w:hAnchor", "page"), ("w:vAnchor", "page"),
+                       ("w:x", _twips(x)), ("w:y", _twips(y)), ("w:wrap", "around")):
+        frame.set(qn(key), value)
+    ppr = paragraph._p.get_or_add_pPr()
+    ppr.insert_element_before(frame, *AFTER_FRAME)
 
 
 def envelopes() -> Document:
@@ -224,24 +251,28 @@ def envelopes() -> Document:
     doc.sections[0].start_type = WD_SECTION.NEW_PAGE
     _style(doc, "收件人", BODY_FONT, Pt(22), align=WD_ALIGN_PARAGRAPH.CENTER)
     _para(doc, "{%p for e in envelopes %}")
-    table = doc.add_table(rows=1, cols=6)
+    # Six 8 × 10 mm boxes 2 mm apart: the gaps are columns without borders.
+    table = doc.add_table(rows=1, cols=11)
     table.alignment = WD_TABLE_ALIGNMENT.LEFT
     table.autofit = False
-    for i, cell in enumerate(table.rows[0].cells):
-        cell.width = Mm(8)
-        _box_borders(cell)
+    row = table.rows[0]
+    row.height, row.height_rule = Mm(10), WD_ROW_HEIGHT_RULE.EXACTLY
+    for i, (column, cell) in enumerate(zip(table.columns, row.cells, strict=True)):
+        column.width = cell.width = Mm(2) if i % 2 else Mm(8)
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+        _box_borders(cell, "" if i % 2 else "C00000")
         paragraph = cell.paragraphs[0]
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        paragraph.add_run(f"{{{{ e.digits[{i}] }}}}")
-    address = _para(doc, "{{ e.address }}")
-    address.paragraph_format.space_before = Pt(18)
-    address.paragraph_format.left_indent = Mm(5)
+        paragraph.paragraph_format.line_spacing = Pt(20)
+        if not i % 2:
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            paragraph.add_run(f"{{{{ e.digits[{i // 2}] }}}}").font.size = Pt(16)
+    _frame(_para(doc, "{{ e.address }}"), Mm(20), Mm(30), Mm(165))
     name = _para(doc, "{{ e.name }}　收", "收件人")
-    name.paragraph_format.space_before = Pt(12)
     name.paragraph_format.line_spacing = Pt(36)
+    _frame(name, Mm(15), Mm(55), Mm(190))
     back = _para(doc, "{{ e.return_address }}", align=WD_ALIGN_PARAGRAPH.RIGHT)
-    back.paragraph_format.space_before = Pt(24)
     back.runs[0].font.size = Pt(12)
+    _frame(back, Mm(100), Mm(88), Mm(100))
     _para(doc, "{%p if not loop.last %}")
     _page_break(doc)
     _para(doc, "{%p endif %}")

@@ -134,20 +134,26 @@ def test_an_unknown_code_is_refused_by_name(tmp_path: Path) -> None:
         documents.load_receivers(path)
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("departments:\n  education: {address: 学府路2号}\n", "departments.education"),
+@pytest.mark.parametrize(("text", "field", "words"), [
+    ("departments:\n  education: {address: 学府路2号}\n", "departments.education", "缺少"),
     ("departments:\n  education: {name: 教育局, postcode: '3440'}\n",
-     "departments.education.postcode"),
-    ("departments:\n  education: {name: 教育局, fax: '1'}\n", "departments.education"),
-    ("departments: [education]\n", "departments"),
+     "departments.education.postcode", "邮编应为 6 位数字"),
+    # Unquoted, YAML reads a number (and 010000 as octal 4096).
+    ("departments:\n  education: {name: 教育局, postcode: 010000}\n",
+     "departments.education.postcode", "请加引号"),
+    ("departments:\n  education: {name: 教育局, fax: '1'}\n", "departments.education",
+     "未知字段"),
+    ("departments:\n  education: {name: ''}\n", "departments.education.name", "不能为空"),
+    ("departments: [education]\n", "departments", "应为映射"),
 ])
 def test_a_malformed_entry_is_refused_naming_its_field(tmp_path: Path, text: str,
-                                                       field: str) -> None:
+                                                       field: str, words: str) -> None:
     path = tmp_path / "departments.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DocumentError) as caught:
         documents.load_receivers(path)
-    assert f"{path}: {field}:" in caught.value.message
+    assert f"{path}: {field}: " in caught.value.message
+    assert words in caught.value.message
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -374,7 +380,8 @@ def test_envelopes_docx_one_page_each_and_nothing_says_inspection() -> None:
     document = docx.Document(io.BytesIO(data))
     section = document.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (220, 110)
-    assert [[c.text for c in t.rows[0].cells] for t in document.tables] == [
+    # Six boxes, with a column of space between each two.
+    assert [[c.text for c in t.rows[0].cells][::2] for t in document.tables] == [
         list("344100"), list("344000"), [""] * 6]
     text = docx_text(data)
     for envelope in ENVELOPES:
