@@ -115,8 +115,10 @@ def load_receivers(path: Path | None, rules_dir: Path = RULES_DIR) -> dict[str, 
         generic = yaml.safe_load((rules_dir / "departments.yaml").read_text("utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise DocumentError(f"无法读取部门代码表 {rules_dir / 'departments.yaml'}：{exc}") from exc
-    codes = {str(k): str(v) for k, v in generic["departments"].items()
-             if k not in NOT_RECEIVERS}
+    # A generic name's note in brackets ("公安局（紧急情况拨打110）") is for staff, not an
+    # addressee.
+    codes = {str(k): re.sub(r"（[^（）]*）$", "", str(v)).strip()
+             for k, v in generic["departments"].items() if k not in NOT_RECEIVERS}
     receivers = {code: Receiver(code, name) for code, name in codes.items()}
     if path is None:
         return receivers
@@ -218,6 +220,8 @@ class Envelope:
     return_address: str
 
     def __post_init__(self) -> None:
+        if not self.name.strip() or not self.address.strip():
+            raise DocumentError("信封须写明收件人姓名和地址。")
         if "巡察" in self.return_address:
             raise DocumentError("信封的回信地址不得出现“巡察”字样，请使用不显示寄件单位的地址"
                                 "（如邮政专用信箱）。")

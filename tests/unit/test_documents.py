@@ -100,6 +100,9 @@ def test_every_department_but_the_team_and_the_archive_has_a_receiver() -> None:
     generic = documents.load_receivers(None)
     assert set(generic) == codes - {"accept", "none"}
     assert generic["education"] == Receiver("education", "教育局")
+    # The generic names' notes for staff are no part of an addressee.
+    assert generic["public_security"].name == "公安局"
+    assert generic["organization_dept"].name == "组织部"
 
 
 def test_the_example_file_names_each_countys_body_with_its_address() -> None:
@@ -356,7 +359,10 @@ def test_the_letter_to_a_named_reporter(font: Font, kind: str, title: str) -> No
 ENVELOPES = [Envelope("张三", "临川县青山镇东岭村三组12号", "344100", "临川县邮政专用信箱 01 号"),
              Envelope("李四", "临川县城关镇人民路88号3单元501室", "344000",
                       "临川县邮政专用信箱 01 号"),
-             Envelope("王五", "临川县白水镇上湾村", "", "临川县邮政专用信箱 01 号")]
+             Envelope("王五", "临川县白水镇上湾村", "", "临川县邮政专用信箱 01 号"),
+             Envelope("赵六", "临川县城关镇解放路南段工业园区东侧新建安置小区幸福家园二期"
+                      "十七栋二单元一楼东户隔壁的车库旁边的小屋", "344000",
+                      "临川县邮政专用信箱 01 号")]
 
 
 def test_envelopes_pdf_one_dl_page_each_and_nothing_says_inspection(font: Font) -> None:
@@ -371,6 +377,8 @@ def test_envelopes_pdf_one_dl_page_each_and_nothing_says_inspection(font: Font) 
     assert pages[0] == "344100临川县青山镇东岭村三组12号张三收临川县邮政专用信箱01号"
     assert pages[1].startswith("344000临川县城关镇人民路88号3单元501室李四收")
     assert pages[2].startswith("临川县白水镇上湾村王五收")
+    # A long address takes more lines, and the envelope still one page.
+    assert pages[3].endswith("车库旁边的小屋赵六收临川县邮政专用信箱01号")
     assert not any("巡察" in page for page in pages)
     assert "巡察" not in str(reader.metadata)
 
@@ -382,7 +390,7 @@ def test_envelopes_docx_one_page_each_and_nothing_says_inspection() -> None:
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (220, 110)
     # Six boxes, with a column of space between each two.
     assert [[c.text for c in t.rows[0].cells][::2] for t in document.tables] == [
-        list("344100"), list("344000"), [""] * 6]
+        list("344100"), list("344000"), [""] * 6, list("344000")]
     text = docx_text(data)
     for envelope in ENVELOPES:
         assert envelope.address in text
@@ -395,6 +403,8 @@ def test_envelopes_docx_one_page_each_and_nothing_says_inspection() -> None:
 def test_an_envelope_cannot_carry_the_inspection_as_sender() -> None:
     with pytest.raises(DocumentError, match="巡察"):
         Envelope("张三", "临川县青山镇东岭村", "344100", "县委第一巡察组 青山镇政府大院")
+    with pytest.raises(DocumentError, match="收件人"):
+        Envelope("张三", " ", "344100", "临川县邮政专用信箱 01 号")
 
 
 @pytest.mark.parametrize(("day", "words"), [
