@@ -294,6 +294,11 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
 
 
+def _line(text: str) -> str:
+    """A field printed on one line: its line breaks and runs of spaces become one space."""
+    return " ".join(_clean(text).split())
+
+
 def _paragraphs(text: str) -> list[str]:
     return [line.strip() for line in _clean(text).split("\n") if line.strip()]
 
@@ -315,16 +320,16 @@ def _docx(template: Path, context: dict[str, Any]) -> bytes:
 def _transfer_context(letter: TransferLetter) -> dict[str, Any]:
     r = letter.receiver
     return {
-        "number": _clean(letter.number), "team": _clean(letter.team),
-        "round_name": _clean(letter.round_name), "unit_name": _clean(letter.unit_name),
-        "receiver": {"name": _clean(r.name), "address": _clean(r.address),
-                     "postcode": r.postcode, "contact": _clean(r.contact),
-                     "phone": _clean(r.phone)},
-        "item_ref": _clean(letter.item_ref), "channel": _clean(letter.channel),
-        "received_on": cn_date(letter.received_on), "title": _clean(letter.title) or "（无）",
-        "matter": _paragraphs(letter.matter) or ["（无）"], "request": _clean(letter.request),
+        "number": _line(letter.number), "team": _line(letter.team),
+        "round_name": _line(letter.round_name), "unit_name": _line(letter.unit_name),
+        "receiver": {"name": _line(r.name), "address": _line(r.address),
+                     "postcode": _line(r.postcode), "contact": _line(r.contact),
+                     "phone": _line(r.phone)},
+        "item_ref": _line(letter.item_ref), "channel": _line(letter.channel),
+        "received_on": cn_date(letter.received_on), "title": _line(letter.title) or "（无）",
+        "matter": _paragraphs(letter.matter) or ["（无）"], "request": _line(letter.request),
         "accept_due": cn_date(letter.accept_due), "reply_due": cn_date(letter.reply_due),
-        "dated": cn_date_upper(letter.dated), "contact": _clean(letter.contact),
+        "dated": cn_date_upper(letter.dated), "contact": _line(letter.contact),
     }
 
 
@@ -336,9 +341,9 @@ def transfer_letter_docx(letter: TransferLetter, template: Path | None = None) -
 
 def _reporter_context(letter: ReporterLetter) -> dict[str, Any]:
     return {"title": REPORTER_KINDS[letter.kind], "kind": letter.kind,
-            "addressee": _clean(letter.addressee), "body": _paragraphs(letter.body),
-            "team": _clean(letter.team), "dated": cn_date_upper(letter.dated),
-            "contact": _clean(letter.contact)}
+            "addressee": _line(letter.addressee), "body": _paragraphs(letter.body),
+            "team": _line(letter.team), "dated": cn_date_upper(letter.dated),
+            "contact": _line(letter.contact)}
 
 
 def reporter_letter_docx(letter: ReporterLetter, template: Path | None = None) -> bytes:
@@ -349,8 +354,8 @@ def reporter_letter_docx(letter: ReporterLetter, template: Path | None = None) -
 def _envelopes_context(envelopes: Sequence[Envelope]) -> dict[str, Any]:
     return {"envelopes": [
         {"digits": [*_postcode(e.postcode), *[""] * (6 - len(_postcode(e.postcode)))],
-         "postcode": _postcode(e.postcode), "address": _clean(e.address),
-         "name": _clean(e.name), "return_address": _clean(e.return_address)}
+         "postcode": _postcode(e.postcode), "address": _line(e.address),
+         "name": _line(e.name), "return_address": _line(e.return_address)}
         for e in envelopes]}
 
 

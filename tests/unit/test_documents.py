@@ -226,6 +226,16 @@ def test_a_letter_without_title_request_or_contact_leaves_their_lines_out() -> N
     assert "依规依纪依法处理" in text
 
 
+def test_one_line_fields_stay_on_one_line(font: Font) -> None:
+    letter = make_letter(title="工地\n欠薪", request="请依法处理，\r\n并按时反馈。")
+    text = docx_text(documents.transfer_letter_docx(letter))
+    assert "事项标题：工地 欠薪" in text
+    assert "请依法处理， 并按时反馈。" in text
+    pdf = "".join(pdf_pages(documents.transfer_letter_pdf(letter, font)))
+    assert "事项标题：工地欠薪" in pdf
+    assert "请依法处理，并按时反馈。" in pdf
+
+
 def test_the_pdf_letter_is_a4_with_the_font_embedded_and_its_text_extractable(
         font: Font) -> None:
     data = documents.transfer_letter_pdf(make_letter(), font)
