@@ -227,42 +227,6 @@ class Envelope:
                                 "（如邮政专用信箱）。")
 
 
-# -- the words the public reads -------------------------------------------------------------
-
-
-NOTICE_TEMPLATES: dict[str, str] = {
-    "accepted": "您于{received}向{team}反映的问题已收到。经研究，已予受理，我组将依规依纪依法"
-                "办理。",
-    "transferred": "您于{received}向{team}反映的问题已收到。经研究，该问题不属于本轮巡察受理"
-                   "范围，已转交{department}办理，您也可直接向该单位询问办理情况。",
-    "result": "您于{received}向{team}反映的问题已办理完毕。办理情况：{result}",
-}
-PUBLIC_STATUS = {
-    "received": "已收到",
-    "triaged": "正在研判",
-    "accepted": "已受理",
-    "transferred": "已转交有关部门办理",
-    "closed": "已办结",
-    "spam": "已收到",
-}
-
-
-def notice_text(kind: str, *, team: str, received_on: date, department_name: str = "",
-                result: str = "") -> str:
-    """The notice to a reporter of `kind` (accepted, transferred, result) in plain words.
-    It names the team, the date and the department or result given, never a person."""
-    if kind not in NOTICE_TEMPLATES:
-        raise DocumentError(f"未知告知类型 {kind!r}")
-    if kind == "transferred" and not department_name.strip():
-        raise DocumentError("转办告知须写明承办单位")
-    if kind == "result" and not result.strip():
-        raise DocumentError("办理结果告知须写明办理情况")
-    text = NOTICE_TEMPLATES[kind].format(received=cn_date(received_on), team=team,
-                                         department=department_name.strip(),
-                                         result=result.strip())
-    return text if text.endswith(("。", "！", "？", "”")) else f"{text}。"
-
-
 # -- dates as letters write them ------------------------------------------------------------
 
 

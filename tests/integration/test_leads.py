@@ -314,3 +314,42 @@ def test_a_named_reporter_reads_acceptance_and_result_on_the_status_page(team: W
             select(m.Notice).where(m.Notice.submission_id == named).order_by(m.Notice.id))]
     # named, posted through the API with a phone: a call back to make, each time
     assert kinds == [("accepted", "callback", "pending"), ("result", "callback", "pending")]
+
+
+def test_the_transfer_letter_prints_without_the_reporter(team: World) -> None:
+    from io import BytesIO
+
+    from docx import Document
+    from pypdf import PdfReader
+
+    from tests.support import NAMED_IDENTITY
+
+    named = team.named
+    response = post(team, "triager_a", f"/items/{named}/transfers",
+                    {"department": "agriculture_rural", "note": "请核查补偿款发放情况"})
+    transfer = response.get_json()
+    response = team.get("triager_a", f"/transfers/{transfer['id']}/letter.docx")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"].startswith("no-store")
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    text = "\n".join(p.text for p in Document(BytesIO(response.data)).paragraphs)
+    text += "\n".join(c.text for t in Document(BytesIO(response.data)).tables
+                      for r in t.rows for c in r.cells)
+    assert transfer["transfer_no"] in text and "请核查补偿款发放情况" in text
+    assert "郑国平" in text  # the matter (masked) goes with the letter
+    for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone, team.named_code,
+                   team.named_code.replace("-", "")):
+        assert secret not in text
+    pdf = team.get("triager_a", f"/transfers/{transfer['id']}/letter.pdf")
+    if pdf.status_code == 503:
+        pytest.skip(pdf.get_json()["error"]["message"])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    pdf_text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.data)).pages)
+    pdf_text = pdf_text.replace("\x00", "")
+    assert transfer["transfer_no"] in pdf_text
+    assert NAMED_IDENTITY.name not in pdf_text and NAMED_IDENTITY.phone not in pdf_text
+    assert team.get("triager_b", f"/transfers/{transfer['id']}/letter.pdf").status_code == 404
+    assert team.get("office", f"/transfers/{transfer['id']}/letter.pdf").status_code == 403
+    with team.desk.sessions() as db:
+        assert db.scalar(select(m.AuditEvent.id).where(
+            m.AuditEvent.action == "transfer.letter")) is not None
