@@ -353,3 +353,38 @@ def test_the_transfer_letter_prints_without_the_reporter(team: World) -> None:
     with team.desk.sessions() as db:
         assert db.scalar(select(m.AuditEvent.id).where(
             m.AuditEvent.action == "transfer.letter")) is not None
+
+
+def test_a_decision_confirms_or_corrects_through_the_api(team: World) -> None:
+    target = team.items_a[0]
+    refused(post(team, "duty_a", f"/items/{target}/decision", {}), 403)
+    refused(post(team, "triager_b", f"/items/{target}/decision", {}), 404)
+    refused(post(team, "triager_a", f"/items/{target}/decision", {"in_scope": "yes"}), 400,
+            "in_scope")
+    response = post(team, "triager_a", f"/items/{target}/decision", {})
+    assert response.status_code == 200 and response.get_json()["status"] == "triaged"
+    assert response.get_json()["history"][-1]["event"] == "confirmed"
+    response = post(team, "triager_a", f"/items/{target}/decision", {
+        "in_scope": False, "subject_role": "staff", "disciplines": [],
+        "routes": ["civil_affairs"], "note": "低保申请，转民政"})
+    found = response.get_json()
+    assert found["in_scope"] is False and found["routes"] == ["civil_affairs"]
+    assert found["history"][-1]["event"] == "corrected"
+    refused(post(team, "triager_a", f"/items/{target}/decision", {
+        "in_scope": False, "subject_role": "staff", "disciplines": [], "routes": []}), 400)
+
+
+def test_a_round_numbers_its_ledger_as_its_file_says(tmp_path: Any) -> None:
+    from intake.leads import format_number
+    from intake.round import RoundFileError, parse_round
+    from intake.settings import EXAMPLE_ROUND
+
+    source = EXAMPLE_ROUND.read_text(encoding="utf-8")
+    cfg = parse_round(source)
+    assert format_number(cfg, "lead", 12) == "青山巡线〔2026〕012号"
+    assert format_number(cfg, "transfer", 3) == "青山巡转〔2026〕3号"
+    plain = parse_round(source.replace('    lead: "青山巡线〔{year}〕{n:03d}号"\n', ""))
+    assert format_number(plain, "lead", 7) == "青山巡线〔2026〕007号"  # the default
+    for bad in ("青山巡线〔{year}〕号", "{name}{n}", "{n:q}"):
+        with pytest.raises(RoundFileError, match="编号格式"):
+            parse_round(source.replace("青山巡线〔{year}〕{n:03d}号", bad))
