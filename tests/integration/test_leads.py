@@ -388,3 +388,29 @@ def test_a_round_numbers_its_ledger_as_its_file_says(tmp_path: Any) -> None:
     for bad in ("青山巡线〔{year}〕号", "{name}{n}", "{n:q}"):
         with pytest.raises(RoundFileError, match="编号格式"):
             parse_round(source.replace("青山巡线〔{year}〕{n:03d}号", bad))
+
+
+def test_an_email_reporter_hears_by_email_from_a_neutral_sender(team: World) -> None:
+    from email import message_from_bytes, policy
+
+    from intake.outbox import SEAL_CONTEXT
+    from intake.pipeline import ingest
+    from intake.protect import Identity
+    from tests.support import make_submission
+
+    receipt = ingest(team.desk, make_submission(
+        round_id=team.round_a, channel="email", anonymous=False,
+        identity=Identity(email="villager@example.cn", display_name="老张"),
+        text="东岭村党支部书记刘德福把低保名额给了自己的亲戚。"))
+    post(team, "triager_a", f"/items/{receipt.submission_id}/accept", {"keeper": "triager_a"})
+    with team.desk.sessions() as db:
+        notice = db.scalar(select(m.Notice).where(m.Notice.submission_id == receipt.submission_id))
+        assert notice is not None and notice.delivery == "email" and notice.state == "done"
+        mail = db.get(m.OutboxMail, notice.outbox_id)
+        assert mail is not None and mail.kind == "notice_accepted" and mail.status == "queued"
+        sent = message_from_bytes(team.desk.keyring.unseal(mail.sealed, SEAL_CONTEXT),
+                                  policy=policy.default)
+    assert sent["To"] == "villager@example.cn"
+    assert "巡察" not in str(sent["From"]) and "巡察" not in str(sent["Subject"])
+    body = sent.get_content()
+    assert "已予受理" in body and "刘德福" not in body
