@@ -429,6 +429,8 @@ def set_spam(desk: Desk, actor: Actor, submission_id: int, *, spam: bool) -> Non
             raise StaffError("没有这件来信。")
         if row.spam == spam and (row.status == "spam") == spam:
             return
+        if spam and row.status not in AWAITING_TRIAGE:
+            raise StaffError("此件已受理、转办或办结，不能再标为垃圾信息。")
         decided = session.scalar(
             select(m.Decision.id).where(m.Decision.submission_id == row.id).limit(1))
         row.spam = spam

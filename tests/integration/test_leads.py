@@ -414,3 +414,17 @@ def test_an_email_reporter_hears_by_email_from_a_neutral_sender(team: World) -> 
     assert "巡察" not in str(sent["From"]) and "巡察" not in str(sent["Subject"])
     body = sent.get_content()
     assert "已予受理" in body and "刘德福" not in body
+
+
+def test_a_lead_is_not_marked_spam(team: World) -> None:
+    from intake.staff import StaffError
+    from intake.triage import Actor, set_spam
+
+    target = team.items_a[0]
+    post(team, "triager_a", f"/items/{target}/accept", {"keeper": "triager_a"})
+    with team.desk.sessions() as db:
+        user = db.scalar(select(m.StaffUser).where(m.StaffUser.username == "triager_a"))
+        assert user is not None
+    with pytest.raises(StaffError, match="不能再标为垃圾信息"):
+        set_spam(team.desk, Actor(user.id, "triager_a", "triager"), target, spam=True)
+    assert item(team, target)["status"] == "accepted"
