@@ -36,7 +36,7 @@ from intake.leads import (
     TRANSFER_STATUS_NAMES,
     LeadError,
 )
-from intake.notices import DELIVERY_NAMES, NOTICE_NAMES
+from intake.notices import DELIVERY_NAMES, NOTICE_NAMES, receiver_name
 from intake.staff import ROLE_NAMES, may
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -195,7 +195,7 @@ def db_panel(db: Any, row: m.Submission, form: OpenForm | None = None) -> dict[s
         "steps": [(s, names.get(s.staff_id) if s.staff_id else None,
                    step_text(s.kind, s.detail, departments)) for s in steps],
         "repeats": repeats, "earlier": earlier,
-        "keepers": keepers, "receivers": [(k, v) for k, v in departments.items()
+        "keepers": keepers, "receivers": [(k, receiver_name(desk(), k)) for k in departments
                                           if k not in NOT_A_RECEIVER],
         "routes": routes, "disposals": disposals, "dispatch_names": DISPATCH_NAMES,
         "disposal_names": DISPOSAL_NAMES, "role_names": ROLE_NAMES,
