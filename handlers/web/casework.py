@@ -21,7 +21,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import or_, select
 
 from handlers.web import staff
-from handlers.web.context import desk, now, require
+from handlers.web.context import desk, document, now, require
 from intake import leads
 from intake.audit import db_record
 from intake.items import zone_of
@@ -40,6 +40,7 @@ from intake.notices import DELIVERY_NAMES, NOTICE_NAMES, receiver_name
 from intake.staff import ROLE_NAMES, may
 from intake.store import models as m
 from intake.store.db import begin_write
+from intake.submission import IntakeError
 
 bp = Blueprint("casework", __name__)
 
@@ -403,3 +404,21 @@ def reopen(transfer_id: int) -> Any:
         leads.reopen_transfer(desk(), g.staff, transfer_id, reason=form.get("reason"))
         return "已重新交办，受理单位应在 15 个工作日内重新反馈。"
     return _transfer_step(transfer_id, "reopen", act)
+
+
+@bp.get("/transfers/<int:transfer_id>/letter.<fmt>")
+def letter(transfer_id: int, fmt: str) -> Any:
+    """The numbered transfer letter (转办函) as Word or PDF, as the staff API gives it."""
+    require("view_queue")
+    if fmt not in leads.LETTER_TYPES:
+        abort(404)
+    try:
+        name, content = leads.transfer_letter(desk(), g.staff, transfer_id, fmt)
+    except LeadError as exc:
+        if exc.kind == "not_found":
+            staff.denied("transfer", transfer_id)
+            abort(404)
+        abort(REFUSAL_STATUS[exc.kind])
+    except IntakeError as exc:  # no Chinese font for the PDF, a bad county template
+        return _render_transfer(transfer_id, error=str(exc), status=503)
+    return document(content, name, leads.LETTER_TYPES[fmt])

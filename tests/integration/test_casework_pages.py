@@ -164,6 +164,11 @@ def test_transfer_from_the_item_page_lands_on_the_transfer_page(team: World) -> 
     assert "请依法处理并反馈" in body and "已转出，待受理" in body
     assert f'href="/staff/transfers/{tid}/letter.docx"' in body
     assert f'href="/staff/transfers/{tid}/letter.pdf"' in body
+    letter = client.get(f"/staff/transfers/{tid}/letter.docx")
+    assert letter.status_code == 200 and letter.data.startswith(b"PK")
+    assert "no-store" in letter.headers["Cache-Control"]
+    assert web(team, "triager_b").get(f"/staff/transfers/{tid}/letter.docx").status_code == 404
+    assert client.get(f"/staff/transfers/{tid}/letter.odt").status_code == 404
     assert "镇财政所王刚虚报冒领补贴" in body  # the matter as sent (masked text)
     assert "受理期限" in body and "计时中" in body
     shown = panel(client, target)
