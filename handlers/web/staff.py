@@ -739,6 +739,7 @@ def user_access(user_id: int) -> Any:
 # The duty desk's pages live under /staff and share its login and context.
 from handlers.web.audit import bp as audit_bp  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
+from handlers.web.followup import bp as followup_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
@@ -748,5 +749,6 @@ bp.register_blueprint(desk_bp, url_prefix="/desk")
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
 bp.register_blueprint(rounds_bp, url_prefix="/rounds")
+bp.register_blueprint(followup_bp)  # /overdue, /digest, /notices/...
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
 bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats
