@@ -15,8 +15,8 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 from flask.testing import FlaskClient
+from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from intake.desk import Desk, open_desk
