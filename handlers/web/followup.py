@@ -119,7 +119,9 @@ def phone(notice_id: int) -> Any:
         number = followup.reveal_phone(desk(), g.staff, notice_id,
                                        request.form.get("reason", ""))
     except LeadError as exc:
-        abort(STATUS[exc.kind])
+        if exc.kind == "not_found":
+            abort(404)
+        return _calls_page(error=exc.message, status=STATUS[exc.kind])
     except StaffError as exc:
         if not may(g.staff.role, "reveal_identity"):
             abort(403)

@@ -94,5 +94,16 @@ def test_a_leader_works_through_the_overdue_page_and_the_call_list(
     page.locator("#calls tr", has_text=lead_no).get_by_role("button", name="已回复").click()
     expect(page.locator(".notice")).to_contain_text("已记录回复")
     expect(page.locator("#no-calls")).to_be_visible()
+
+    # the day's digest, as printed: counts and numbers, no navigation
+    page.get_by_role("link", name="日报").click()
+    page.get_by_label("日期").fill("2026-10-26")
+    page.get_by_role("button", name="查看").click()
+    expect(page.locator("#newly-overdue")).to_contain_text("第 1 号")
+    expect(page.locator("#count-calls")).to_have_text("0")
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.locator("form.filters")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / "digest-print.png"), full_page=True)
     assert problems == []
     assert Path("/tmp/overdue.png").stat().st_size > 10_000
