@@ -105,10 +105,10 @@ def db_digest(session: Session, entries: Sequence[RoundEntry], day: date) -> Dig
     received = dict.fromkeys(CHANNEL_NAMES, 0)
     spam = 0
     for channel, status, count in session.execute(
-            select(sub.channel, sub.status == "spam", func.count()).where(
+            select(sub.channel, sub.status, func.count()).where(
                 sub.round_id.in_(ids), sub.received_at >= start, sub.received_at < end)
-            .group_by(sub.channel, sub.status == "spam")):
-        if status:
+            .group_by(sub.channel, sub.status)):
+        if status == "spam":
             spam += count
         else:
             received[channel] = received.get(channel, 0) + count
