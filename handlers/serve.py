@@ -15,6 +15,7 @@ from handlers.smtp import MailServer
 from handlers.web import create_app
 from intake.atrest import sweep_at_start
 from intake.desk import Desk, open_desk
+from intake.digest import DigestWorker
 from intake.mail import accepted_mailboxes
 from intake.ocrworker import OcrWorker
 from intake.outbox import OutboxSender
@@ -87,6 +88,8 @@ def serve(settings: Settings) -> int:
     app.extensions["letters_copies"] = ocr_worker.copies  # one set of decrypted copies
     retention = RetentionWorker(desk)  # the retention rule: at start, then daily
     retention.start()
+    digests = DigestWorker(desk)  # the daily digest mail, when a relay and recipients are set
+    digests.start()
     base = f"http://{settings.http_host}:{settings.http_port}"
     lines = [
         "",
@@ -135,6 +138,7 @@ def serve(settings: Settings) -> int:
             ("mail server", mail_server.stop),
             ("outbox", sender.stop),
             ("retention", retention.stop),  # between two batches of a purge
+            ("digest", digests.stop),
             ("database", desk.close),
         ])
     return 0

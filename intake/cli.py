@@ -1,4 +1,4 @@
-"""The `intake` command: serve, smtp, outbox, classify, train, models, export, audit, rules,
+"""The `intake` command: serve, smtp, outbox, digest, classify, train, models, export, audit, rules,
 users."""
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("outbox", help="replies waiting to be sent")
     outbox_sub = p.add_subparsers(dest="outbox_command", required=True)
     outbox_sub.add_parser("retry", help="queue failed replies again (after fixing the relay)")
+
+    p = sub.add_parser("digest", help="a team's daily digest (counts and numbers only)")
+    p.add_argument("--team", default="", help="the team (default: every team)")
+    p.add_argument("--day", default="", help="YYYY-MM-DD, Beijing time (default: today)")
+    p.add_argument("--send", action="store_true",
+                   help="also queue it to the team's digest_recipients (once a day)")
 
     p = sub.add_parser("classify", help="classify JSON Lines items (contract: classify.md)")
     p.add_argument("--round", required=True)
@@ -246,6 +252,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "outbox":
         return _outbox_retry()
+    if args.command == "digest":
+        from intake.digest import run_digest
+
+        return run_digest(load_settings(), team=args.team, day=args.day, send=args.send)
     if args.command == "rounds":
         from intake.roundcmd import run_rounds
 

@@ -108,6 +108,10 @@ class Settings:
     mail_relay_starttls: bool = False
     mail_relay_username: str = ""
     mail_relay_password: str = field(default="", repr=False)
+    # The daily digest mail (intake.digest): team name → addresses; sent through the relay
+    # once a day from `digest_hour` (Beijing time), with the previous day's counts and numbers.
+    digest_recipients: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    digest_hour: int = 8
     # Duty desk: scanned letters and suggestion-box notes.
     # One upload (a box opening, the day's post), streamed; only a signed-in officer's request
     # may be this large (handlers.web.bodylimit), every other body stops at max_request_bytes.
@@ -170,6 +174,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "digest_recipients":
+        return _recipients(value)
     default = _FIELDS[name].default
     try:
         if isinstance(default, bool):
@@ -185,3 +191,25 @@ def _coerce(name: str, value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name}: {value!r} is not a {type(default).__name__}") from exc
     return str(value)
+
+
+def _recipients(value: Any) -> dict[str, tuple[str, ...]]:
+    """`digest_recipients`: a mapping (the YAML file), or its YAML/JSON text (a variable)."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"setting digest_recipients: {exc}") from exc
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SettingsError("setting digest_recipients: a mapping of team name to addresses")
+    found: dict[str, tuple[str, ...]] = {}
+    for team, addresses in value.items():
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        if not isinstance(addresses, list) or not all(
+                isinstance(a, str) and "@" in a for a in addresses):
+            raise SettingsError(f"setting digest_recipients: {team}: a list of e-mail addresses")
+        found[str(team)] = tuple(a.strip() for a in addresses)
+    return found

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from handlers.web.context import desk, now_local, parse_local, require
 from intake import appointments, duty
+from intake.followup import db_pending_counts
 from intake.protect import Identity
 from intake.rounds import RoundEntry
 from intake.store import models as m
@@ -69,8 +70,10 @@ def index() -> str:
         ).all()
         waiting = db.scalar(select(func.count()).select_from(m.Appointment)
                             .where(m.Appointment.status == "requested"))
+        pending = db_pending_counts(db)
     rounds = officer_rounds()
     return render_template("staff/desk.html", recent=recent, waiting=waiting, rounds=rounds,
+                           pending=pending,
                            round_names={e.id: e.cfg.name for e in desk().rounds.all()})
 
 

@@ -750,6 +750,7 @@ from handlers.web.audit import bp as audit_bp  # noqa: E402
 from handlers.web.casework import bp as casework_bp  # noqa: E402
 from handlers.web.casework import db_panel as casework_panel  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
+from handlers.web.followup import bp as followup_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
@@ -760,5 +761,6 @@ bp.register_blueprint(casework_bp)  # the item page's 办理 steps and the trans
 bp.register_blueprint(letters_bp, url_prefix="/letters")
 bp.register_blueprint(audit_bp, url_prefix="/audit")
 bp.register_blueprint(rounds_bp, url_prefix="/rounds")
+bp.register_blueprint(followup_bp)  # /overdue, /digest, /notices/...
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
 bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats

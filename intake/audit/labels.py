@@ -36,6 +36,7 @@ ACTION_LABELS: dict[str, str] = {
     "item.close": "办结",
     "notice.done": "告知已送达",
     "notice.letter": "打印告知书和信封",
+    "notice.no_answer": "回访未接通",
     "ledger.download": "下载线索台账",
     "handover.bundle": "生成移交包",
     "handover.bundle_with_identity": "生成移交包（含举报人身份）",
@@ -177,6 +178,9 @@ DETAIL_LABELS: dict[str, str] = {
     "format": "格式",
     "with_identity": "含举报人身份",
     "leads": "线索数",
+    "delivery": "送达方式",
+    "count": "份数",
+    "notice_ids": "各份告知编号",
 }
 
 
