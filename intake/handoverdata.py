@@ -99,16 +99,9 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
         raise HandoverError("forbidden", "只有组长可以生成移交包。")
 
     password = new_bundle_password()
+    zone = zone_of(entry.cfg)
     with desk.sessions() as session:
-        # On record before anything is gathered, let alone an identity decrypted.
-        begin_write(session)
-        db_record(session, "handover.bundle_with_identity" if with_identity
-                  else "handover.bundle", actor_id=actor.id if actor else None,
-                  actor_label=label, reason=recorded_reason(reason) if with_identity else "",
-                  round=entry.slug, file=out.name)
-        session.commit()
         ledger = db_ledger(session, entry, now)
-        workbook = ledger_workbook(ledger, now)
         chosen = bundled(ledger)
         attachments: dict[int, list[tuple[str, str]]] = {}
         for att in session.scalars(select(m.Attachment).where(
@@ -117,14 +110,22 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
                 attachments.setdefault(att.submission_id, []).append(
                     (att.storage_name, extension_of(att.content_type)))
         messages: dict[int, list[str]] = {}
-        zone = zone_of(entry.cfg)
         for msg in session.scalars(select(m.Message).where(
                 m.Message.submission_id.in_(chosen)).order_by(m.Message.at, m.Message.id)):
             messages.setdefault(msg.submission_id, []).append(
                 f"{msg.at.astimezone(zone):%Y-%m-%d %H:%M} "
                 f"{MESSAGE_AUTHORS.get(msg.author, msg.author)}：{msg.text}")
-        sealed: dict[int, bytes] = {}
-        if with_identity:
+    workbook = ledger_workbook(ledger, now)
+    with desk.sessions() as session:  # on record before any identity is decrypted
+        begin_write(session)
+        action = "handover.bundle_with_identity" if with_identity else "handover.bundle"
+        db_record(session, action, actor_id=actor.id if actor else None, actor_label=label,
+                  reason=recorded_reason(reason) if with_identity else "", round=entry.slug,
+                  items=len(ledger.rows), leads=len(chosen), with_identity=with_identity)
+        session.commit()
+    sealed: dict[int, bytes] = {}
+    if with_identity:
+        with desk.sessions() as session:
             sealed = {item_id: blob for item_id, blob in session.execute(
                 select(m.Submission.id, m.Submission.identity_sealed).where(
                     m.Submission.id.in_(chosen), m.Submission.identity_sealed.is_not(None)))}

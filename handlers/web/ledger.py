@@ -62,7 +62,7 @@ def ledger_download(entry: RoundEntry, *, via: str) -> Response:
     with desk().sessions() as db:
         begin_write(db)
         db_record(db, "ledger.download", actor_id=g.staff.id, actor_label=g.staff.username,
-                  round=entry.slug, rows=len(ledger.rows), via=via)
+                  round=entry.slug, items=len(ledger.rows), via=via)
         db.commit()
     return attachment(ledger_workbook(ledger, at), ledger_filename(entry, at), XLSX,
                       f"ledger-{entry.slug}.xlsx")
