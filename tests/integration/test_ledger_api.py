@@ -12,10 +12,11 @@ from urllib.parse import unquote
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from intake import leads
 from intake.ledger import HEADER_ROW, LEDGER_COLUMNS, LEDGER_SHEET, TRANSFER_SHEET
+from intake.ledgerdata import db_ledger
 from intake.pipeline import ingest
 from intake.rounds import load_files
 from intake.settings import EXAMPLE_ROUND
@@ -161,3 +162,36 @@ def test_a_member_of_two_rounds_names_one(world: World, tmp_path: Path) -> None:
     assert world.slug_a in response.get_json()["error"]["message"]
     empty = workbook(world.get("triager_a", "/ledger.xlsx?round=qingshan-autumn"))
     assert column(empty[LEDGER_SHEET], "编号") == []
+
+
+def test_the_ledger_reads_a_round_in_a_fixed_number_of_queries(team: World) -> None:  # noqa: F811
+    worked(team)
+    entry = team.desk.rounds.get(team.round_a)
+    assert entry is not None
+
+    def read() -> tuple[int, int]:
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(team.desk.engine, "before_cursor_execute", seen)
+        try:
+            with team.desk.sessions() as db:
+                rows = len(db_ledger(db, entry, m.utcnow()).rows)
+        finally:
+            event.remove(team.desk.engine, "before_cursor_execute", seen)
+        return len(statements), rows
+
+    queries, rows = read()
+    triager = actor(team, "triager_a")
+    for day in range(10):
+        item = ingest(team.desk, make_submission(
+            round_id=team.round_a, received_at=at(f"2026-03-{15 + day}", 9),
+            text=f"第{day}村党支部书记把低保名额给了自己的亲戚。")).submission_id
+        if day % 2:
+            leads.accept(team.desk, triager, item, keeper="triager_a")
+        elif day % 3 == 0:
+            leads.transfer(team.desk, triager, item, department="civil_affairs")
+    assert read() == (queries, rows + 10)
+    assert queries <= 10
