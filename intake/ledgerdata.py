@@ -174,9 +174,11 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
             current.disciplines if current is not None else ()))
         role = row.subject_role or (current.subject_role if current is not None else "")
         signed = steps.get(row.id, [])
-        history = "；".join(
-            f"{cn_short_date(s.at.astimezone(zone).date())} {names.get(s.staff_id or 0, '')} "
-            f"{step_words(s)}".replace("  ", " ") for s in signed[-HISTORY_STEPS:])
+        history = "；".join(" ".join(part for part in (
+            cn_short_date(s.at.astimezone(zone).date()), names.get(s.staff_id or 0, ""),
+            step_words(s)) if part) for s in signed[-HISTORY_STEPS:])
+        if len(signed) > HISTORY_STEPS:
+            history = "…；" + history
         rows.append(LedgerRow(
             item_id=row.id,
             number=lead.number if lead is not None else "",
@@ -209,9 +211,10 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
     # The bundle's full history keeps the staff's notes, masked once more (free text typed
     # by staff could carry a phone number); the workbook's short one leaves them out.
     full_steps = {
-        item_id: [f"{s.at.astimezone(zone):%Y-%m-%d %H:%M} {names.get(s.staff_id or 0, '')} "
-                  f"{step_words(s)}" + (f"：{mask_text(s.note)}" if s.note else "")
-                  for s in signed]
+        item_id: [" ".join(part for part in (
+            f"{s.at.astimezone(zone):%Y-%m-%d %H:%M}", names.get(s.staff_id or 0, ""),
+            step_words(s)) if part) + (f"：{mask_text(s.note)}" if s.note else "")
+            for s in signed]
         for item_id, signed in steps.items()}
     return Ledger(entry, rows, all_transfers, {r.id: r for r in items}, full_steps,
                   transfer_rows, replies)

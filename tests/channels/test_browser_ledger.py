@@ -1,20 +1,25 @@
 """The ledger page (线索台账) in a real headless Chromium against the real server: the table
-shows the round's items with their numbers and keepers, the overdue filter works, and the
-下载 Excel button returns the workbook. A screenshot is left at /tmp/ledger-page.png."""
+shows the round's items with their numbers and keepers, the overdue filter works, the
+下载 Excel button returns the workbook, and the team leader makes a handover bundle that opens
+with the password shown. Screenshots are left at /tmp/ledger-page.png and
+/tmp/handover-page.png."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pyzipper
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from intake import leads
 from intake.desk import Desk
+from intake.handover import LEDGER_NAME
 from intake.ledger import HEADER_ROW, LEDGER_COLUMNS, LEDGER_SHEET
 from intake.pipeline import ingest
 from intake.staff import create_user
@@ -92,4 +97,22 @@ def test_the_ledger_page_shows_the_table_and_downloads_the_workbook(
     assert [c.value for c in sheet[HEADER_ROW]] == list(LEDGER_COLUMNS)
     assert sheet.cell(row=HEADER_ROW + 1, column=2).value == number
     assert sheet.max_row == HEADER_ROW + len(TEXTS)
+
+    # the team leader's handover bundle: the password once, the archive once
+    page.get_by_role("link", name="生成移交包").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="生成移交包").click()
+    page.wait_for_load_state()
+    password = page.locator("#bundle-password").inner_text().strip()
+    assert re.fullmatch(r"[2-9A-Z]{5}(?:-[2-9A-Z]{5}){3}", password)
+    page.screenshot(path=str(SHOT.with_name("handover-page.png")), full_page=True)
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="下载移交包").click()
+    bundle = tmp_path / "bundle.zip"
+    caught.value.save_as(bundle)
+    with pyzipper.AESZipFile(bundle) as archive:
+        archive.setpassword(password.encode())
+        folders = {name.split("/")[0] for name in archive.namelist() if "/" in name}
+        assert archive.read(LEDGER_NAME)[:2] == b"PK"
+    assert folders == {f"001_{number}", "002_青山巡线〔2026〕002号", "003_青山巡转〔2026〕1号"}
     assert problems == []
