@@ -164,6 +164,7 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
                 attachments=shown, identity_text=identity)
 
     handover_zip(workbook, index_rows, INDEX_HEADER, files(), password, out=out,
-                 round_name=entry.cfg.name, team=entry.team, made_at=now, zone=zone,
+                 round_name=entry.cfg.name, made_at=now, zone=zone,
+                 team="" if entry.team in entry.cfg.name else entry.team,  # named once
                  with_identity=with_identity, chosen_by=label if with_identity else "")
     return password

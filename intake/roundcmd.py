@@ -112,8 +112,8 @@ def _bundle(desk: Desk, slug: str, out: Path, reason: str, with_identity: bool,
         print(f"{name}: 没有轮次 {slug}。", file=sys.stderr)
         return 2
     if entry.state not in ("closed", "handed_over"):
-        print(f"{name}: 轮次 {slug} 现为「{state_name(entry.state)}」，截止受理后才能移交。",
-              file=sys.stderr)
+        print(f"{name}: 轮次 {slug} 现为「{state_name(entry.state)}」；移交包只为已截止受理"
+              "或已移交的轮次生成。", file=sys.stderr)
         return 2
     if with_identity and not as_user:
         print(f"{name}: 包含举报人身份须由组长决定：请用 --as 组长账号 和 --reason 理由。",

@@ -168,7 +168,7 @@ def test_the_command_line_bundles_and_hands_the_round_over(
         team: World, bundled: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "cli.zip"
     refused = run(["rounds", "hand-over", team.slug_a, "--bundle", str(out)], team.desk)
-    assert refused.returncode == 2 and "截止受理后" in refused.stderr  # still open
+    assert refused.returncode == 2 and "已截止受理" in refused.stderr  # still open
     set_state(team.desk.sessions, team.slug_a, "closed", actor_label="test")
     refused = run(["rounds", "hand-over", team.slug_a, "--bundle", str(out),
                    "--with-identity", "--reason", "审查需要"], team.desk)
