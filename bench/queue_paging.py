@@ -47,6 +47,7 @@ from sqlalchemy import event, func, select  # noqa: E402
 
 from intake import scope  # noqa: E402
 from intake.desk import Desk, open_desk  # noqa: E402
+from intake.items import overdue_cuts  # noqa: E402
 from intake.settings import Settings  # noqa: E402
 from intake.store import models as m  # noqa: E402
 from intake.triage import PAGE_SIZE, QueueFilters, db_queue_page, encode_cursor  # noqa: E402
@@ -348,7 +349,12 @@ def run_cases(desk: Desk, rows: int, runs: int, budget: float) -> None:
     print(header)
     print("  " + "-" * (len(header) - 2))
     flagged: list[str] = []
-    for name, filters in CASES:
+    # After triage: the overdue list (every clock: triage, a named reporter told, closing,
+    # transfers) as of 20 days after the last receipt, and a keeper's leads.
+    late = overdue_cuts([desk.default_round()], START + SPAN + timedelta(days=20))
+    cases = (*CASES, ("overdue (every clock)", QueueFilters(overdue=late)),
+             ("keeper=wang (no such user)", QueueFilters(keeper="wang")))
+    for name, filters in cases:
         for label, cursor in (("first", None), ("mid", mid_cursor)):
             t = time_page(desk, filters, cursor, runs, budget)
             more = "" if t.has_next else " (last page)"
@@ -362,7 +368,7 @@ def run_cases(desk: Desk, rows: int, runs: int, budget: float) -> None:
     walk(desk, QueueFilters(discipline="political"), "discipline=political")
     print()
     print("EXPLAIN QUERY PLAN (the SQL db_queue_page issued, mid-queue cursor)")
-    for name, filters in CASES:
+    for name, filters in cases:
         if name in EXPLAIN_ALWAYS or name in flagged:
             note = "" if name in EXPLAIN_ALWAYS else "  <- scans a table or sorts"
             print_plan(f"{name}{note}", query_plans(desk, filters, mid_cursor))

@@ -8,7 +8,7 @@ the core's functions; there are no module-level singletons.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -19,6 +19,7 @@ from intake.attachments import AttachmentStore
 from intake.audit.chain import KEY_INFO
 from intake.classify import Classifier
 from intake.classify.models_store import ActiveModel
+from intake.documents import Receiver, load_receivers, receivers_file
 from intake.protect import Keyring
 from intake.round import Round
 from intake.rounds import RoundEntry, RoundRegistry, load_files
@@ -38,6 +39,8 @@ class Desk:
     files: AttachmentStore
     rounds: RoundRegistry
     rules: RuleSet
+    # The county's receiving bodies for transfers (intake.documents; generic names if none).
+    receivers: dict[str, Receiver] = field(default_factory=dict)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -77,6 +80,8 @@ def open_desk(settings: Settings, *, migrate_schema: bool = True,
     if load_round_files:
         load_files(sessions, settings.round_files)
     rules = load_rules(Path(settings.rules_dir))
+    receivers = load_receivers(receivers_file(settings.departments_file),
+                               Path(settings.rules_dir))
     registry = RoundRegistry(sessions, rules, ActiveModel(data_dir))
     registry.refresh(force=True)
     return Desk(
@@ -87,4 +92,5 @@ def open_desk(settings: Settings, *, migrate_schema: bool = True,
         files=AttachmentStore(data_dir / "attachments", keyring),
         rounds=registry,
         rules=rules,
+        receivers=receivers,
     )

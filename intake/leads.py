@@ -20,18 +20,21 @@ increment of `RoundCounter` in the step's transaction: no gaps, no twins.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake import notices
+from intake import documents, notices
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.items import CLOSE_DAYS, EXTENSION_DAYS, zone_of
 from intake.masking import mask_text
+from intake.publication import find_font
 from intake.round import Round
 from intake.staff import may
 from intake.store import models as m
@@ -575,3 +578,50 @@ def close(desk: Desk, actor: Actor, item_id: int, *, disposal: Any, note: Any = 
                   submission_id=row.id, disposal=disposal)
         notices.db_notify(session, desk, row, "result", actor, cfg, result=reply)
         session.commit()
+
+
+# -- the transfer letter ----------------------------------------------------------------------
+
+# How a letter names the channel a matter came by.
+CHANNEL_WORDS = {"web": "网络举报", "api": "网络举报", "email": "电子邮件", "hotline": "来电",
+                 "letter": "来信", "box": "意见箱来信", "visit": "来访"}
+LETTER_TYPES = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "pdf": "application/pdf"}
+
+
+def transfer_letter(desk: Desk, actor: Actor, transfer_id: int, fmt: str) -> tuple[str, bytes]:
+    """The numbered transfer letter (转办函) as DOCX (from the editable template) or PDF, and
+    its file name. It carries the masked matter as sent and the team's request, never the
+    reporter (intake.documents.TransferLetter has no field for them). Audited."""
+    if not may(actor.role, "view_queue"):
+        raise _forbidden()
+    with desk.sessions() as session:
+        begin_write(session)
+        found = session.get(m.Transfer, transfer_id)
+        if found is None:
+            raise _not_found("份转办记录")
+        row = session.get(m.Submission, found.submission_id)
+        if row is None:
+            raise _not_found("份转办记录")
+        cfg = _round(desk, row)
+        zone = zone_of(cfg)
+        generic = documents.Receiver(found.department, found.department_name)
+        receiver = replace(desk.receivers.get(found.department, generic),
+                           name=found.department_name)
+        letter = documents.TransferLetter(
+            number=found.number, team=cfg.team or cfg.name, round_name=cfg.name,
+            unit_name=cfg.unit.name, receiver=receiver, item_ref=f"第 {row.id} 号信访件",
+            received_on=row.received_at.astimezone(zone).date(),
+            channel=CHANNEL_WORDS.get(row.channel, "来信"), title=row.title,
+            matter=found.matter, request=found.note, accept_due=found.accept_due,
+            reply_due=found.reply_due, dated=found.dispatched_at.astimezone(zone).date(),
+            contact=f"联系电话：{cfg.hotline_number}" if cfg.hotline_number else "")
+        db_record(session, "transfer.letter", actor_id=actor.id, actor_label=actor.username,
+                  submission_id=row.id, transfer_id=found.id, format=fmt)
+        session.commit()
+    if fmt == "docx":
+        template = desk.settings.transfer_letter_template
+        content = documents.transfer_letter_docx(letter, Path(template) if template else None)
+    else:
+        content = documents.transfer_letter_pdf(letter, find_font(desk.settings.pdf_font))
+    return f"转办函-{letter.number}.{fmt}", content

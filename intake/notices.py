@@ -21,6 +21,7 @@ from string import Template
 from sqlalchemy.orm import Session
 
 from intake.desk import Desk
+from intake.documents import cn_date
 from intake.outbox import compose_reply, db_queue
 from intake.round import Round
 from intake.store import models as m
@@ -43,10 +44,6 @@ RESULT_DEFAULT = "我们已按规定作了处理。"
 EMAIL_SUBJECT = "关于您来信反映问题的回复"
 
 
-def cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def notice_text(kind: str, *, received_on: date, department_name: str = "",
                 result: str = "") -> str:
     """The notice's words, from the standard template of its kind."""
@@ -61,9 +58,8 @@ def notice_text(kind: str, *, received_on: date, department_name: str = "",
 def receiver_name(desk: Desk, code: str) -> str:
     """The receiving body a transfer goes to: the county's configured name, else the
     generic one of routing_rules/departments.yaml."""
-    receivers = getattr(desk, "receivers", None)
-    if receivers and code in receivers:
-        return str(receivers[code].name)
+    if code in desk.receivers:
+        return desk.receivers[code].name
     return str(desk.rules.departments[code])
 
 

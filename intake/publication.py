@@ -239,9 +239,10 @@ NO_LINE_END = set("（《「『“‘")
 UNBROKEN = re.compile(r"[A-Za-z0-9@._:/?=&%+#~-]+|.", re.S)
 
 
-def _break_lines(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+def _break_lines(text: str, width: float, measure: Callable[[str], float],
+                 unbroken: re.Pattern[str] = UNBROKEN) -> list[str]:
     tokens: list[str] = []
-    for token in UNBROKEN.findall(text):
+    for token in unbroken.findall(text):
         if tokens and (token[0] in NO_LINE_START or tokens[-1][-1] in NO_LINE_END):
             tokens[-1] += token
         else:

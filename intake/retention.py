@@ -205,6 +205,14 @@ def _purge_items(session: Session, desk: Desk, ids: list[int],
     _run(session, update(m.Appointment).where(m.Appointment.submission_id.in_(ids))
                     .values(note=""))
     _run(session, delete(m.CaseVisit).where(m.CaseVisit.submission_id.in_(ids)))
+    # After triage: the matter a transfer carried, the bodies' answers, staff notes on steps.
+    # Numbers, dates, keepers and dispositions stay: the ledger's record of what was done.
+    _run(session, update(m.Transfer).where(m.Transfer.submission_id.in_(ids))
+                    .values(matter=PURGED_TEXT, note=""))
+    transfers = select(m.Transfer.id).where(m.Transfer.submission_id.in_(ids))
+    _run(session, update(m.TransferReply).where(m.TransferReply.transfer_id.in_(transfers))
+                    .values(text=PURGED_TEXT))
+    _run(session, update(m.ItemStep).where(m.ItemStep.submission_id.in_(ids)).values(note=""))
     return {f for f in files if f}
 
 

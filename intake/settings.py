@@ -80,6 +80,12 @@ class Settings:
     # The Chinese font embedded in announcements and posters (.ttf/.otf/.ttc); empty: the
     # system's Noto CJK, Source Han, WenQuanYi or Droid Sans Fallback (intake.publication).
     pdf_font: str = ""
+    # The county's receiving bodies for transfer letters (config/departments.example.yaml);
+    # empty: config/departments.yaml if it exists, else the generic names of
+    # routing_rules/departments.yaml (intake.documents.receivers_file).
+    departments_file: str = ""
+    # An edited copy of intake/templates/transfer_letter.docx (docxtpl); empty: that one.
+    transfer_letter_template: str = ""
     # E-mail channel (SMTP server).
     smtp_host: str = "127.0.0.1"
     smtp_hostname: str = ""  # name in the greeting; empty: the mailbox's domain

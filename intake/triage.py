@@ -140,9 +140,13 @@ def db_queue_page(
     if filters.until is not None:
         stmt = stmt.where(order_at < filters.until)
     if filters.keeper:
-        stmt = stmt.where(exists().where(
-            m.Lead.submission_id == sub.id, m.Lead.keeper_id == m.StaffUser.id,
+        # A keeper's leads drive the query (a few hundred at most), not the whole queue.
+        keeper_id = session.scalar(select(m.StaffUser.id).where(
             m.StaffUser.username == filters.keeper))
+        if keeper_id is None:
+            return QueuePage([], None)
+        stmt = stmt.where(sub.id.in_(select(m.Lead.submission_id).where(
+            m.Lead.keeper_id == keeper_id)))
     if filters.overdue is not None:
         stmt = stmt.where(or_(false(), *(_overdue(sub, order_at, cut)
                                          for cut in filters.overdue)))
@@ -429,6 +433,8 @@ def set_spam(desk: Desk, actor: Actor, submission_id: int, *, spam: bool) -> Non
             raise StaffError("没有这件来信。")
         if row.spam == spam and (row.status == "spam") == spam:
             return
+        if spam and row.status not in AWAITING_TRIAGE:
+            raise StaffError("此件已受理、转办或办结，不能再标为垃圾信息。")
         decided = session.scalar(
             select(m.Decision.id).where(m.Decision.submission_id == row.id).limit(1))
         row.spam = spam

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
-from flask import abort, current_app, g
+from flask import Response, abort, current_app, g
 
 from intake.desk import Desk
 from intake.staff import may
@@ -43,3 +44,12 @@ def parse_local(value: str, field: str) -> datetime:
     if not 2000 <= parsed.year <= 2100:
         raise InvalidSubmissionError(field, "时间不对，请核对年份。")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA)
+
+
+def document(content: bytes, name: str, mimetype: str) -> Response:
+    """A generated document (a letter, the ledger) as a download under its Chinese name,
+    never cached (it may carry item contents)."""
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    g.no_store = True
+    return response

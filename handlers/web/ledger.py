@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 
-from handlers.web.context import desk, now, require
+from handlers.web.context import desk, document, now, require
 from intake.audit import db_record
 from intake.handoverdata import HandoverError, db_handover_bundle
 from intake.items import QueryError
@@ -43,13 +43,11 @@ BUNDLE_KEEP_SECONDS = 3600
 TOKEN_CHARS = 43  # secrets.token_urlsafe(32)
 
 
-def attachment(data: bytes | Iterator[bytes], name: str, mimetype: str,
-               fallback: str) -> Response:
-    """A download under a Chinese name (RFC 5987, with an ASCII fallback), never cached."""
-    response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
+def _stream(chunks: Iterator[bytes], name: str, size: int) -> Response:
+    """A large download (the bundle) read from disk, as context.document answers."""
+    response = Response(chunks, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    response.headers["Content-Length"] = str(size)
     g.no_store = True
     return response
 
@@ -64,8 +62,7 @@ def ledger_download(entry: RoundEntry, *, via: str) -> Response:
         db_record(db, "ledger.download", actor_id=g.staff.id, actor_label=g.staff.username,
                   round=entry.slug, items=len(ledger.rows), via=via)
         db.commit()
-    return attachment(ledger_workbook(ledger, at), ledger_filename(entry, at), XLSX,
-                      f"ledger-{entry.slug}.xlsx")
+    return document(ledger_workbook(ledger, at), ledger_filename(entry, at), XLSX)
 
 
 def _my_rounds() -> list[RoundEntry]:
@@ -200,7 +197,4 @@ def bundle(token: str) -> Any:
         finally:
             path.unlink(missing_ok=True)  # one download
 
-    response = attachment(chunks(), f"{entry.cfg.name}移交材料.zip", "application/zip",
-                          f"handover-{entry.slug}.zip")
-    response.headers["Content-Length"] = str(path.stat().st_size)
-    return response
+    return _stream(chunks(), f"{entry.cfg.name}移交材料.zip", path.stat().st_size)

@@ -19,7 +19,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from handlers.web.api import error, unauthorized
-from handlers.web.context import desk, now
+from handlers.web.context import desk, document, now
 from handlers.web.ledger import ledger_download
 from handlers.web.staff import denied, enter_scope
 from intake import leads, stats
@@ -39,6 +39,7 @@ from intake.ledgerdata import pick_round
 from intake.staff import StaffError, may
 from intake.store import models as m
 from intake.store.db import begin_write
+from intake.submission import IntakeError
 from intake.triage import Actor, Correction, db_queue_page, decide
 
 bp = Blueprint("staff_api", __name__)
@@ -317,6 +318,22 @@ def transfers() -> Any:
             if status != "overdue" or view["status"] == "overdue":
                 found.append(view)
     return jsonify(transfers=found)
+
+
+@bp.get("/transfers/<int:transfer_id>/letter.<fmt>")
+def transfer_letter(transfer_id: int, fmt: str) -> Any:
+    """The numbered transfer letter (转办函): `letter.docx` or `letter.pdf`."""
+    if (refusal := _admit("view_queue")) is not None:
+        return refusal
+    if fmt not in leads.LETTER_TYPES:
+        return error(404, "not_found", "转办函只有 docx 和 pdf 两种格式。")
+    try:
+        name, content = leads.transfer_letter(desk(), g.staff, transfer_id, fmt)
+    except LeadError as exc:
+        return _refused(exc)
+    except IntakeError as exc:  # no Chinese font for the PDF, a bad county template
+        return error(503, "unavailable", str(exc))
+    return document(content, name, leads.LETTER_TYPES[fmt])
 
 
 @bp.get("/ledger.xlsx")

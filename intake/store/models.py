@@ -237,7 +237,7 @@ class Submission(Base):
     # was extended (30, once); the earlier item this one repeats (重复件).
     disposal: Mapped[str | None] = mapped_column(String(24))
     closed_at: Mapped[datetime | None]
-    close_extension_days: Mapped[int] = mapped_column(default=0)
+    close_extension_days: Mapped[int] = mapped_column(default=0, server_default="0")
     repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
 
     attachments: Mapped[list[Attachment]] = relationship(

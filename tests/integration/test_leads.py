@@ -314,3 +314,117 @@ def test_a_named_reporter_reads_acceptance_and_result_on_the_status_page(team: W
             select(m.Notice).where(m.Notice.submission_id == named).order_by(m.Notice.id))]
     # named, posted through the API with a phone: a call back to make, each time
     assert kinds == [("accepted", "callback", "pending"), ("result", "callback", "pending")]
+
+
+def test_the_transfer_letter_prints_without_the_reporter(team: World) -> None:
+    from io import BytesIO
+
+    from docx import Document
+    from pypdf import PdfReader
+
+    from tests.support import NAMED_IDENTITY
+
+    named = team.named
+    response = post(team, "triager_a", f"/items/{named}/transfers",
+                    {"department": "agriculture_rural", "note": "请核查补偿款发放情况"})
+    transfer = response.get_json()
+    response = team.get("triager_a", f"/transfers/{transfer['id']}/letter.docx")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"].startswith("no-store")
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    text = "\n".join(p.text for p in Document(BytesIO(response.data)).paragraphs)
+    text += "\n".join(c.text for t in Document(BytesIO(response.data)).tables
+                      for r in t.rows for c in r.cells)
+    assert transfer["transfer_no"] in text and "请核查补偿款发放情况" in text
+    assert "郑国平" in text  # the matter (masked) goes with the letter
+    for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone, team.named_code,
+                   team.named_code.replace("-", "")):
+        assert secret not in text
+    pdf = team.get("triager_a", f"/transfers/{transfer['id']}/letter.pdf")
+    if pdf.status_code == 503:
+        pytest.skip(pdf.get_json()["error"]["message"])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    pdf_text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.data)).pages)
+    pdf_text = pdf_text.replace("\x00", "")
+    assert transfer["transfer_no"] in pdf_text
+    assert NAMED_IDENTITY.name not in pdf_text and NAMED_IDENTITY.phone not in pdf_text
+    assert team.get("triager_b", f"/transfers/{transfer['id']}/letter.pdf").status_code == 404
+    assert team.get("office", f"/transfers/{transfer['id']}/letter.pdf").status_code == 403
+    with team.desk.sessions() as db:
+        assert db.scalar(select(m.AuditEvent.id).where(
+            m.AuditEvent.action == "transfer.letter")) is not None
+
+
+def test_a_decision_confirms_or_corrects_through_the_api(team: World) -> None:
+    target = team.items_a[0]
+    refused(post(team, "duty_a", f"/items/{target}/decision", {}), 403)
+    refused(post(team, "triager_b", f"/items/{target}/decision", {}), 404)
+    refused(post(team, "triager_a", f"/items/{target}/decision", {"in_scope": "yes"}), 400,
+            "in_scope")
+    response = post(team, "triager_a", f"/items/{target}/decision", {})
+    assert response.status_code == 200 and response.get_json()["status"] == "triaged"
+    assert response.get_json()["history"][-1]["event"] == "confirmed"
+    response = post(team, "triager_a", f"/items/{target}/decision", {
+        "in_scope": False, "subject_role": "staff", "disciplines": [],
+        "routes": ["civil_affairs"], "note": "低保申请，转民政"})
+    found = response.get_json()
+    assert found["in_scope"] is False and found["routes"] == ["civil_affairs"]
+    assert found["history"][-1]["event"] == "corrected"
+    refused(post(team, "triager_a", f"/items/{target}/decision", {
+        "in_scope": False, "subject_role": "staff", "disciplines": [], "routes": []}), 400)
+
+
+def test_a_round_numbers_its_ledger_as_its_file_says(tmp_path: Any) -> None:
+    from intake.leads import format_number
+    from intake.round import RoundFileError, parse_round
+    from intake.settings import EXAMPLE_ROUND
+
+    source = EXAMPLE_ROUND.read_text(encoding="utf-8")
+    cfg = parse_round(source)
+    assert format_number(cfg, "lead", 12) == "青山巡线〔2026〕012号"
+    assert format_number(cfg, "transfer", 3) == "青山巡转〔2026〕3号"
+    plain = parse_round(source.replace('    lead: "青山巡线〔{year}〕{n:03d}号"\n', ""))
+    assert format_number(plain, "lead", 7) == "青山巡线〔2026〕007号"  # the default
+    for bad in ("青山巡线〔{year}〕号", "{name}{n}", "{n:q}"):
+        with pytest.raises(RoundFileError, match="编号格式"):
+            parse_round(source.replace("青山巡线〔{year}〕{n:03d}号", bad))
+
+
+def test_an_email_reporter_hears_by_email_from_a_neutral_sender(team: World) -> None:
+    from email import message_from_bytes, policy
+
+    from intake.outbox import SEAL_CONTEXT
+    from intake.pipeline import ingest
+    from intake.protect import Identity
+    from tests.support import make_submission
+
+    receipt = ingest(team.desk, make_submission(
+        round_id=team.round_a, channel="email", anonymous=False,
+        identity=Identity(email="villager@example.cn", display_name="老张"),
+        text="东岭村党支部书记刘德福把低保名额给了自己的亲戚。"))
+    post(team, "triager_a", f"/items/{receipt.submission_id}/accept", {"keeper": "triager_a"})
+    with team.desk.sessions() as db:
+        notice = db.scalar(select(m.Notice).where(m.Notice.submission_id == receipt.submission_id))
+        assert notice is not None and notice.delivery == "email" and notice.state == "done"
+        mail = db.get(m.OutboxMail, notice.outbox_id)
+        assert mail is not None and mail.kind == "notice_accepted" and mail.status == "queued"
+        sent = message_from_bytes(team.desk.keyring.unseal(mail.sealed, SEAL_CONTEXT),
+                                  policy=policy.default)
+    assert sent["To"] == "villager@example.cn"
+    assert "巡察" not in str(sent["From"]) and "巡察" not in str(sent["Subject"])
+    body = sent.get_content()
+    assert "已予受理" in body and "刘德福" not in body
+
+
+def test_a_lead_is_not_marked_spam(team: World) -> None:
+    from intake.staff import StaffError
+    from intake.triage import Actor, set_spam
+
+    target = team.items_a[0]
+    post(team, "triager_a", f"/items/{target}/accept", {"keeper": "triager_a"})
+    with team.desk.sessions() as db:
+        user = db.scalar(select(m.StaffUser).where(m.StaffUser.username == "triager_a"))
+        assert user is not None
+    with pytest.raises(StaffError, match="不能再标为垃圾信息"):
+        set_spam(team.desk, Actor(user.id, "triager_a", "triager"), target, spam=True)
+    assert item(team, target)["status"] == "accepted"

@@ -14,7 +14,7 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from intake import letters
+from intake import leads, letters
 from intake.desk import Desk
 from intake.mail import Envelope, take_in
 from intake.pipeline import add_reporter_message_to, add_team_message, find_case, ingest
@@ -25,6 +25,7 @@ from intake.staff import create_user
 from intake.store import models as m
 from intake.store.models import PURGED_TEXT, utcnow
 from intake.submission import CaseNotFoundError, IncomingFile
+from intake.triage import Actor
 from tests.channels.mailserver import chinese_mail
 from tests.conftest import PG_URL
 from tests.support import NAMED_IDENTITY, make_submission, staff_client
@@ -62,6 +63,12 @@ def two_rounds(desk: Desk, tmp_path: Path) -> dict[str, object]:
         attachments=(IncomingFile("现场照片.jpg", io.BytesIO(JPEG)),)))
     add_reporter_message_to(desk, web.submission_id, f"补充：{SECRET_PHRASE}，还有白条。")
     add_team_message(desk, web.submission_id, officer.id, "已收到，正在核实。")
+    keeper, _ = create_user(desk, "keeper", "triager", password="long-enough-pw",
+                            teams=[first.team])
+    actor = Actor(keeper.id, "keeper", "triager")
+    moved = leads.transfer(desk, actor, web.submission_id, department="civil_affairs",
+                           part=f"低保部分：{SECRET_PHRASE}", note=f"请核查{SECRET_PHRASE}")
+    leads.add_reply(desk, actor, moved, kind="accepted", text=f"已受理：{SECRET_PHRASE}")
     mail = take_in(desk, chinese_mail(body=f"东岭村会计林小燕{SECRET_PHRASE}。",
                                       attachment=("照片.jpg", png("red"))).as_bytes(),
                    Envelope(peer="127.0.0.1", mail_from="zhang@example.com",
@@ -166,7 +173,12 @@ def test_purge_destroys_texts_identities_and_files_and_keeps_counts(
         [event] = session.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "round.purge"))
         assert event.detail["round"] == slug
         assert event.detail["items"] == 3 and event.detail["identities"] == 3
-        assert event.detail["messages"] == 2 and event.detail["mails"] == 1
+        # the reporter's, the team's and the transfer notice
+        assert event.detail["messages"] == 3 and event.detail["mails"] == 1
+        [moved] = session.scalars(select(m.Transfer))
+        assert (moved.matter, moved.note) == (PURGED_TEXT, "") and moved.number
+        assert {r.text for r in session.scalars(select(m.TransferReply))} == {PURGED_TEXT}
+        assert {s.note for s in session.scalars(select(m.ItemStep))} == {""}
         assert event.detail["attachments"] == 3 and event.detail["scan_files"] == 1
         for audit in session.scalars(select(m.AuditEvent)):  # the record tells no text
             assert SECRET_PHRASE not in str(audit.detail) + audit.reason

@@ -198,3 +198,35 @@ def test_what_the_scope_cannot_filter_is_refused_inside_it(desk: Desk, teams: Tw
         assert session.execute(text("SELECT 1")).scalar() == 1  # no item table: fine
         with scope.unscoped(session):
             assert session.scalar(select(func.count()).select_from(table)) == 2
+
+
+def test_the_ledger_is_scoped_by_its_items(desk: Desk, teams: TwoTeams) -> None:
+    """Leads, transfers and their replies, steps and notices of team B's item are not seen by
+    team A, by any form of query; and A's steps cannot reach B's item."""
+    from intake import leads
+    from intake.triage import Actor
+
+    with desk.sessions() as session:
+        b_user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == "b_triager"))
+        assert b_user is not None
+    b_actor = Actor(b_user.id, "b_triager", "triager")
+    with scope.scoped(teams.b_viewer):
+        transfer_id = leads.transfer(desk, b_actor, teams.b_item, department="civil_affairs")
+        leads.add_reply(desk, b_actor, transfer_id, kind="accepted")
+    with scope.scoped(teams.a_viewer):
+        with pytest.raises(leads.LeadError) as refused:
+            leads.accept(desk, Actor(teams.a_viewer.user_id, "a_triager", "triager"),
+                         teams.b_item, keeper="a_triager")
+        assert refused.value.kind == "not_found"
+        with pytest.raises(leads.LeadError) as refused:
+            leads.remind(desk, Actor(teams.a_viewer.user_id, "a_triager", "triager"),
+                         transfer_id)
+        assert refused.value.kind == "not_found"
+        with desk.sessions() as session:
+            for model in (m.Transfer, m.TransferReply, m.ItemStep, m.Notice):
+                assert session.scalars(select(model)).all() == [], model
+                assert session.scalar(select(func.count()).select_from(model)) == 0, model
+            assert session.get(m.Transfer, transfer_id) is None
+    with scope.scoped(teams.b_viewer), desk.sessions() as session:
+        assert session.get(m.Transfer, transfer_id) is not None
+        assert len(session.scalars(select(m.TransferReply)).all()) == 1

@@ -153,8 +153,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_submissions_repeat_of_id'), ['repeat_of_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_submissions_repeat_of_id_submissions'), 'submissions', ['repeat_of_id'], ['id'])
         batch_op.create_check_constraint('disposal', DISPOSALS)
-    with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.alter_column('close_extension_days', server_default=None)
 
 
 
