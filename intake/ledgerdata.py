@@ -110,10 +110,10 @@ def _names(session: Session) -> dict[int, str]:
 
 
 def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
-    """The round's ledger: one row per item except spam, oldest first, in six queries (items
-    with their current classification, leads, transfers, replies, signed steps, team
-    messages, accounts). Runs in the caller's scope: rows the viewer may not read are not
-    there."""
+    """The round's ledger: one row per item except spam, oldest first, in a fixed number of
+    queries whatever the round's size (items and their current classifications, accounts,
+    leads, transfers, replies, signed steps, items answered by a team message). Runs in the
+    caller's scope: rows the viewer may not read are not there."""
     cfg = entry.cfg
     zone = zone_of(cfg)
     today = now.astimezone(zone).date()
