@@ -139,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         state = rounds_sub.add_parser(name, help=text)
         state.add_argument("slug")
         state.add_argument("--reason", default="", help="recorded in the audit log")
+        if name == "hand-over":
+            state.add_argument("--bundle", default="", metavar="OUT.zip",
+                               help="also write the encrypted handover bundle; its password "
+                                    "is printed once")
+            state.add_argument("--with-identity", action="store_true",
+                               help="include reporters' identities (a team leader's choice, "
+                                    "with --as and --reason)")
+            state.add_argument("--as", dest="as_user", default="", metavar="USERNAME",
+                               help="the team leader making the bundle")
     rounds_sub.add_parser("purge", help="destroy what the retention rule says is due")
     publish = rounds_sub.add_parser("publish", help="write the announcement and posters")
     publish.add_argument("slug")
@@ -261,7 +270,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_rounds(load_settings(), args.rounds_command, getattr(args, "files", []),
                           getattr(args, "slug", ""), getattr(args, "reason", ""),
-                          out=getattr(args, "out", ""))
+                          out=getattr(args, "out", ""), bundle=getattr(args, "bundle", ""),
+                          with_identity=getattr(args, "with_identity", False),
+                          as_user=getattr(args, "as_user", ""))
     if args.command == "devices":
         from intake.roundcmd import run_devices
 

@@ -3,6 +3,7 @@ line, with the operator recorded as the actor."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import sys
@@ -26,9 +27,22 @@ def _actor() -> str:
 
 
 def run_rounds(settings: Settings, command: str, files: list[str], slug: str,
-               reason: str, *, out: str = "") -> int:
+               reason: str, *, out: str = "", bundle: str = "", with_identity: bool = False,
+               as_user: str = "") -> int:
     desk = open_desk(settings, load_round_files=False)
     try:
+        if command == "hand-over" and (bundle or with_identity or as_user):
+            if not bundle:
+                print("intake rounds hand-over: --with-identity 和 --as 只与 --bundle 一起使用。",
+                      file=sys.stderr)
+                return 2
+            done = _bundle(desk, slug, Path(bundle), reason, with_identity, as_user)
+            if done != 0:
+                return done
+            entry = desk.rounds.by_slug(slug)
+            if entry is not None and entry.state == "handed_over":
+                print(f"轮次 {slug} 已是「{state_name(entry.state)}」，未改动。")
+                return 0
         if command == "load":
             return _load(desk, files)
         if command == "list":
@@ -79,6 +93,54 @@ def _load(desk: Desk, files: list[str]) -> int:
     words = {"created": "已新建", "updated": "已更新", "unchanged": "无变化"}
     for r in results:
         print(f"{words[r.outcome]}：{r.slug}")
+    return 0
+
+
+def _bundle(desk: Desk, slug: str, out: Path, reason: str, with_identity: bool,
+            as_user: str) -> int:
+    """`hand-over SLUG --bundle OUT.zip`: the handover bundle, made as the operator or, with
+    `--as`, as a team leader inside their scope (identities need one, and a reason). The
+    password is printed once."""
+    from intake import scope
+    from intake.handover import BundleTooLargeError
+    from intake.handoverdata import HandoverError, db_handover_bundle
+    from intake.triage import Actor
+
+    name = "intake rounds hand-over"
+    entry = desk.rounds.by_slug(slug)
+    if entry is None:
+        print(f"{name}: 没有轮次 {slug}。", file=sys.stderr)
+        return 2
+    if entry.state not in ("closed", "handed_over"):
+        print(f"{name}: 轮次 {slug} 现为「{state_name(entry.state)}」；移交包只为已截止受理"
+              "或已移交的轮次生成。", file=sys.stderr)
+        return 2
+    if with_identity and not as_user:
+        print(f"{name}: 包含举报人身份须由组长决定：请用 --as 组长账号 和 --reason 理由。",
+              file=sys.stderr)
+        return 2
+    actor: Actor | None = None
+    guard: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if as_user:
+        with desk.sessions() as session:
+            user = session.scalar(select(m.StaffUser).where(m.StaffUser.username == as_user))
+            if user is None or not user.active:
+                print(f"{name}: 没有可用账号 {as_user}。", file=sys.stderr)
+                return 2
+            actor = Actor(user.id, user.username, user.role)
+            guard = scope.scoped(scope.db_viewer(session, user.id, user.role))
+    try:
+        with guard:
+            password = db_handover_bundle(desk, actor, entry.id, with_identity=with_identity,
+                                          reason=reason, out=out, actor_label=_actor())
+    except (HandoverError, BundleTooLargeError) as exc:
+        print(f"{name}: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{name}: 无法写入 {out}：{exc.strerror}", file=sys.stderr)
+        return 2
+    print(f"移交包已写入：{out}（{'含' if with_identity else '不含'}举报人身份）")
+    print(f"解压密码（只显示这一次，请另行送达）：{password}")
     return 0
 
 

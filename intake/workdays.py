@@ -7,6 +7,7 @@ for a year neither knows, Monday to Friday are working days and the answer says 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -28,10 +29,21 @@ def working_day(day: date, rnd: Round) -> WorkingDay:
         return WorkingDay(True, True)
     if day in rnd.holidays:
         return WorkingDay(False, True)
-    try:
-        return WorkingDay(chinese_calendar.is_workday(day), True)
-    except NotImplementedError:
+    official = _official_workday(day)
+    if official is None:
         return WorkingDay(day.weekday() < 5, False)
+    return WorkingDay(official, True)
+
+
+@functools.lru_cache(maxsize=8192)
+def _official_workday(day: date) -> bool | None:
+    """chinese-calendar's answer, None for a year it does not know. Cached: the package checks
+    the date's range against its whole table on every call (about 80 µs), and a ledger asks
+    for the deadlines of thousands of items, each counting 15 working days ahead."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
 
 
 def add_working_days(start: date, days: int, rnd: Round) -> date:

@@ -160,6 +160,9 @@ PAGE_NEEDS = {
     "staff.audit": "view_audit",
     "staff.stats": "view_stats",
     "staff.rounds": "view_rounds",
+    "staff.ledger": "view_queue",
+    "staff.ledger.handover": "hand_over",
+    "staff.ledger.bundle": "hand_over",
 }
 
 
@@ -751,6 +754,7 @@ from handlers.web.casework import bp as casework_bp  # noqa: E402
 from handlers.web.casework import db_panel as casework_panel  # noqa: E402
 from handlers.web.desk import bp as desk_bp  # noqa: E402
 from handlers.web.followup import bp as followup_bp  # noqa: E402
+from handlers.web.ledger import bp as ledger_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
@@ -763,4 +767,5 @@ bp.register_blueprint(audit_bp, url_prefix="/audit")
 bp.register_blueprint(rounds_bp, url_prefix="/rounds")
 bp.register_blueprint(followup_bp)  # /overdue, /digest, /notices/...
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
+bp.register_blueprint(ledger_bp, url_prefix="/ledger")
 bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats

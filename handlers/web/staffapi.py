@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from handlers.web.api import error, unauthorized
 from handlers.web.context import desk, document, now
+from handlers.web.ledger import ledger_download
 from handlers.web.staff import denied, enter_scope
 from intake import leads, stats
 from intake.audit import db_record
@@ -34,6 +35,7 @@ from intake.items import (
     zone_of,
 )
 from intake.leads import LeadError
+from intake.ledgerdata import pick_round
 from intake.staff import StaffError, may
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -332,3 +334,18 @@ def transfer_letter(transfer_id: int, fmt: str) -> Any:
     except IntakeError as exc:  # no Chinese font for the PDF, a bad county template
         return error(503, "unavailable", str(exc))
     return document(content, name, leads.LETTER_TYPES[fmt])
+
+
+@bp.get("/ledger.xlsx")
+def ledger_workbook() -> Any:
+    """The round's ledger (台账): `round=SLUG`, needed when the viewer has several rounds;
+    another team's round is not found (404), as its items are."""
+    if (refusal := _admit("view_queue")) is not None:
+        return refusal
+    try:
+        entry = pick_round(desk().rounds, g.viewer.round_ids, request.args.get("round", ""))
+    except QueryError as exc:
+        return error(400, "invalid", exc.message, exc.field)
+    if entry is None:
+        return error(404, "not_found", "没有找到这个轮次。")
+    return ledger_download(entry, via="api")

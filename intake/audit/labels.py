@@ -40,6 +40,7 @@ ACTION_LABELS: dict[str, str] = {
     "ledger.download": "下载线索台账",
     "handover.bundle": "生成移交包",
     "handover.bundle_with_identity": "生成移交包（含举报人身份）",
+    "handover.bundle_with_identity.refused": "生成含举报人身份的移交包（被拒绝）",
     "letter.submit": "提交来信",
     "appointment_confirmed": "确认面谈预约",
     "appointment_declined": "拒绝面谈预约",
