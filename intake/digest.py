@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from intake.desk import Desk, open_desk
 from intake.items import CLOSE_DAYS, db_facts, deadlines
 from intake.leads import DISPOSAL_NAMES, REPLY_NAMES
+from intake.names import CHANNEL_NAMES, CLOCK_NAMES
 from intake.outbox import compose_reply, db_queue
 from intake.rounds import RoundEntry
 from intake.settings import Settings
@@ -40,11 +41,6 @@ from intake.workdays import CHINA, add_working_days, working_day
 log = logging.getLogger(__name__)
 
 DUE_SOON_WORKING_DAYS = 3
-# The channels in Chinese (as the staff pages name them, handlers.web.display.CHANNELS).
-CHANNEL_NAMES = {"web": "网络举报", "api": "码上巡察", "email": "电子邮箱", "hotline": "值班电话",
-                 "letter": "来信", "box": "意见箱", "visit": "来访"}
-CLOCK_NAMES = {"triage": "研判", "reply_accept": "告知", "close": "办结",
-               "transfer_accept": "转办受理", "transfer_reply": "转办结果"}
 MAIL_KIND = "digest"
 SUBJECT = "受理工作日报"
 

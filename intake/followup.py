@@ -31,6 +31,7 @@ from intake.audit import db_record
 from intake.desk import Desk
 from intake.items import Facts, db_facts, deadlines, overdue_cuts, zone_of
 from intake.leads import NOTE_MAX, LeadError
+from intake.names import CLOCK_NAMES  # in the order the overdue page shows them
 from intake.notices import NOTICE_NAMES, cn_date
 from intake.protect import Identity
 from intake.publication import find_font
@@ -40,9 +41,6 @@ from intake.store import models as m
 from intake.store.db import begin_write
 from intake.triage import Actor, QueueFilters, db_queue_page, reveal_identity
 
-# The clocks as the pages name them, in the order the overdue page shows them.
-CLOCK_NAMES = {"triage": "研判", "reply_accept": "告知", "close": "办结",
-               "transfer_accept": "转办受理", "transfer_reply": "转办结果"}
 CLOCK_HINTS = {"triage": "收件后 15 个工作日内受理或转办",
                "reply_accept": "实名举报 15 个工作日内告知是否受理",
                "close": "60 日内办结（可延期一次 30 日）",

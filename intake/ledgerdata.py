@@ -23,25 +23,17 @@ from intake.items import Facts, QueryError, deadlines, transfer_overdue, zone_of
 from intake.leads import DISPATCH_NAMES, DISPOSAL_NAMES, REPLY_NAMES, TRANSFER_STATUS_NAMES
 from intake.ledger import LedgerRow, TransferRow, ledger_xlsx
 from intake.masking import mask_text
+from intake.names import (
+    CHANNEL_NAMES,
+    CLOCK_NAMES,
+    STATUS_NAMES,
+    STEP_NAMES,
+    SUBJECT_ROLE_SHORT,
+)
 from intake.rounds import RoundEntry, RoundRegistry
 from intake.store import models as m
 from intake.submission import CATEGORIES as DISCIPLINE_NAMES
 
-# The words of the staff pages (handlers/web/display.py), for the core's documents.
-CHANNEL_NAMES = {"web": "网络举报", "api": "码上巡察", "email": "电子邮箱", "hotline": "值班电话",
-                 "letter": "来信", "box": "意见箱", "visit": "来访"}
-STATUS_NAMES = {"received": "待研判", "triaged": "已研判", "accepted": "已受理",
-                "transferred": "已转办", "closed": "已办结", "spam": "垃圾信息"}
-SUBJECT_ROLE_NAMES = {"leadership": "班子成员", "subordinate_head": "下级主要负责人",
-                      "key_post": "重要岗位", "staff": "一般干部",
-                      "outside_official": "外单位公职人员", "non_official": "非公职人员",
-                      "unknown": "不明"}
-DEADLINE_NAMES = {"triage": "研判", "reply_accept": "告知受理", "close": "办结",
-                  "transfer_accept": "转办受理", "transfer_reply": "转办结果"}
-STEP_NAMES = {"accepted": "受理", "keeper": "更换承办人", "transferred": "转办",
-              "dispatched": "送达", "reply": "登记答复", "reminded": "督办",
-              "reopened": "重新交办", "repeat": "登记重复件", "repeat_undone": "撤销重复件",
-              "extended": "延期", "closed": "办结", "notice": "告知反映人"}
 HISTORY_STEPS = 8  # the ledger's 办理过程 cell: the latest steps, the bundle has them all
 
 
@@ -167,7 +159,7 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
         facts = Facts(lead.number if lead else None, keeper or None,
                       lead.keeper_id if lead else None, tuple(mine), row.id in replied)
         open_clocks = tuple(
-            (DEADLINE_NAMES.get(d.kind, d.kind), d.due, d.overdue(today))
+            (CLOCK_NAMES.get(d.kind, d.kind), d.due, d.overdue(today))
             for d in deadlines(row, cfg, facts) if not d.done)
         current = row.current
         disciplines = tuple(DISCIPLINE_NAMES.get(d, d) for d in (
@@ -189,7 +181,7 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
             title=row.title,
             summary=row.text,
             subject=subject_of(current),
-            subject_role=SUBJECT_ROLE_NAMES.get(role, "") if role else "",
+            subject_role=SUBJECT_ROLE_SHORT.get(role, "") if role else "",
             disciplines=disciplines,
             in_scope=row.in_scope,
             status=STATUS_NAMES.get(row.status, row.status),

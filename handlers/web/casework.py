@@ -36,6 +36,7 @@ from intake.leads import (
     TRANSFER_STATUS_NAMES,
     LeadError,
 )
+from intake.names import STEP_NAMES
 from intake.notices import DELIVERY_NAMES, NOTICE_NAMES, receiver_name
 from intake.staff import ROLE_NAMES, may
 from intake.store import models as m
@@ -45,10 +46,6 @@ from intake.submission import IntakeError
 bp = Blueprint("casework", __name__)
 
 REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "conflict": 409}
-STEP_NAMES = {"accepted": "受理为线索", "keeper": "更换承办人", "transferred": "转办",
-              "dispatched": "寄送转办函", "reply": "登记答复", "reminded": "督办",
-              "reopened": "重新交办", "repeat": "登记为重复件", "repeat_undone": "撤销重复件",
-              "extended": "延期", "closed": "办结", "notice": "告知举报人"}
 
 
 @dataclass(frozen=True)

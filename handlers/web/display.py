@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from intake.classify import Evidence
+from intake.names import CHANNEL_NAMES, CLOCK_TITLES, STATUS_NAMES, SUBJECT_ROLE_SHORT
 from intake.protect import format_code
 from intake.submission import CATEGORIES as REPORT_CATEGORIES
 from intake.workdays import CHINA
 
-CHANNELS = {"web": "网络举报", "api": "码上巡察", "email": "电子邮箱", "hotline": "值班电话",
-            "letter": "来信", "box": "意见箱", "visit": "来访"}
+CHANNELS = CHANNEL_NAMES
 DESK_FLAGS = {"outside_hours": "非值班时段来电", "non_working_day": "非工作日来电",
               "before_open": "巡察开始前", "after_close": "受理截止后",
               "calendar_assumed": "日历未收录该年，按周一至周五计"}
@@ -31,19 +31,9 @@ ROLES = {
     "non_official": "非公职人员",
     "unknown": "无法确定",
 }
-ROLE_SHORT = {
-    "leadership": "班子成员",
-    "subordinate_head": "下级主要负责人",
-    "key_post": "重要岗位",
-    "staff": "一般干部",
-    "outside_official": "外单位公职人员",
-    "non_official": "非公职人员",
-    "unknown": "不明",
-}
-DEADLINES = {"triage": "研判（受理或转办）", "reply_accept": "告知实名举报人是否受理",
-             "close": "办结", "transfer_accept": "转办受理", "transfer_reply": "转办反馈结果"}
-STATUSES = {"received": "待研判", "triaged": "已研判", "accepted": "已受理",
-            "transferred": "已转交", "closed": "已办结", "spam": "疑似垃圾"}
+ROLE_SHORT = SUBJECT_ROLE_SHORT
+DEADLINES = CLOCK_TITLES
+STATUSES = STATUS_NAMES
 EVIDENCE_STATUS = {"asserted": "明确反映", "hedged": "传闻/推测", "negated": "否定"}
 IDENTITY_FIELDS = {
     "name": "姓名",

@@ -26,8 +26,9 @@ from flask import (
 
 from handlers.web.context import desk, now, require
 from intake import followup, leads
-from intake.digest import CHANNEL_NAMES, DUE_SOON_WORKING_DAYS, db_digest
+from intake.digest import DUE_SOON_WORKING_DAYS, db_digest
 from intake.leads import LeadError
+from intake.names import CHANNEL_NAMES
 from intake.rounds import RoundEntry
 from intake.staff import StaffError, may
 from intake.submission import IntakeError

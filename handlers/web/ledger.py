@@ -25,13 +25,13 @@ from intake.handoverdata import HandoverError, db_handover_bundle
 from intake.items import QueryError
 from intake.ledger import nearest_deadline
 from intake.ledgerdata import (
-    STATUS_NAMES,
     db_ledger,
     filter_rows,
     ledger_filename,
     ledger_workbook,
     pick_round,
 )
+from intake.names import STATUS_NAMES
 from intake.rounds import RoundEntry
 from intake.store.db import begin_write
 

@@ -173,7 +173,7 @@ def test_transfer_from_the_item_page_lands_on_the_transfer_page(team: World) -> 
     assert "受理期限" in body and "计时中" in body
     shown = panel(client, target)
     assert "青山巡转〔2026〕1号" in shown and f"/staff/transfers/{tid}" in shown
-    assert "已转交" in shown
+    assert "已转办" in shown
 
     # the same body again: 409, shown on the item page with the form kept
     response = send(client, f"/staff/items/{target}/transfers",

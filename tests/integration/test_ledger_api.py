@@ -106,7 +106,7 @@ def test_the_ledger_has_one_numbered_row_per_item_and_no_identity(team: World) -
     assert "人社局" in dict(zip(numbers, column(sheet, "转办单位及文号"), strict=True))[
         done["transfer"]]
     history = dict(zip(numbers, column(sheet, "办理过程"), strict=True))[done["first"]]
-    assert "triager_a 受理（青山巡线〔2026〕001号）" in history and "leader_a 办结" in history
+    assert "triager_a 受理为线索（青山巡线〔2026〕001号）" in history and "leader_a 办结" in history
     transfers = book[TRANSFER_SHEET]
     assert transfers.cell(row=HEADER_ROW + 1, column=2).value == done["transfer"]
     assert transfers.cell(row=HEADER_ROW + 1, column=3).value == done["transfer"]
