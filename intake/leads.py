@@ -283,7 +283,8 @@ def transfer(desk: Desk, actor: Actor, item_id: int, *, department: Any, note: A
         raise _forbidden("只有研判员和组长可以转办。")
     if not isinstance(department, str) or department not in desk.rules.departments \
             or department in NOT_A_RECEIVER:
-        raise LeadError("invalid", "请选择受理单位（部门代码见 routing_rules/departments.yaml）。", "department")
+        raise LeadError("invalid", "请选择受理单位（部门代码见 routing_rules/departments.yaml）。",
+                        "department")
     dispatch = dispatch or "exchange"
     if dispatch not in DISPATCH_NAMES:
         raise LeadError("invalid", f"送达方式应为：{'、'.join(DISPATCH_NAMES)}。", "dispatch")
