@@ -23,7 +23,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from intake import scope
 from intake.audit import db_record
@@ -110,11 +110,18 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
                 attachments.setdefault(att.submission_id, []).append(
                     (att.storage_name, extension_of(att.content_type)))
         messages: dict[int, list[str]] = {}
-        for msg in session.scalars(select(m.Message).where(
-                m.Message.submission_id.in_(chosen)).order_by(m.Message.at, m.Message.id)):
-            messages.setdefault(msg.submission_id, []).append(
-                f"{msg.at.astimezone(zone):%Y-%m-%d %H:%M} "
-                f"{MESSAGE_AUTHORS.get(msg.author, msg.author)}：{msg.text}")
+        # The reporters of an item's repeats (重复件) write to the first: their words too.
+        first_of = dict(session.execute(select(m.Submission.id, m.Submission.repeat_of_id).where(
+            m.Submission.repeat_of_id.in_(chosen))).all())
+        for msg in session.scalars(select(m.Message).where(or_(
+                m.Message.submission_id.in_(chosen),
+                and_(m.Message.submission_id.in_(first_of), m.Message.author == "reporter")))
+                .order_by(m.Message.at, m.Message.id)):
+            author = MESSAGE_AUTHORS.get(msg.author, msg.author)
+            if msg.submission_id in first_of:
+                author = f"重复件第 {msg.submission_id} 号的{author}"
+            messages.setdefault(first_of.get(msg.submission_id, msg.submission_id), []).append(
+                f"{msg.at.astimezone(zone):%Y-%m-%d %H:%M} {author}：{msg.text}")
     workbook = ledger_workbook(ledger, now)
     with desk.sessions() as session:  # on record before any identity is decrypted
         begin_write(session)

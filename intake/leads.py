@@ -47,6 +47,7 @@ TRANSFER_ACCEPT_WORKING_DAYS = 5  # a receiving body accepts or re-routes (domai
 # ... and reports its result within the petition limit (60 days from dispatch, CLOSE_DAYS).
 REOPEN_REPLY_WORKING_DAYS = 15  # a disputed result: a new answer within this
 NOTE_MAX = 2000
+ID_MAX = 2**31  # ids are 32-bit integers (as the paths' RowId): a larger number names no item
 PART_MAX = 5000
 
 # The disposals of the contract's `close` (and what a repeat is closed as).
@@ -242,7 +243,7 @@ def accept(desk: Desk, actor: Actor, item_id: int, *, keeper: Any, note: Any = "
         _step(session, row, actor, "accepted", note, number=number, keeper=user.username)
         db_record(session, "lead.accept", actor_id=actor.id, actor_label=actor.username,
                   submission_id=row.id, number=number, keeper=user.username)
-        notices.db_notify(session, desk, row, "accepted", actor, cfg)
+        _notify(session, desk, row, "accepted", actor, cfg)
         session.commit()
         return number
 
@@ -322,8 +323,8 @@ def transfer(desk: Desk, actor: Actor, item_id: int, *, department: Any, note: A
                   submission_id=row.id, transfer_id=found.id, number=number,
                   department=department)
         if whole:
-            notices.db_notify(session, desk, row, "transferred", actor, cfg,
-                              department_name=found.department_name)
+            _notify(session, desk, row, "transferred", actor, cfg,
+                    department_name=found.department_name)
         session.commit()
         return found.id
 
@@ -379,8 +380,11 @@ def add_reply(desk: Desk, actor: Actor, transfer_id: int, *, kind: Any, text: An
             raise LeadError("invalid", "答复时间不能早于转出时间。", "at")
         if found.status == "returned":
             raise LeadError("conflict", f"{found.number} 已被退回，不能再登记答复。")
-        if row.status == "closed" and row.disposal != "transferred_done":
-            raise LeadError("conflict", "此件已办结。")
+        if row.status == "closed":
+            raise LeadError("conflict", "此件已办结；对办理结果有异议的，请先重新交办。")
+        if kind == "result" and found.status == "answered":
+            raise LeadError("conflict", f"{found.number} 已登记办理结果；对结果有异议的，"
+                            "请重新交办。", "kind")
         if kind == "accepted" and found.status != "sent":
             raise LeadError("conflict", f"{found.number} 已登记受理。", "kind")
         if kind == "returned" and found.status == "answered":
@@ -459,7 +463,7 @@ def mark_repeat(desk: Desk, actor: Actor, item_id: int, *, of: Any) -> int:
     (the head of a chain of repeats)."""
     if not may(actor.role, "work_leads"):
         raise _forbidden("只有研判员和组长可以登记重复件。")
-    if isinstance(of, bool) or not isinstance(of, int):
+    if isinstance(of, bool) or not isinstance(of, int) or not 0 < of < ID_MAX:
         raise LeadError("invalid", "请给出原件的编号（数字）。", "of")
     if of == item_id:
         raise LeadError("invalid", "不能标为自己的重复件。", "of")
@@ -467,8 +471,8 @@ def mark_repeat(desk: Desk, actor: Actor, item_id: int, *, of: Any) -> int:
         begin_write(session)
         row = _item(session, item_id)
         first = session.get(m.Submission, of)
-        if first is None:
-            raise _not_found()
+        if first is None:  # the same answer for another team's item: nothing is confirmed
+            raise LeadError("invalid", f"没有找到第 {of} 号件。", "of")
         while first.repeat_of_id is not None:
             first = session.get(m.Submission, first.repeat_of_id)
             if first is None:
@@ -490,6 +494,7 @@ def mark_repeat(desk: Desk, actor: Actor, item_id: int, *, of: Any) -> int:
         _step(session, row, actor, "repeat", "", of=first.id)
         db_record(session, "item.repeat", actor_id=actor.id, actor_label=actor.username,
                   submission_id=row.id, of=first.id)
+        _tell_as_first(session, desk, row, first, actor)
         session.commit()
         return first.id
 
@@ -510,6 +515,46 @@ def undo_repeat(desk: Desk, actor: Actor, item_id: int) -> None:
         db_record(session, "item.repeat_undo", actor_id=actor.id, actor_label=actor.username,
                   submission_id=row.id, of=first)
         session.commit()
+
+
+def _notify(session: Session, desk: Desk, row: m.Submission, kind: str, actor: Actor,
+            cfg: Round, **words: str) -> None:
+    """The step's notice to the item's reporter and to the reporters of its repeats, who
+    reported the same matter (件件有回音)."""
+    notices.db_notify(session, desk, row, kind, actor, cfg, **words)
+    for repeat in session.scalars(select(m.Submission).where(
+            m.Submission.repeat_of_id == row.id).order_by(m.Submission.id)):
+        notices.db_notify(session, desk, repeat, kind, actor, cfg, **words)
+
+
+def _tell_as_first(session: Session, desk: Desk, row: m.Submission, first: m.Submission,
+                   actor: Actor) -> None:
+    """A new repeat's reporter hears where the first item stands (accepted, transferred or
+    closed); nothing while it awaits triage."""
+    cfg = _round(desk, row)
+    if first.status == "accepted":
+        notices.db_notify(session, desk, row, "accepted", actor, cfg)
+    elif first.status == "transferred":
+        sent = next((t for t in _transfers(session, first.id) if t.status != "returned"), None)
+        notices.db_notify(session, desk, row, "transferred", actor, cfg,
+                          department_name=sent.department_name if sent else "")
+    elif first.status == "closed" and first.disposal:
+        notices.db_notify(session, desk, row, "result", actor, cfg, disposal=first.disposal)
+
+
+def _check_names_nobody(session: Session, row: m.Submission, cfg: Round, text: str) -> None:
+    """What the reporter is told names no one on the round's roster nor the person this item
+    accuses: a notice goes to whoever holds the query code."""
+    if not text:
+        return
+    names = {member.name for member in cfg.roster}
+    current = row.current
+    if current is not None:
+        names |= {s.get("name", "") for s in current.subjects if isinstance(s, dict)}
+    named = sorted(n for n in names if len(n) >= 2 and n in text)
+    if named:
+        raise LeadError("invalid", f"告知举报人的内容不能出现被反映人或名册人员的姓名"
+                        f"（{'、'.join(named)}），请改写。", "reply")
 
 
 # -- extending and closing ------------------------------------------------------------------
@@ -577,7 +622,8 @@ def close(desk: Desk, actor: Actor, item_id: int, *, disposal: Any, note: Any = 
         _step(session, row, actor, "closed", note, disposal=disposal)
         db_record(session, "item.close", actor_id=actor.id, actor_label=actor.username,
                   submission_id=row.id, disposal=disposal)
-        notices.db_notify(session, desk, row, "result", actor, cfg, result=reply)
+        _check_names_nobody(session, row, cfg, reply)
+        _notify(session, desk, row, "result", actor, cfg, result=reply, disposal=disposal)
         session.commit()
 
 

@@ -38,21 +38,34 @@ TEMPLATES = {
     "transferred": "您于$received反映的问题已收到。经研究，该问题不属于本轮巡察受理范围，"
                    "已按规定转交$department办理，您也可以直接向该单位了解办理情况。"
                    "感谢您的信任和支持。",
-    "result": "您于$received反映的问题已办理完毕。$result感谢您的信任和支持。",
+    "result": "您于$received反映的问题$result感谢您的信任和支持。",
 }
-RESULT_DEFAULT = "我们已按规定作了处理。"
+RESULT_DEFAULT = "已办理完毕，我们已按规定作了处理。"
+# What a closed case tells its reporter when staff wrote no result of their own: the words fit
+# the disposal, and never say more than that (谈话函询, 初步核实 … are the commission's work).
+RESULT_BY_DISPOSAL = {
+    "talk_inquiry": "已按规定处置，有关方面正在依规依纪处理。",
+    "preliminary_check": "已按规定处置，有关方面正在依规依纪处理。",
+    "handed_to_commission": "已按规定移交有关纪检监察机关依规依纪依法处理。",
+    "shelved": "已登记留存。如您有新的情况或具体线索，欢迎继续反映。",
+    "concluded": "已办理完毕，我们已按规定作了处理。",
+    "transferred_done": "已由有关部门办理完毕。",
+    "no_action": "经研究，不作进一步处理。如您有新的具体情况，欢迎继续反映。",
+}
 EMAIL_SUBJECT = "关于您来信反映问题的回复"
 
 
 def notice_text(kind: str, *, received_on: date, department_name: str = "",
-                result: str = "") -> str:
-    """The notice's words, from the standard template of its kind."""
+                result: str = "", disposal: str = "") -> str:
+    """The notice's words, from the standard template of its kind; a result told by staff,
+    else the words that fit the disposal."""
     result = result.strip()
     if result and not result.endswith(("。", "！", "？", ".")):
         result += "。"
     return Template(TEMPLATES[kind]).substitute(
         received=cn_date(received_on), department=department_name or "有关部门",
-        result=f"办理情况：{result}" if result else RESULT_DEFAULT)
+        result=f"已办理完毕。办理情况：{result}" if result
+        else RESULT_BY_DISPOSAL.get(disposal, RESULT_DEFAULT))
 
 
 def receiver_name(desk: Desk, code: str) -> str:
@@ -83,11 +96,12 @@ def delivery_for(row: m.Submission, email: str, address: str, phone: str) -> str
 
 
 def db_notify(session: Session, desk: Desk, row: m.Submission, kind: str, actor: Actor,
-              cfg: Round, *, department_name: str = "", result: str = "") -> m.Notice:
+              cfg: Round, *, department_name: str = "", result: str = "",
+              disposal: str = "") -> m.Notice:
     """The notice of a step, in the step's transaction: a team message, and its delivery."""
     received = row.received_at.astimezone(cfg.opens.tzinfo or CHINA).date()
     text = notice_text(kind, received_on=received, department_name=department_name,
-                       result=result)
+                       result=result, disposal=disposal)
     message = m.Message(submission_id=row.id, author="team", text=text, staff_id=actor.id,
                         at=m.utcnow())
     session.add(message)

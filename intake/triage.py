@@ -29,6 +29,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZE = 50
 # Statuses of an item whose triage step (accept or route) is not done yet.
 AWAITING_TRIAGE = ("received", "triaged")
+# Once accepted, transferred or closed, what triage decided is the case's record.
+DECIDED = "此件已受理、转办或办结，研判结果不再更改。"
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ def decide(
         row = session.get(m.Submission, submission_id, with_for_update=True)
         if row is None:
             raise StaffError("没有这件。")
+        if row.status not in (*AWAITING_TRIAGE, "spam"):
+            raise StaffError(DECIDED)
         if row.current_classification_id != reviewed_id:
             raise StaffError("此件已被他人更新，请刷新页面后再研判。")
         current = row.current

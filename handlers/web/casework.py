@@ -352,8 +352,8 @@ def _render_transfer(transfer_id: int, *, error: str = "", status: int = 200,
                                               else found.status],
             reply_names=REPLY_NAMES, dispatch_names=DISPATCH_NAMES,
             step_text=lambda s: step_text(s.kind, s.detail, desk().rules.departments),
-            can={"reply": works and found.status != "returned" and (
-                    row.status != "closed" or row.disposal == "transferred_done"),
+            can={"reply": works and found.status in ("sent", "accepted")
+                 and row.status != "closed",
                  "remind": works and found.status in ("sent", "accepted"),
                  "reopen": works and found.status == "answered"},
             now_value=now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),

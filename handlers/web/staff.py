@@ -430,8 +430,17 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
             desk_info=_desk_info(db, row.id),
             deadlines=db_item_deadlines(db, row, desk().rounds, now()),
             casework=casework_panel(db, row, casework_form),
+            repeat_messages=db_repeat_messages(db, row.id),
         )
         return body, status
+
+
+def db_repeat_messages(db: Any, item_id: int) -> list[m.Message]:
+    """What the reporters of this item's repeats (重复件) wrote later: it reaches the first."""
+    repeats = select(m.Submission.id).where(m.Submission.repeat_of_id == item_id)
+    return list(db.scalars(select(m.Message).where(
+        m.Message.submission_id.in_(repeats), m.Message.author == "reporter")
+        .order_by(m.Message.at, m.Message.id)))
 
 
 def _desk_info(db: Any, item_id: int) -> dict[str, Any]:

@@ -161,10 +161,15 @@ def test_a_transfer_gets_a_number_a_clock_and_its_replies_stop_it(team: World) -
     response = post(team, "triager_a", f"/transfers/{tid}/replies",
                     {"kind": "result", "text": "已责令企业补发工资。"})
     assert response.get_json()["transfer"]["status"] == "answered"
+    refused(post(team, "triager_a", f"/transfers/{tid}/replies",
+                 {"kind": "result", "text": "又一个结果"}), 409, "kind")
     response = post(team, "triager_a", f"/items/{target}/close",
                     {"disposal": "transferred_done", "reply": "有关部门已责令补发工资"})
     assert response.status_code == 200 and response.get_json()["status"] == "closed"
     assert response.get_json()["disposal"] == "transferred_done"
+    # a closed case takes no answer until the result is disputed
+    refused(post(team, "triager_a", f"/transfers/{tid}/replies",
+                 {"kind": "returned", "text": "x"}), 409)
 
     # a disputed result reopens the transfer and the case
     refused(post(team, "triager_a", f"/transfers/{tid}/reopen", {}), 400, "reason")
@@ -200,7 +205,13 @@ def test_repeats_are_registered_counted_and_can_be_undone(team: World) -> None:
     refused(post(team, "triager_a", f"/items/{first}/repeat", {"of": later}), 400, "of")
     refused(post(team, "triager_a", f"/items/{later}/repeat", {"of": later}), 400, "of")
     refused(post(team, "triager_a", f"/items/{later}/repeat", {"of": "x"}), 400, "of")
-    refused(post(team, "triager_a", f"/items/{later}/repeat", {"of": team.items_b[0]}), 404)
+    # another team's item is "not found" as the original, as an item that does not exist
+    other = refused(post(team, "triager_a", f"/items/{later}/repeat", {"of": team.items_b[0]}),
+                    400, "of")
+    assert other == refused(post(team, "triager_a", f"/items/{later}/repeat",
+                                 {"of": 2**31 - 1}), 400, "of").replace(str(2**31 - 1),
+                                                                       str(team.items_b[0]))
+    refused(post(team, "triager_a", f"/items/{later}/repeat", {"of": 10**30}), 400, "of")
     refused(post(team, "duty_a", f"/items/{later}/repeat", {"of": first}), 403)
     response = post(team, "triager_a", f"/items/{later}/repeat", {"of": first})
     assert response.status_code == 200
@@ -428,3 +439,49 @@ def test_a_lead_is_not_marked_spam(team: World) -> None:
     with pytest.raises(StaffError, match="不能再标为垃圾信息"):
         set_spam(team.desk, Actor(user.id, "triager_a", "triager"), target, spam=True)
     assert item(team, target)["status"] == "accepted"
+
+
+def test_what_triage_decided_stays_once_the_case_moved_on(team: World) -> None:
+    target = team.items_a[0]
+    post(team, "triager_a", f"/items/{target}/accept", {"keeper": "triager_a"})
+    message = refused(post(team, "triager_a", f"/items/{target}/decision", {
+        "in_scope": False, "subject_role": "staff", "disciplines": [],
+        "routes": ["civil_affairs"]}), 409)
+    assert "不再更改" in message
+    refused(post(team, "triager_a", f"/items/{target}/decision", {}), 409)
+    assert item(team, target)["in_scope"] is not False
+
+
+def test_a_notice_names_nobody_and_fits_the_disposal(team: World) -> None:
+    named = team.named
+    post(team, "triager_a", f"/items/{named}/accept", {"keeper": "triager_a"})
+    message = refused(post(team, "triager_a", f"/items/{named}/close", {
+        "disposal": "shelved", "reply": "经核实，对郑国平予以诫勉谈话。"}), 400, "reply")
+    assert "郑国平" in message
+    assert item(team, named)["status"] == "accepted"
+    post(team, "triager_a", f"/items/{named}/close", {"disposal": "shelved"})
+    status = team.app.test_client().post(f"/api/v1/reports/{team.named_code}/status",
+                                         json={"password": "my-secret-1"}).get_json()
+    last = status["messages"][-1]["text"]
+    assert "已登记留存" in last and "已办理完毕" not in last
+
+
+def test_the_reporters_of_repeats_hear_what_the_first_one_hears(team: World) -> None:
+    from intake.pipeline import add_reporter_message_to
+    from tests.integration.test_staff_api import login
+
+    first, repeat = team.items_a[0], team.items_a[2]
+    post(team, "triager_a", f"/items/{first}/accept", {"keeper": "triager_a"})
+    post(team, "triager_a", f"/items/{repeat}/repeat", {"of": first})
+    post(team, "triager_a", f"/items/{first}/close", {"disposal": "concluded",
+                                                       "reply": "已责令整改"})
+    with team.desk.sessions() as db:
+        told = [(n.kind, n.delivery) for n in db.scalars(
+            select(m.Notice).where(m.Notice.submission_id == repeat).order_by(m.Notice.id))]
+        words = [msg.text for msg in db.scalars(select(m.Message).where(
+            m.Message.submission_id == repeat, m.Message.author == "team"))]
+    assert [kind for kind, _ in told] == ["accepted", "result"]  # as the first stood, then
+    assert "已责令整改" in words[-1]
+    add_reporter_message_to(team.desk, repeat, "补充：他弟弟也领了补助。")
+    page = login(team, "triager_a").get(f"/staff/items/{first}").get_data(as_text=True)
+    assert "重复件举报人的补充" in page and "补充：他弟弟也领了补助。" in page
