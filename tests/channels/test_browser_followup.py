@@ -91,6 +91,10 @@ def test_a_leader_works_through_the_overdue_page_and_the_call_list(
     expect(page.locator(".revealed")).to_have_text(CALLER.phone)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "calls.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 800})  # the duty officer's phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(SHOTS / "calls-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.locator("#calls tr", has_text=lead_no).get_by_role("button", name="已回复").click()
     expect(page.locator(".notice")).to_contain_text("已记录回复")
     expect(page.locator("#no-calls")).to_be_visible()
