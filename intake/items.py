@@ -57,7 +57,8 @@ class Deadline:
         return not self.done and today > self.due
 
     def as_dict(self, today: date) -> dict[str, Any]:
-        found = {"kind": self.kind, "due": self.due.isoformat(), "overdue": self.overdue(today)}
+        found = {"kind": self.kind, "due": self.due.isoformat(), "overdue": self.overdue(today),
+                 "done": self.done}
         if self.transfer:
             found["transfer"] = self.transfer
         return found

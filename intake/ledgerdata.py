@@ -197,7 +197,9 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
                                  for t in mine]
     every_transfer = sorted((t for ts in transfers.values() for t in ts),
                             key=lambda t: (t.seq, t.id))
-    numbers = {r.item_id: r.ledger_number() for r in rows}
+    # The 转办记录 sheet names the item by its lead number, else by its own (a transfer's
+    # number beside itself would say nothing).
+    numbers = {r.item_id: r.number or f"第{r.item_id}号件" for r in rows}
     all_transfers = [_transfer_row(t, numbers.get(t.submission_id, f"第{t.submission_id}号件"),
                                    zone, today) for t in every_transfer]
     # The bundle's full history keeps the staff's notes, masked once more (free text typed

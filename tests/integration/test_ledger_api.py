@@ -109,7 +109,8 @@ def test_the_ledger_has_one_numbered_row_per_item_and_no_identity(team: World) -
     assert "triager_a 受理为线索（青山巡线〔2026〕001号）" in history and "leader_a 办结" in history
     transfers = book[TRANSFER_SHEET]
     assert transfers.cell(row=HEADER_ROW + 1, column=2).value == done["transfer"]
-    assert transfers.cell(row=HEADER_ROW + 1, column=3).value == done["transfer"]
+    # the item of a transfer that is not a lead is named by its own number
+    assert transfers.cell(row=HEADER_ROW + 1, column=3).value == f"第{team.items_a[1]}号件"
     # the item reported on, as triage recorded them, is there; the reporter never is
     text = every_cell(book)
     assert "郑国平" in text
