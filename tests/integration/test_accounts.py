@@ -429,7 +429,8 @@ def test_the_header_names_the_members_teams_and_links_only_what_the_role_may_ope
     assert links == ["审计记录", "shenji（安全审计员）"]
     changed_password(desk, "zhiban", "duty_officer", teams=[FIRST])
     officer, _ = sign_in(app, "zhiban")
-    assert nav(officer.get("/staff/desk/").get_data(as_text=True))[:2] == ["研判队列", "值班台"]
+    assert nav(officer.get("/staff/desk/").get_data(as_text=True))[:5] == [
+        "研判队列", "线索台账", "超期督办", "日报", "值班台"]
 
 
 # -- the roles that read no item ---------------------------------------------------------------
