@@ -24,6 +24,7 @@ from handlers.web import staff
 from handlers.web.context import desk, document, now, require
 from intake import leads
 from intake.audit import db_record
+from intake.documents import receivers_file
 from intake.items import zone_of
 from intake.leads import (
     CLOSE_DISPOSALS,
@@ -358,6 +359,7 @@ def _render_transfer(transfer_id: int, *, error: str = "", status: int = 200,
                  "reopen": works and found.status == "answered"},
             now_value=now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
             error=error, form=form or OpenForm(""),
+            generic_names=receivers_file(desk().settings.departments_file) is None,
         )
         return body, status
 

@@ -162,6 +162,7 @@ def test_transfer_from_the_item_page_lands_on_the_transfer_page(team: World) -> 
     assert "已转办，请下载转办函送达受理单位。" in body
     assert "青山巡转〔2026〕1号" in body and "人社局" in body and "邮寄" in body
     assert "请依法处理并反馈" in body and "已转出，待受理" in body
+    assert "尚未配置" in body  # no county file of receiving bodies: the letter says so
     assert f'href="/staff/transfers/{tid}/letter.docx"' in body
     assert f'href="/staff/transfers/{tid}/letter.pdf"' in body
     letter = client.get(f"/staff/transfers/{tid}/letter.docx")
