@@ -485,3 +485,34 @@ def test_the_reporters_of_repeats_hear_what_the_first_one_hears(team: World) -> 
     add_reporter_message_to(team.desk, repeat, "补充：他弟弟也领了补助。")
     page = login(team, "triager_a").get(f"/staff/items/{first}").get_data(as_text=True)
     assert "重复件举报人的补充" in page and "补充：他弟弟也领了补助。" in page
+
+
+def test_numbers_taken_at_once_have_no_gaps_and_no_twins(team: World) -> None:
+    """Several triagers accept and transfer at the same moment: each number once, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from intake import leads
+    from intake.pipeline import ingest
+    from intake.triage import Actor
+    from tests.support import make_submission
+
+    ids = [ingest(team.desk, make_submission(
+        round_id=team.round_a, text=f"第{n}件：村干部优亲厚友。")).submission_id for n in range(12)]
+    with team.desk.sessions() as db:
+        user = db.scalar(select(m.StaffUser).where(m.StaffUser.username == "triager_a"))
+        assert user is not None
+    actor = Actor(user.id, "triager_a", "triager")
+
+    def step(n_item: tuple[int, int]) -> str:
+        n, item_id = n_item
+        if n % 2:
+            leads.transfer(team.desk, actor, item_id, department="civil_affairs")
+            return "transfer"
+        return leads.accept(team.desk, actor, item_id, keeper="triager_a")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(step, enumerate(ids)))
+    with team.desk.sessions() as db:
+        lead_seqs = sorted(db.scalars(select(m.Lead.seq)))
+        transfer_seqs = sorted(db.scalars(select(m.Transfer.seq)))
+    assert lead_seqs == list(range(1, 7)) and transfer_seqs == list(range(1, 7))
