@@ -12,27 +12,17 @@ from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from intake.staff import create_user
 from intake.store import models as m
-from tests.integration.test_staff_api import TEAM_A, World, world  # noqa: F401
+from tests.integration.test_staff_api import TEAM_A, World, login, world  # noqa: F401
 from tests.support import STAFF_PASSWORD, csrf_token
 
 
 def web(w: World, username: str) -> FlaskClient:
     """A browser-like client signed in on the staff pages as one of the world's accounts."""
-    with w.desk.sessions() as db:
-        db.execute(text("UPDATE staff_users SET must_change_password = false "
-                        "WHERE username = :u"), {"u": username})
-        db.commit()
-    client = w.app.test_client()
-    token = csrf_token(client, "/staff/login")
-    response = client.post("/staff/login", data={"username": username,
-                                                 "password": STAFF_PASSWORD,
-                                                 "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
+    return login(w, username)
 
 
 def page_text(response: object) -> str:
