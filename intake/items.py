@@ -98,15 +98,19 @@ def deadlines(row: m.Submission, cfg: Round, facts: Facts = NO_FACTS) -> list[De
         found.append(Deadline("reply_accept",
                               add_working_days(received, REPLY_ACCEPT_WORKING_DAYS, cfg),
                               spam or facts.notified))
-    extension = row.close_extension_days or 0
-    found.append(Deadline("close", received + timedelta(days=CLOSE_DAYS + extension),
-                          spam or row.status == "closed"))
+    found.append(Deadline("close", close_due(row, cfg), spam or row.status == "closed"))
     for t in facts.transfers:
         if t.status in ("sent", "accepted"):
             found.append(Deadline("transfer_accept", t.accept_due, t.status != "sent", t.number))
         if t.status == "accepted":
             found.append(Deadline("transfer_reply", t.reply_due, False, t.number))
     return found
+
+
+def close_due(row: m.Submission, cfg: Round) -> date:
+    """60 days after receipt (in the round's zone), 90 once extended."""
+    received = row.received_at.astimezone(zone_of(cfg)).date()
+    return received + timedelta(days=CLOSE_DAYS + (row.close_extension_days or 0))
 
 
 def transfer_overdue(t: m.Transfer, today: date) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from intake import documents, notices
 from intake.audit import db_record
 from intake.desk import Desk
-from intake.items import CLOSE_DAYS, EXTENSION_DAYS, zone_of
+from intake.items import CLOSE_DAYS, EXTENSION_DAYS, close_due, zone_of
 from intake.masking import mask_text
 from intake.publication import find_font
 from intake.round import Round
@@ -208,11 +208,6 @@ def resting_status(session: Session, row: m.Submission) -> str:
     decided = session.scalar(select(m.Decision.id).where(m.Decision.submission_id == row.id)
                              .limit(1))
     return "triaged" if decided is not None else "received"
-
-
-def close_due(row: m.Submission, cfg: Round) -> date:
-    received = row.received_at.astimezone(zone_of(cfg)).date()
-    return received + timedelta(days=CLOSE_DAYS + row.close_extension_days)
 
 
 # -- accept: a numbered lead with one keeper ------------------------------------------------

@@ -66,11 +66,13 @@ PERMISSIONS = {
 
 
 class StaffError(IntakeError):
-    """A staff account operation failed; `message` is Chinese, for staff."""
+    """A staff account operation failed; `message` is Chinese, for staff. `kind` says why,
+    as intake.leads.LeadError does: `invalid` (the default), `not_found` or `conflict`."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, kind: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
+        self.kind = kind
 
 
 def may(role: str, permission: str) -> bool:

@@ -237,11 +237,11 @@ def decide(
         begin_write(session)
         row = session.get(m.Submission, submission_id, with_for_update=True)
         if row is None:
-            raise StaffError("没有这件。")
+            raise StaffError("没有这件。", "not_found")
         if row.status not in (*AWAITING_TRIAGE, "spam"):
-            raise StaffError(DECIDED)
+            raise StaffError(DECIDED, "conflict")
         if row.current_classification_id != reviewed_id:
-            raise StaffError("此件已被他人更新，请刷新页面后再研判。")
+            raise StaffError("此件已被他人更新，请刷新页面后再研判。", "conflict")
         current = row.current
         if correction is None:
             if current is None:

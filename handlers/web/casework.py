@@ -25,7 +25,7 @@ from handlers.web.context import desk, document, now, require
 from intake import leads
 from intake.audit import db_record
 from intake.documents import receivers_file
-from intake.items import zone_of
+from intake.items import transfer_overdue, zone_of
 from intake.leads import (
     CLOSE_DISPOSALS,
     DISPATCH_NAMES,
@@ -189,7 +189,7 @@ def db_panel(db: Any, row: m.Submission, form: OpenForm | None = None) -> dict[s
     return {
         "lead": lead, "keeper": keeper,
         "transfers": [(t, transfer_clocks(t, zone, today),
-                       TRANSFER_STATUS_NAMES["overdue" if _late(t, today) else t.status])
+                       TRANSFER_STATUS_NAMES["overdue" if transfer_overdue(t, today) else t.status])
                       for t in transfers],
         "steps": [(s, names.get(s.staff_id) if s.staff_id else None,
                    step_text(s.kind, s.detail, departments)) for s in steps],
@@ -210,11 +210,6 @@ def db_panel(db: Any, row: m.Submission, form: OpenForm | None = None) -> dict[s
         },
         "form": form or OpenForm(""),
     }
-
-
-def _late(t: m.Transfer, today: date) -> bool:
-    return (t.status == "sent" and today > t.accept_due) or (
-        t.status == "accepted" and today > t.reply_due)
 
 
 # -- the steps on an item ----------------------------------------------------------------------
@@ -349,7 +344,7 @@ def _render_transfer(transfer_id: int, *, error: str = "", status: int = 200,
         body = render_template(
             "staff/transfer.html", t=found, row=row, replies=replies, steps=steps,
             users=users, clocks=transfer_clocks(found, zone, today), zone=zone,
-            status_name=TRANSFER_STATUS_NAMES["overdue" if _late(found, today)
+            status_name=TRANSFER_STATUS_NAMES["overdue" if transfer_overdue(found, today)
                                               else found.status],
             reply_names=REPLY_NAMES, dispatch_names=DISPATCH_NAMES,
             step_text=lambda s: step_text(s.kind, s.detail, desk().rules.departments),

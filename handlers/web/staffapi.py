@@ -40,7 +40,7 @@ from intake.staff import StaffError, may
 from intake.store import models as m
 from intake.store.db import begin_write
 from intake.submission import IntakeError
-from intake.triage import DECIDED, Actor, Correction, db_queue_page, decide
+from intake.triage import Actor, Correction, db_queue_page, decide
 
 bp = Blueprint("staff_api", __name__)
 
@@ -185,9 +185,7 @@ def decision(item_id: int) -> Any:
             decide(desk(), g.staff, item_id, reviewed_id=reviewed, correction=correction,
                    note=note if isinstance(note, str) else "")
         except StaffError as exc:
-            kind = "conflict" if "刷新" in exc.message or exc.message == DECIDED else (
-                "not_found" if exc.message == "没有这件。" else "invalid")
-            raise LeadError(kind, exc.message) from None
+            raise LeadError(exc.kind, exc.message) from None
         return _item_answer(item_id)
     return _step("decide", act)
 
