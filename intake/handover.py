@@ -4,6 +4,8 @@ This module owns the bundle's shape and its encryption. One AES-256 encrypted ZI
 which 7-Zip and WinRAR open with the password; Windows' own "extract" cannot) holds:
 
 - `台账.xlsx`, the round's ledger (intake.ledger);
+- the round's closing appendices beside it (`附件1_信访举报受理情况统计表.docx`,
+  `附件2_问题线索移交清单.docx`, `附件3_转办情况一览表.docx`; intake.reports);
 - `索引.xlsx`, the index sheet, one row per lead;
 - one folder per lead (`001_青山巡线〔2026〕001号/`) with `案卷.txt` (the lead's file: numbers,
   dates, keeper, status, disposal, masked title and text, history, transfers and replies),
@@ -189,7 +191,8 @@ def index_xlsx(title: str, header: Sequence[str],
 
 
 def _readme(*, round_name: str, team: str, made_at: datetime, zone: tzinfo, leads: int,
-            attachments: int, identities: int, with_identity: bool, chosen_by: str) -> str:
+            attachments: int, identities: int, with_identity: bool, chosen_by: str,
+            appendices: Sequence[str] = ()) -> str:
     made = made_at.astimezone(zone)
     if with_identity:
         who = f"经{chosen_by}决定" if chosen_by else "经组长决定"
@@ -203,6 +206,7 @@ def _readme(*, round_name: str, team: str, made_at: datetime, zone: tzinfo, lead
         f"生成时间：{cn_date(made)} {made:%H:%M}",
         "内容：",
         f"  {LEDGER_NAME}：问题线索台账（本轮次收到的全部件，不含垃圾信息）和转办记录；",
+        *[f"  {name}：巡察结束附件（不含反映人信息）；" for name in appendices],
         f"  {INDEX_NAME}：案卷索引，每件线索一行；",
         f"  {leads} 个案卷文件夹（共 {attachments} 个附件），每个文件夹有“{CASE_NAME}”"
         f"（编号、日期、承办人、办理状态、处置方式、标题和内容、办理过程、转办和答复）"
@@ -221,9 +225,11 @@ def handover_zip(ledger_xlsx: bytes, index_rows: Sequence[Sequence[str | int | d
                  index_header: Sequence[str], files: Iterable[LeadFile], password: str, *,
                  out: Path, round_name: str, team: str, made_at: datetime, zone: tzinfo,
                  with_identity: bool = False, chosen_by: str = "",
+                 appendices: Sequence[tuple[str, bytes]] = (),
                  max_bytes: int = MAX_BUNDLE_BYTES) -> None:
     """Write the bundle to `out`: an AES-256 ZIP under `password` holding LEDGER_NAME,
-    INDEX_NAME, one folder per lead and README_NAME. `files` may be a generator, so that only
+    the `appendices` (file name, DOCX bytes) beside it, INDEX_NAME, one folder per lead and
+    README_NAME. `files` may be a generator, so that only
     one lead's attachments are in memory at a time. A lead's identity file is written only with
     `with_identity` (a team leader's audited choice, named by `chosen_by`); a LeadFile carrying
     one without it is refused (ValueError), so no identity leaves by accident. Growing past
@@ -253,6 +259,8 @@ def handover_zip(ledger_xlsx: bytes, index_rows: Sequence[Sequence[str | int | d
                     raise BundleTooLargeError(max_bytes)
 
             put(LEDGER_NAME, ledger_xlsx)
+            for name, content in appendices:
+                put(safe_name(name), content)
             put(INDEX_NAME, index_xlsx(f"{round_name}移交材料索引", index_header, index_rows))
             folders: set[str] = set()
             leads = attachments = identities = 0
@@ -273,7 +281,7 @@ def handover_zip(ledger_xlsx: bytes, index_rows: Sequence[Sequence[str | int | d
             put(README_NAME, notepad_text(_readme(
                 round_name=round_name, team=team, made_at=made_at, zone=zone, leads=leads,
                 attachments=attachments, identities=identities, with_identity=with_identity,
-                chosen_by=chosen_by)))
+                chosen_by=chosen_by, appendices=[safe_name(n) for n, _ in appendices])))
         os.replace(handle.name, out)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

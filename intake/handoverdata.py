@@ -2,12 +2,12 @@
 and the audit record of it.
 
 `intake.handover` writes the encrypted archive from plain parts; this module collects them
-for a round: the ledger workbook (intake.ledgerdata), the index, and one folder per item the
-ledger numbers — every lead, and every item transferred without becoming a lead (its transfer
-numbers are its 编号; the commission follows up both) — with the item's masked text and the
-reporter's later messages, its signed history, transfers and replies, and its attachments
-decrypted from the store. Items that are neither (still awaiting triage, closed without a
-number, repeats) are rows of the ledger only.
+for a round: the ledger workbook (intake.ledgerdata), the closing appendices (intake.reports),
+the index, and one folder per item the ledger numbers — every lead, and every item transferred
+without becoming a lead (its transfer numbers are its 编号; the commission follows up both) —
+with the item's masked text and the reporter's later messages, its signed history, transfers
+and replies, and its attachments decrypted from the store. Items that are neither (still
+awaiting triage, closed without a number, repeats) are rows of the ledger only.
 
 Making a bundle is the team leader's act (permission `hand_over`); the server operator may
 make one from the command line. Identities go in only on a team leader's explicit choice
@@ -33,6 +33,7 @@ from intake.items import zone_of
 from intake.ledger import shorten
 from intake.ledgerdata import Ledger, db_ledger, ledger_workbook
 from intake.masking import extension_of
+from intake.reports import db_appendices
 from intake.staff import may
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -103,6 +104,7 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
     with desk.sessions() as session:
         ledger = db_ledger(session, entry, now)
         chosen = bundled(ledger)
+        appendices = db_appendices(session, ledger, now, desk.settings.report_templates_dir)
         attachments: dict[int, list[tuple[str, str]]] = {}
         for att in session.scalars(select(m.Attachment).where(
                 m.Attachment.submission_id.in_(chosen)).order_by(m.Attachment.id)):
@@ -173,5 +175,6 @@ def db_handover_bundle(desk: Desk, actor: Actor | None, round_id: int, *, with_i
     handover_zip(workbook, index_rows, INDEX_HEADER, files(), password, out=out,
                  round_name=entry.cfg.name, made_at=now, zone=zone,
                  team="" if entry.team in entry.cfg.name else entry.team,  # named once
-                 with_identity=with_identity, chosen_by=label if with_identity else "")
+                 with_identity=with_identity, chosen_by=label if with_identity else "",
+                 appendices=appendices)
     return password

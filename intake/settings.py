@@ -86,6 +86,10 @@ class Settings:
     departments_file: str = ""
     # An edited copy of intake/templates/transfer_letter.docx (docxtpl); empty: that one.
     transfer_letter_template: str = ""
+    # A folder of edited copies of the report templates (weekly_report.docx,
+    # round_statistics.docx, round_leads.docx, round_transfers.docx; intake.reportdocs); a
+    # template not found there, or empty: the built-in one in intake/templates.
+    report_templates_dir: str = ""
     # E-mail channel (SMTP server).
     smtp_host: str = "127.0.0.1"
     smtp_hostname: str = ""  # name in the greeting; empty: the mailbox's domain

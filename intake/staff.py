@@ -57,6 +57,10 @@ PERMISSIONS = {
     # The rounds page read-only: the office all rounds, a team leader their teams' rounds.
     "view_rounds": {"admin", "office", "team_leader"},
     "view_stats": {"triager", "team_leader", "office"},
+    # The round's closing appendices (统计表, 问题线索移交清单, 转办情况一览表) list the leads'
+    # masked summaries: the team's triagers and leader. The weekly report, which holds no
+    # text, goes with view_stats (intake.reports).
+    "round_reports": {"triager", "team_leader"},
     "view_audit": {"team_leader", "auditor"},
     # The duty desk: log calls and visits, upload and review scans, handle appointments.
     "desk": {"duty_officer", "team_leader"},

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, abort, g, render_template, request, url_f
 from handlers.web.context import desk, document, now, require
 from intake.audit import db_record
 from intake.handoverdata import HandoverError, db_handover_bundle
-from intake.items import QueryError
+from intake.items import QueryError, zone_of
 from intake.ledger import nearest_deadline
 from intake.ledgerdata import (
     db_ledger,
@@ -32,6 +32,7 @@ from intake.ledgerdata import (
     pick_round,
 )
 from intake.names import STATUS_NAMES
+from intake.reports import last_week
 from intake.rounds import RoundEntry
 from intake.store.db import begin_write
 
@@ -105,7 +106,8 @@ def page() -> Any:
         rows=rows[:SHOWN_ROWS], matched=len(rows), shown=SHOWN_ROWS,
         statuses=[s for k, s in STATUS_NAMES.items() if k != "spam"], keepers=keepers,
         status=status, keeper=keeper, overdue=overdue, nearest=nearest_deadline,
-        zone=entry.cfg.opens.tzinfo, round_slug=entry.slug)
+        zone=entry.cfg.opens.tzinfo, round_slug=entry.slug,
+        report_week=last_week(at, zone_of(entry.cfg)).label)
 
 
 @bp.get("/ledger.xlsx")

@@ -163,6 +163,8 @@ PAGE_NEEDS = {
     "staff.ledger": "view_queue",
     "staff.ledger.handover": "hand_over",
     "staff.ledger.bundle": "hand_over",
+    "staff.reports": "view_stats",
+    "staff.reports.appendix": "round_reports",
 }
 
 
@@ -766,6 +768,7 @@ from handlers.web.followup import bp as followup_bp  # noqa: E402
 from handlers.web.ledger import bp as ledger_bp  # noqa: E402
 from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
+from handlers.web.reportdocs import bp as reports_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
 from handlers.web.stats import stats_page  # noqa: E402
 
@@ -777,4 +780,5 @@ bp.register_blueprint(rounds_bp, url_prefix="/rounds")
 bp.register_blueprint(followup_bp)  # /overdue, /digest, /notices/...
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
 bp.register_blueprint(ledger_bp, url_prefix="/ledger")
+bp.register_blueprint(reports_bp, url_prefix="/reports")
 bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from handlers.web.api import error, unauthorized
 from handlers.web.context import desk, document, now
 from handlers.web.ledger import ledger_download
+from handlers.web.reportdocs import appendix_download, report_round, weekly_download, weekly_week
 from handlers.web.staff import denied, enter_scope
 from intake import leads, stats
 from intake.audit import db_record
@@ -36,6 +37,7 @@ from intake.items import (
 )
 from intake.leads import LeadError
 from intake.ledgerdata import pick_round
+from intake.reports import known_appendix
 from intake.staff import StaffError, may
 from intake.store import models as m
 from intake.store.db import begin_write
@@ -347,3 +349,38 @@ def ledger_workbook() -> Any:
     if entry is None:
         return error(404, "not_found", "没有找到这个轮次。")
     return ledger_download(entry, via="api")
+
+
+@bp.get("/reports/weekly.docx")
+def weekly_report() -> Any:
+    """The weekly intake report (周报): `round=SLUG` (required) and `week=YYYY-Www` (ISO
+    week; empty: last week). Triagers and team leaders of the round's team, and the office
+    (the report holds no item text); another team's round is not found (404)."""
+    if (refusal := _admit("view_stats")) is not None:
+        return refusal
+    try:
+        entry = report_round(request.args.get("round", ""))
+        if entry is None:
+            return error(404, "not_found", "没有找到这个轮次。")
+        return weekly_download(entry, weekly_week(entry, request.args.get("week", "")),
+                               via="api")
+    except QueryError as exc:
+        return error(400, "invalid", exc.message, exc.field)
+
+
+@bp.get("/reports/<kind>.docx")
+def round_appendix(kind: str) -> Any:
+    """A closing appendix of the round: `statistics.docx` (信访举报受理情况统计表),
+    `leads.docx` (问题线索移交清单) or `transfers.docx` (转办情况一览表), `round=SLUG`. The
+    team's triagers and leader; another team's round is not found (404)."""
+    if (refusal := _admit("round_reports")) is not None:
+        return refusal
+    if not known_appendix(kind):
+        return error(404, "not_found", "只有 statistics、leads、transfers 三种附件。")
+    try:
+        entry = report_round(request.args.get("round", ""))
+    except QueryError as exc:
+        return error(400, "invalid", exc.message, exc.field)
+    if entry is None or entry.id not in g.viewer.round_ids:
+        return error(404, "not_found", "没有找到这个轮次。")
+    return appendix_download(entry, kind, via="api")

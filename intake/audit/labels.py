@@ -38,6 +38,8 @@ ACTION_LABELS: dict[str, str] = {
     "notice.letter": "打印告知书和信封",
     "notice.no_answer": "回访未接通",
     "ledger.download": "下载线索台账",
+    "report.weekly": "下载受理情况周报",
+    "report.appendix": "下载巡察结束附件（统计表、线索清单、转办一览表）",
     "handover.bundle": "生成移交包",
     "handover.bundle_with_identity": "生成移交包（含举报人身份）",
     "handover.bundle_with_identity.refused": "生成含举报人身份的移交包（被拒绝）",
