@@ -140,16 +140,16 @@ def subject_group(row: m.Submission) -> str:
 def _triage(session: Session, round_id: int, period: Period) -> Counter[str]:
     """Items by where triage stands: awaiting (status received), else in or out of scope."""
     sub = m.Submission
-    stmt = (select(sub.status == "received", sub.in_scope, func.count())
+    stmt = (select(sub.status, sub.in_scope, func.count())
             .where(sub.round_id == round_id, sub.status != "spam")
-            .group_by(sub.status == "received", sub.in_scope))
+            .group_by(sub.status, sub.in_scope))
     if period.since is not None:
         stmt = stmt.where(sub.received_at >= period.since)
     if period.until is not None:
         stmt = stmt.where(sub.received_at < period.until)
     counts: Counter[str] = Counter()
-    for waiting, in_scope, n in session.execute(stmt):
-        counts[TRIAGE_ROWS[2] if waiting else TRIAGE_ROWS[0] if in_scope else TRIAGE_ROWS[1]] += n
+    for status, in_scope, n in session.execute(stmt):
+        counts[TRIAGE_ROWS[2] if status == "received" else TRIAGE_ROWS[0] if in_scope else TRIAGE_ROWS[1]] += n
     return counts
 
 
