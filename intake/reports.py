@@ -149,8 +149,13 @@ def _triage(session: Session, round_id: int, period: Period) -> Counter[str]:
         stmt = stmt.where(sub.received_at < period.until)
     counts: Counter[str] = Counter()
     for status, in_scope, n in session.execute(stmt):
-        counts[TRIAGE_ROWS[2] if status == "received" else TRIAGE_ROWS[0] if in_scope else TRIAGE_ROWS[1]] += n
+        counts[triage_row(status == "received", in_scope)] += n
     return counts
+
+
+def triage_row(waiting: bool, in_scope: bool | None) -> str:
+    """Where triage stands: 待研判 until decided, then in or out of the round's scope."""
+    return TRIAGE_ROWS[2] if waiting else TRIAGE_ROWS[0] if in_scope else TRIAGE_ROWS[1]
 
 
 def _notices(session: Session, round_id: int, span: Period) -> tuple[int, int]:
@@ -158,7 +163,7 @@ def _notices(session: Session, round_id: int, span: Period) -> tuple[int, int]:
     stmt = (select(m.Notice.done_at).join(m.Submission, m.Submission.id == m.Notice.submission_id)
             .where(m.Submission.round_id == round_id, m.Notice.state == "done",
                    m.Notice.done_at.is_not(None), m.Notice.done_at < span.until))
-    done = [at for at in session.scalars(stmt)]
+    done = list(session.scalars(stmt))
     assert span.since is not None
     return sum(1 for at in done if at >= span.since), len(done)
 
@@ -183,16 +188,16 @@ def db_weekly_report(session: Session, entry: RoundEntry, week: Week,
     def in_week(day: date | None) -> bool:
         return day is not None and week.start <= day <= week.end
 
-    accepted = {item_id: at for item_id, at in session.execute(
-        select(m.Lead.submission_id, m.Lead.accepted_at).where(
-            m.Lead.round_id == entry.id))}
+    # The round's leads in number order, with the day each was accepted.
+    accepted = [(item_id, at.astimezone(zone).date()) for item_id, at in session.execute(
+        select(m.Lead.submission_id, m.Lead.accepted_at).where(m.Lead.round_id == entry.id)
+        .order_by(m.Lead.seq))]
     by_id = {r.item_id: r for r in ledger.rows}
-    leads = [LeadLine(number=row.number, accepted_on=accepted[row.item_id].astimezone(zone).date(),
+    leads = [LeadLine(number=row.number, accepted_on=day,
                       subject=subject_group(ledger.items[row.item_id]),
                       disciplines="、".join(row.disciplines), keeper=row.keeper,
                       disposal=row.disposal or row.status)
-             for row in sorted((by_id[i] for i in accepted if i in by_id), key=lambda r: r.number)
-             if in_week(accepted[row.item_id].astimezone(zone).date())]
+             for item_id, day in accepted if in_week(day) and (row := by_id.get(item_id))]
     transfers = [TransferLine(t.number, t.item_number, t.department, t.dispatched_on, t.status,
                               t.overdue)
                  for t in ledger.transfers if in_week(t.dispatched_on)]
@@ -212,7 +217,7 @@ def db_weekly_report(session: Session, entry: RoundEntry, week: Week,
         triage=[CountRow(name, week_triage[name], total_triage[name]) for name in TRIAGE_ROWS],
         disciplines=[CountRow(DISCIPLINE_NAMES[code], this["by_discipline"].get(code, 0),
                               sofar["by_discipline"].get(code, 0)) for code in DISCIPLINES],
-        leads=leads, leads_total=sum(1 for at in accepted.values() if at < span.until),
+        leads=leads, leads_total=sum(1 for _, day in accepted if day <= week.end),
         transfers=transfers,
         transfers_total=sum(1 for t in ledger.transfers if t.dispatched_on <= week.end),
         closed=[CountRow(name, closed_week[name], closed_total[name])
@@ -298,11 +303,8 @@ def round_statistics(ledger: Ledger, now: datetime) -> RoundStatistics:
         items.update(row.disciplines)
         if row.number:
             leads.update(row.disciplines)
-    scope_counts: Counter[str] = Counter()
-    for row in ledger.rows:
-        waiting = row.status == STATUS_NAMES["received"]
-        scope_counts[TRIAGE_ROWS[2] if waiting else TRIAGE_ROWS[0] if row.in_scope
-                     else TRIAGE_ROWS[1]] += 1
+    scope_counts = Counter(triage_row(row.status == STATUS_NAMES["received"], row.in_scope)
+                           for row in ledger.rows)
     return RoundStatistics(
         heading=heading(ledger, now), channels=channels,
         disciplines=[(DISCIPLINE_NAMES[c], items[DISCIPLINE_NAMES[c]], leads[DISCIPLINE_NAMES[c]])
