@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from docx import Document
 
+from intake.documents import TEMPLATES
 from intake.items import QueryError
 from intake.reportdocs import (
+    LEADS_TEMPLATE,
+    WEEKLY_TEMPLATE,
     CountRow,
     LeadLine,
     WeeklyReport,
     span_words,
+    template_path,
     weekly_report_docx,
     weekly_summary,
 )
@@ -106,3 +111,15 @@ def test_what_staff_typed_is_printed_never_run_as_template_code() -> None:
     document = Document(io.BytesIO(weekly_report_docx(report(leads=[lead]))))
     row = [c.text for c in document.tables[3].rows[1].cells]
     assert row[3] == "{{ 7*7 }}{% raw %}" and row[5] == "<b>triager</b>"
+
+
+def test_an_office_s_edited_template_is_used_and_the_others_stay_built_in(tmp_path: Path) -> None:
+    edited = Document(str(TEMPLATES / WEEKLY_TEMPLATE))
+    edited.paragraphs[0].insert_paragraph_before("临川县委巡察办 印发")
+    edited.save(str(tmp_path / WEEKLY_TEMPLATE))
+    assert template_path(WEEKLY_TEMPLATE, str(tmp_path)) == tmp_path / WEEKLY_TEMPLATE
+    assert template_path(LEADS_TEMPLATE, str(tmp_path)) == TEMPLATES / LEADS_TEMPLATE
+    assert template_path(WEEKLY_TEMPLATE, "") == TEMPLATES / WEEKLY_TEMPLATE
+    document = Document(io.BytesIO(weekly_report_docx(report(), str(tmp_path))))
+    assert document.paragraphs[0].text == "临川县委巡察办 印发"
+    assert "（第18周）" in [p.text for p in document.paragraphs]
