@@ -157,8 +157,14 @@ class Classifier:
         elif labels and (main is None or main.role == "unknown" or not alleged_main):
             alleged_role = "unknown"  # a charge against someone unnamed
         charges = len({prep.norm[h.start:h.end] for h in counted})
+        accused_post = ""
+        if main is not None and alleged_role == "outside_official":
+            # The post as written, with the words just before it ("县委书记的儿子" → 县委书记).
+            start = prep.norm.rfind("，", 0, main.start) + 1 if main.start >= 0 else 0
+            accused_post = (prep.norm[max(start, main.start - 6):main.end]
+                            if main.start >= 0 else main.post or main.text)
         routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
-                                    matches=matches, charges=charges)
+                                    matches=matches, charges=charges, accused=accused_post)
 
         confidence = _confidence(in_scope, main, counted, routes, matches)
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
