@@ -17,7 +17,13 @@ from intake.classify import DISCIPLINES, Classifier
 from intake.classify.command import pick_model
 from intake.classify.default import DIRECTORY, _load, default_model, save_default
 from intake.classify.model import ACCUSATION, DisciplineModel
-from intake.classify.semantic import SemanticLayer, WordVectors, vocabulary
+from intake.classify.semantic import (
+    OPTIONAL_ARRAYS,
+    VOCABULARY_SIZE,
+    SemanticLayer,
+    WordVectors,
+    vocabulary,
+)
 from intake.round import load_round
 from intake.rules import load_rules
 from tests.sample_disciplines import sample_rows
@@ -41,13 +47,16 @@ def test_the_shipped_layer_loads_with_numpy_alone(monkeypatch: pytest.MonkeyPatc
 def test_the_shipped_files_hold_numbers_and_dictionary_words_only() -> None:
     assert {p.name for p in DIRECTORY.iterdir()} == {"semantic.json", "semantic.npz"}
     size = sum(p.stat().st_size for p in DIRECTORY.iterdir())
-    assert size < 6_000_000
+    assert size < 10_000_000
     with np.load(DIRECTORY / "semantic.npz", allow_pickle=False) as w:
-        assert set(w.files) == {"words", "vectors", "coef", "intercepts"}
+        assert set(w.files) == {"words", "vectors", "coef", "intercepts", *OPTIONAL_ARRAYS}
         words = w["words"].tolist()
         assert w["vectors"].dtype == np.float16 and w["vectors"].shape == (len(words), 384)
-    # Every word is an entry of jieba's dictionary (hash-checked), none a training text.
-    assert words == [word for word, _ in vocabulary(len(words))]
+    # Every word is an entry of jieba's dictionary (hash-checked), none a training text: the
+    # commonest words first, then dictionary words of the project's own files.
+    assert words[:VOCABULARY_SIZE] == [word for word, _ in vocabulary()]
+    dictionary = {word for word, _ in vocabulary(10**6)}
+    assert set(words) <= dictionary and len(set(words)) == len(words)
     info = json.loads((DIRECTORY / "semantic.json").read_text("utf-8"))
     assert info["version"] == default_model().version  # type: ignore[union-attr]
 
@@ -65,6 +74,48 @@ def test_altered_arrays_are_refused(tmp_path: Path, caplog: pytest.LogCaptureFix
         assert default_model(altered) is None
         assert default_model(tmp_path / "missing") is None
     assert "do not match its version" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["thresholds", "route_coef", "route_labels"])
+def test_the_digest_covers_thresholds_and_the_route_head(tmp_path: Path, name: str) -> None:
+    with np.load(DIRECTORY / "semantic.npz", allow_pickle=False) as w:
+        arrays = {n: w[n] for n in w.files}
+    if name == "route_labels":
+        arrays[name] = arrays[name][::-1].copy()
+    else:
+        arrays[name] = (arrays[name] * 0.5).astype(arrays[name].dtype)
+    shutil.copytree(DIRECTORY, tmp_path / "altered")
+    np.savez_compressed(tmp_path / "altered" / "semantic.npz", **arrays)
+    assert default_model(tmp_path / "altered") is None
+    del arrays[name]
+    np.savez_compressed(tmp_path / "altered" / "semantic.npz", **arrays)
+    assert default_model(tmp_path / "altered") is None
+
+
+def test_the_shipped_thresholds_are_loaded_and_used() -> None:
+    model = default_model()
+    assert model is not None
+    thresholds = model.semantic.thresholds
+    assert set(thresholds) == {*model.semantic.labels}
+    assert all(0.5 <= thresholds[d] < 1.0 for d in DISCIPLINES)
+    round_ = load_round(FIXTURES / "authored_round.yaml")
+    text = "村支书把低保名额都给了自己家亲戚，群众意见很大。"
+    p = model.semantic.probabilities(text)
+    label = max(DISCIPLINES, key=lambda d: p[d])
+    # Above its own threshold a label is added; raising the threshold past p removes it.
+    layer = model.semantic
+    saved = dict(layer.thresholds)
+    try:
+        layer.thresholds = {**saved, label: min(p[label] - 1e-6, 0.99)}
+        keywords = Classifier(round_, load_rules())
+        found = set(keywords.classify(text).disciplines)
+        with_layer = set(Classifier(round_, load_rules(), model).classify(text).disciplines)
+        assert label in with_layer
+        layer.thresholds = {**saved, label: 1.0}
+        without = set(Classifier(round_, load_rules(), model).classify(text).disciplines)
+        assert (label in without) == (label in found)
+    finally:
+        layer.thresholds = saved
 
 
 def test_save_and_load_round_trip_with_a_reproducible_version(tmp_path: Path) -> None:
