@@ -33,6 +33,7 @@ from classify_unseen import moved_rows, mover  # noqa: E402
 
 from intake.classify import Classifier  # noqa: E402
 from intake.classify.command import format_table  # noqa: E402
+from intake.classify.default import default_model  # noqa: E402
 from intake.classify.metrics import score  # noqa: E402
 from intake.classify.model import DisciplineModel  # noqa: E402
 from intake.classify.semantic import WordVectors  # noqa: E402
@@ -86,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         rounds.append((path.stem, new, moved_rows(items, mover(dev_round, new))))
     folds = list(GroupKFold(n_splits=5).split(items, groups=groups))
     layers = [train_layer(words, [items[i] for i in tr]) for tr, _ in folds]
+    # The shipped layer's thresholds (chosen out of fold on dev and the training tip-offs)
+    # and route head (trained on the development messages among others: its dev routes are
+    # in-sample) go with each fold's heads.
+    shipped = default_model()
+    for layer in (layers if shipped is not None else []):
+        layer.thresholds = dict(shipped.semantic.thresholds)
+        layer.route = shipped.semantic.route
     variants = ("lexicon", "+default", "+default+accusation")
     results = []
     for name, rnd, rows in rounds:
@@ -101,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     authored = [json.loads(line) for line in AUTHORED.read_text("utf-8").splitlines()
                 if line.strip()]
     layer = train_layer(words, items)
+    if shipped is not None:
+        layer.thresholds = dict(shipped.semantic.thresholds)
+        layer.route = shipped.semantic.route
     for variant in variants:
         model = None if variant == "lexicon" else _model(layer, "accusation" in variant)
         clf = Classifier(load_round(AUTHORED_ROUND), rules, model)

@@ -1,10 +1,12 @@
 """The semantic layer shipped with the package, used when the data folder has no active model.
 
 `default_model/` holds distilled e5 word vectors (float16; the words are jieba dictionary
-entries, see semantic.py) and one logistic head per discipline as plain numbers, trained on
-the development files by `bench/build_default_model.py`. No training text is shipped. It needs
-numpy only: no e5, no scikit-learn, no pickle. A model trained with `intake train` and
-activated wins over it; `--model none` means the lexicon alone.
+entries, see semantic.py), one logistic head per discipline with its threshold, and the
+route head (route_guess.py), as plain numbers, trained by `bench/build_default_model.py`.
+Every array is covered by the SHA-256 digest its version names; altered arrays are refused.
+No training text is shipped. It needs numpy only: no e5, no scikit-learn, no pickle. A
+model trained with `intake train` and activated wins over it; `--model none` means the
+lexicon alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from intake.classify.model import DisciplineModel, ModelError
-from intake.classify.semantic import INFO_FILE, WEIGHTS_FILE, SemanticLayer
+from intake.classify.semantic import INFO_FILE, OPTIONAL_ARRAYS, WEIGHTS_FILE, SemanticLayer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ def _load(directory: Path) -> DisciplineModel | None:
             log.warning("no default semantic layer in %s: keywords only", directory)
             return None
         with open(directory / WEIGHTS_FILE, "rb") as f, np.load(f, allow_pickle=False) as w:
-            digest = _digest({name: w[name] for name in ARRAYS})
+            digest = _digest({name: w[name] for name in (*ARRAYS, *OPTIONAL_ARRAYS)
+                              if name in w.files})
     except (ModelError, OSError, ValueError, KeyError) as exc:
         log.warning("default semantic layer not loaded: %s", exc)
         return None
@@ -66,7 +69,7 @@ def save_default(layer: SemanticLayer, directory: str | os.PathLike[str]) -> str
     vectors = layer.encoder.vectors.astype(np.float16)
     arrays = {"words": np.array(layer.encoder.words, dtype=np.str_), "vectors": vectors,
               "coef": layer._coef.astype(np.float32),
-              "intercepts": layer._intercepts.astype(np.float32)}
+              "intercepts": layer._intercepts.astype(np.float32), **layer.optional_arrays()}
     version = PREFIX + _digest(arrays)[:DIGEST_CHARS]
     with open(path / WEIGHTS_FILE, "wb") as f:
         np.savez_compressed(f, **arrays)
@@ -77,9 +80,10 @@ def save_default(layer: SemanticLayer, directory: str | os.PathLike[str]) -> str
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 over the arrays as saved (names, dtypes, shapes and bytes)."""
+    """SHA-256 over the arrays as saved (names, dtypes, shapes and bytes); the optional ones
+    (thresholds, route head) count when present."""
     h = hashlib.sha256()
-    for name in ARRAYS:
+    for name in (*ARRAYS, *(n for n in OPTIONAL_ARRAYS if n in arrays)):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode() + a.tobytes())
     return h.hexdigest()

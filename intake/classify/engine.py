@@ -15,7 +15,7 @@ from intake.classify import DISCIPLINES, OFFICIAL_ROLES, Evidence, Subject, Sugg
 from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
 from intake.classify.models_store import ActiveModel
-from intake.classify.route_guess import RouteGuesser
+from intake.classify.route_guess import RouteGuesser, RouteHead
 from intake.classify.routing import Router
 from intake.classify.semantic import WordVectors
 from intake.classify.subjects import Mention, SubjectFinder
@@ -33,8 +33,9 @@ MODEL_THRESHOLD = 0.8
 # needs_review and no discipline unless one is found). Chosen on grouped folds of the
 # development files (bench/classify_layers.py), not on the authored evaluation set.
 ACCUSATION_THRESHOLD = 0.5
-# Probability from which the semantic layer (distilled e5 word vectors) adds a label; chosen
-# on grouped folds of the development files (bench/classify_layers.py).
+# Probability from which the semantic layer (distilled e5 word vectors) adds a label, unless
+# the layer carries its own per-label thresholds; chosen on grouped folds of the development
+# files (bench/classify_layers.py).
 SEMANTIC_THRESHOLD = 0.7
 # How close (in characters) a conduct phrase must be to a person to count as alleged of them.
 NEAR = 80
@@ -72,9 +73,13 @@ class Classifier:
 
     def _guess_route(self, model: DisciplineModel | None, text: str) -> str | None:
         # Only a model with the semantic layer's word vectors can guess (not test stand-ins).
-        encoder = getattr(getattr(model, "semantic", None), "encoder", None)
+        semantic = getattr(model, "semantic", None)
+        encoder = getattr(semantic, "encoder", None)
         if not isinstance(encoder, WordVectors):
             return None
+        head = getattr(semantic, "route", None)
+        if isinstance(head, RouteHead):
+            return head.guess(encoder, text)
         if encoder not in self._guessers:
             self._guessers[encoder] = RouteGuesser.load(encoder)
         guesser = self._guessers[encoder]
@@ -157,8 +162,14 @@ class Classifier:
         elif labels and (main is None or main.role == "unknown" or not alleged_main):
             alleged_role = "unknown"  # a charge against someone unnamed
         charges = len({prep.norm[h.start:h.end] for h in counted})
+        accused_post = ""
+        if main is not None and alleged_role == "outside_official":
+            # The post as written, with the words just before it ("县委书记的儿子" → 县委书记).
+            start = prep.norm.rfind("，", 0, main.start) + 1 if main.start >= 0 else 0
+            accused_post = (prep.norm[max(start, main.start - 6):main.end]
+                            if main.start >= 0 else main.post or main.text)
         routes = self._router.route(prep.norm, in_scope=in_scope, alleged_role=alleged_role,
-                                    matches=matches, charges=charges)
+                                    matches=matches, charges=charges, accused=accused_post)
 
         confidence = _confidence(in_scope, main, counted, routes, matches)
         hedged_only = bool(counted) and all(h.status == "hedged" for h in counted)
@@ -202,14 +213,17 @@ class Classifier:
         """Labels the statistical layer is sure of and the lexicon did not find, each with
         the clause that scores highest for it as its evidence."""
         out = []
-        layers = [(model, MODEL_THRESHOLD)]
+        layers: list[tuple[Any, dict[str, float], float]] = [(model, {}, MODEL_THRESHOLD)]
         semantic = getattr(model, "semantic", None)
         if semantic is not None:
-            layers.append((semantic, SEMANTIC_THRESHOLD))
+            # The layer's own thresholds per label where it has them (grouped folds).
+            layers.append((semantic, getattr(semantic, "thresholds", None) or {},
+                           SEMANTIC_THRESHOLD))
         sure: dict[str, Any] = {}  # label → the first layer sure of it
-        for layer, threshold in layers:
+        for layer, thresholds, threshold in layers:
             for label, p in layer.probabilities(prep.norm).items():
-                if label in DISCIPLINES and label not in found and p >= threshold:
+                if (label in DISCIPLINES and label not in found
+                        and p >= thresholds.get(label, threshold)):
                     sure.setdefault(label, layer)
         spans = prep.clause_spans() if sure else []
         for label in (d for d in DISCIPLINES if d in sure):

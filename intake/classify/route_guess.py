@@ -1,12 +1,15 @@
-"""A department guess for items no route rule matches, from worked examples.
+"""A department guess for items no route rule matches.
 
-Owns `routing_rules/route_examples.yaml` (department → short texts written from domain.md §5)
-and the nearest-example vote over the semantic layer's word vectors. The router's rules stay
+Owns `routing_rules/route_examples.yaml` (department → short texts written from domain.md §5),
+the route head (one softmax over the semantic layer's word vectors, trained on those examples
+and the project's routed texts by `bench/build_default_model.py`, shipped in the default
+layer) and the nearest-example vote used when a layer has no head. The router's rules stay
 first; the guess only replaces the bare fallback, and the item stays marked for review.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,56 @@ from intake.rules import default_directory
 
 EXAMPLES_FILE = "route_examples.yaml"
 NEIGHBOURS = 3
+# Regularisation of the route head, chosen on folds of its training texts grouped by source
+# file (bench/route_head.py), never on the check sets.
+ROUTE_C = 1000.0
+
+
+def load_examples(directory: Path | None = None) -> dict[str, list[str]]:
+    """Department → worked example texts from the rules directory ({} when absent)."""
+    path = (directory or default_directory()) / EXAMPLES_FILE
+    if not path.is_file():
+        return {}
+    examples = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): [str(t) for t in v] for k, v in examples.items() if v}
+
+
+class RouteHead:
+    """A multinomial logistic head over a text's word vector: department probabilities."""
+
+    def __init__(self, labels: Sequence[str], coef: np.ndarray, intercepts: np.ndarray) -> None:
+        self.labels = tuple(labels)
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercepts = np.asarray(intercepts, dtype=np.float64)
+        if (self.coef.ndim != 2 or self.coef.shape[0] != len(self.labels)
+                or self.intercepts.shape != (len(self.labels),)
+                or not (np.isfinite(self.coef).all() and np.isfinite(self.intercepts).all())):
+            raise ValueError("route head arrays do not fit its labels")
+
+    @classmethod
+    def train(cls, encoder: WordVectors, rows: Sequence[tuple[str, str]],
+              c: float = ROUTE_C) -> RouteHead:
+        """Fit on (text, department) rows (needs scikit-learn; training only)."""
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.vstack([encoder.embed(t) for t, _ in rows])
+        y = [d for _, d in rows]
+        lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced",
+                                random_state=0).fit(x, y)
+        return cls([str(label) for label in lr.classes_], lr.coef_, lr.intercept_)
+
+    def probabilities(self, vector: np.ndarray) -> dict[str, float]:
+        z = self.coef @ vector + self.intercepts
+        z = np.exp(z - z.max())
+        return dict(zip(self.labels, (z / z.sum()).tolist(), strict=True))
+
+    def guess(self, encoder: WordVectors, text: str) -> str | None:
+        """The likeliest department; None for a text with no known words."""
+        v = encoder.embed(text)
+        if not v.any():
+            return None
+        p = self.probabilities(v)
+        return max(p, key=lambda d: p[d])
 
 
 class RouteGuesser:
@@ -33,11 +86,7 @@ class RouteGuesser:
     @classmethod
     def load(cls, encoder: WordVectors, directory: Path | None = None) -> RouteGuesser | None:
         """From the rules directory's examples file; None when it is absent or empty."""
-        path = (directory or default_directory()) / EXAMPLES_FILE
-        if not path.is_file():
-            return None
-        examples = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        examples = {str(k): [str(t) for t in v] for k, v in examples.items() if v}
+        examples = load_examples(directory)
         return cls(encoder, examples) if examples else None
 
     def guess(self, text: str) -> str | None:

@@ -21,11 +21,15 @@ class Router:
     """Evaluates routes.yaml against a text; one compiled alternation per rule."""
 
     def __init__(self, rules: RuleSet) -> None:
-        self._rules = tuple(
+        compiled = [
             (r, re.compile("|".join(f"(?:{p})" for p in r.patterns)),
              re.compile("|".join(f"(?:{p})" for p in r.unless)) if r.unless else None)
             for r in rules.routes
-        )
+        ]
+        # `kind: accused` rules read the accused's post, not the text (an addressee "尊敬的
+        # 市长" or a "县长热线" is nobody accused).
+        self._rules = tuple(c for c in compiled if c[0].kind != "accused")
+        self._accused = tuple(c for c in compiled if c[0].kind == "accused")
         self._discipline_routes = rules.discipline_routes
         self._fallback = rules.fallback
         self._empty = rules.empty
@@ -44,12 +48,21 @@ class Router:
         out.sort(key=lambda m: (-(m.rule.priority + 4 * min(m.hits - 1, 3)), m.first))
         return out
 
+    def accused_routes(self, accused: str) -> list[str]:
+        """Departments of the `kind: accused` rules the accused's post matches ("县委书记")."""
+        if not accused:
+            return []
+        return [r.department for r, pattern, unless in self._accused
+                if pattern.search(accused) and not (unless and unless.search(accused))]
+
     def route(self, text: str, *, in_scope: bool, alleged_role: str | None,
-              matches: list[RouteMatch], charges: int = 2) -> tuple[str, ...]:
+              matches: list[RouteMatch], charges: int = 2, accused: str = "",
+              ) -> tuple[str, ...]:
         """Ordered route codes for an item.
 
         `alleged_role` is the role of the main subject when a discipline breach is alleged
-        against an official, else None; `charges` counts the distinct conduct phrases.
+        against an official, else None; `charges` counts the distinct conduct phrases;
+        `accused` is the main subject's post as written (for `kind: accused` rules).
         """
         if len(text.strip()) < self._min_chars:
             return (self._empty,)
@@ -72,6 +85,8 @@ class Router:
             routes.extend(self._discipline_routes["unknown"])
         elif alleged_role is not None and alleged_role in self._discipline_routes:
             routes.extend(m.rule.department for m in topical if m.rule.before_discipline)
+            if alleged_role == "outside_official":
+                routes.extend(self.accused_routes(accused))
             routes.extend(self._discipline_routes[alleged_role])
             routes.extend(m.rule.department for m in topical)
         else:

@@ -22,13 +22,16 @@ import re
 import zipfile
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from intake.classify import DISCIPLINES
 from intake.classify.embedder import Embedder, file_sha256
 from intake.classify.model import ACCUSATION, LABELS, MIN_ROWS, ModelError, normalise
+
+if TYPE_CHECKING:
+    from intake.classify.route_guess import RouteHead
 
 FORMAT = 1
 INFO_FILE = "semantic.json"
@@ -42,8 +45,12 @@ MAX_WORD = 4
 # SIF weight a / (a + p(word)): frequent words count little.
 SIF_A = 1e-3
 # Regularisation of the heads: the averaged vectors lie close together, so the heads need
-# little of it. Chosen on grouped folds of the development files (bench/classify_layers.py).
+# little of it. Chosen on grouped folds of the development files (bench/classify_layers.py);
+# 300 scored a little better out of fold on dev and the training tip-offs
+# (bench/classify_thresholds.py) but worse on the held-out sets, so 1000 stays.
 C = 1000.0
+# Arrays a layer may also hold: per-label thresholds and the route head.
+OPTIONAL_ARRAYS = ("thresholds", "route_labels", "route_coef", "route_intercepts")
 _WORD = re.compile(rf"[\u4e00-\u9fff]{{1,{MAX_WORD}}}")
 
 
@@ -80,10 +87,14 @@ class WordVectors:
     @classmethod
     def distil(cls, embedder: Embedder, words: Sequence[tuple[str, int]]) -> WordVectors:
         """Run e5 once per word and weight each vector by the word's rarity."""
+        return cls.weighted(words, np.vstack([embedder.embed(w) for w, _ in words]))
+
+    @classmethod
+    def weighted(cls, words: Sequence[tuple[str, int]], raw: np.ndarray) -> WordVectors:
+        """The words' e5 vectors (`raw`, one row each) weighted by rarity (SIF)."""
         freq = np.array([f for _, f in words], dtype=np.float64)
         weight = SIF_A / (SIF_A + freq / freq.sum())
-        vectors = np.vstack([embedder.embed(w) for w, _ in words]) * weight[:, None]
-        return cls([w for w, _ in words], vectors)
+        return cls([w for w, _ in words], np.asarray(raw, dtype=np.float64) * weight[:, None])
 
     def embed(self, text: str) -> np.ndarray:
         """L2-normalised sum of the vectors of the text's words (longest match first)."""
@@ -110,12 +121,21 @@ class SemanticLayer:
     """Word vectors and logistic heads over them (the trained disciplines, `accusation`)."""
 
     def __init__(self, info: dict[str, Any], encoder: WordVectors, coef: np.ndarray,
-                 intercepts: np.ndarray) -> None:
+                 intercepts: np.ndarray, thresholds: np.ndarray | None = None,
+                 route: RouteHead | None = None) -> None:
+        """`thresholds`: per label, the probability from which it adds that label (chosen by
+        grouped cross-validation; None → the classifier's default); `route`: a department
+        head for texts no route rule matches."""
         self.info = info
         self.labels: tuple[str, ...] = tuple(info["labels"])
         self.encoder = encoder
         self._coef = np.asarray(coef, dtype=np.float64)
         self._intercepts = np.asarray(intercepts, dtype=np.float64)
+        self.thresholds: dict[str, float] = (
+            {} if thresholds is None
+            else dict(zip(self.labels, np.asarray(thresholds, dtype=float).tolist(),
+                          strict=True)))
+        self.route = route
 
     @classmethod
     def train(cls, encoder: WordVectors, rows: Sequence[tuple[str, Collection[str]]],
@@ -158,13 +178,25 @@ class SemanticLayer:
         """Probability of `label` for each span text[start:end] (0.0 for an untrained one)."""
         return [self.probabilities(text[s:e]).get(label, 0.0) for s, e in spans]
 
+    def optional_arrays(self) -> dict[str, np.ndarray]:
+        """The thresholds and the route head as arrays (only those the layer has)."""
+        out: dict[str, np.ndarray] = {}
+        if self.thresholds:
+            out["thresholds"] = np.array([self.thresholds[label] for label in self.labels],
+                                         dtype=np.float32)
+        if self.route is not None:
+            out["route_labels"] = np.array(self.route.labels, dtype=np.str_)
+            out["route_coef"] = self.route.coef.astype(np.float32)
+            out["route_intercepts"] = self.route.intercepts.astype(np.float32)
+        return out
+
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write semantic.json and semantic.npz into a model directory."""
         path = Path(directory)
         with open(path / WEIGHTS_FILE, "wb") as f:
             np.savez(f, words=np.array(self.encoder.words, dtype=np.str_),
                      vectors=self.encoder.vectors, coef=self._coef,
-                     intercepts=self._intercepts)
+                     intercepts=self._intercepts, **self.optional_arrays())
         (path / INFO_FILE).write_text(json.dumps(self.info, ensure_ascii=False, indent=2)
                                       + "\n", encoding="utf-8")
 
@@ -180,6 +212,7 @@ class SemanticLayer:
             with open(path / WEIGHTS_FILE, "rb") as f, np.load(f, allow_pickle=False) as w:
                 words, vectors = w["words"], w["vectors"]
                 coef, intercepts = w["coef"], w["intercepts"]
+                optional = {name: w[name] for name in OPTIONAL_ARRAYS if name in w.files}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelError(f"无法读取语义层 {path.name}：{exc}") from exc
         labels = info.get("labels") if isinstance(info, dict) else None
@@ -193,4 +226,22 @@ class SemanticLayer:
                 or not all(np.isfinite(a).all() for a in (vectors, coef, intercepts))
                 or any(len(str(word)) > MAX_WORD for word in words)):
             raise ModelError(f"语义层 {path.name} 的内容不完整或不一致。")
-        return cls(info, WordVectors(words.tolist(), vectors), coef, intercepts)
+        from intake.classify.route_guess import RouteHead
+
+        thresholds = optional.get("thresholds")
+        route = None
+        try:
+            if thresholds is not None and (thresholds.shape != (len(labels),)
+                                           or not np.isfinite(thresholds).all()):
+                raise ValueError("thresholds do not fit the labels")
+            if "route_coef" in optional:
+                route_labels = optional["route_labels"]
+                if route_labels.dtype.kind != "U" or optional["route_coef"].shape[1:] != (
+                        vectors.shape[1],):
+                    raise ValueError("route head does not fit the vectors")
+                route = RouteHead(route_labels.tolist(), optional["route_coef"],
+                                  optional["route_intercepts"])
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ModelError(f"语义层 {path.name} 的内容不完整或不一致：{exc}") from exc
+        return cls(info, WordVectors(words.tolist(), vectors), coef, intercepts, thresholds,
+                   route)

@@ -25,7 +25,7 @@ SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
 CONTEXTS = ("referral_before", "referral_after", "counterpart_before", "institution_before",
             "header", "first_person", "unnamed_local", "witness_before", "witness_after",
-            "body", "answer_after")
+            "body", "answer_after", "elsewhere_before")
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class SubjectFinder:
         self._witness_after = ctx["witness_after"]
         self._body = ctx["body"]
         self._answer_after = ctx["answer_after"]
+        self._elsewhere = ctx["elsewhere_before"]
         self._titles = tuple(rules.titles)
 
     # --- building --------------------------------------------------------------------
@@ -309,6 +310,8 @@ class SubjectFinder:
         found: list[tuple[int, str]] = [(m.end(), m.group())
                                         for m in self._round_re.finditer(window)]
         found += [(end, "") for end, _ in self._place_tokens(window)]
+        # "邻县的一个镇长", "隔壁镇的书记": another place, though not named.
+        found += [(m.end(), "") for m in self._elsewhere.finditer(window)]
         if not found:
             # A body right before the post ("评估督导司原党支部书记") makes it that body's.
             return "" if self._institution.search(text, max(lo, start - 8), start) else None

@@ -127,6 +127,43 @@ def test_other_township_is_outside() -> None:
     assert not s.in_scope
 
 
+@pytest.mark.parametrize("text", [
+    "邻县的一个镇长经常公车私用，周末开公车去钓鱼",
+    "隔壁镇的副镇长收了老板两万块钱",
+    "外县的一个村支书霸占村民的承包地",
+    "县纪委书记收受工程老板的红包",
+], ids=["neighbouring-county", "next-township", "other-county-village", "county-commission"])
+def test_unnamed_other_place_makes_the_post_outside(text: str) -> None:
+    s = run(text)
+    assert s.subject_role == "outside_official"
+    assert not s.in_scope
+
+
+@pytest.mark.parametrize("text", [
+    "县委书记的儿子在县城开了公司，县里的大工程都是他拿的",
+    "副县长收了开发商的钱，帮他把地批下来了",
+    "县纪委书记收受工程老板的红包",
+])
+def test_county_leaders_go_to_the_higher_commission_first(text: str) -> None:
+    s = run(text)
+    assert not s.in_scope
+    assert s.routes[:2] == ("higher_commission", "discipline_commission")
+
+
+def test_county_bureau_head_stays_with_the_county_commission() -> None:
+    assert run("安平县水利局局长收受施工老板送的现金和购物卡").routes[0] == "discipline_commission"
+
+
+@pytest.mark.parametrize("text", [
+    "我在柳河镇安置房工地干了四个月，包工头欠我们二十多个人的工钱不给",
+    "安置房项目拖欠农民工工资，开发商说房子没卖出去没钱",
+])
+def test_wages_owed_on_a_housing_site_go_to_human_resources(text: str) -> None:
+    s = run(text)
+    assert not s.in_scope
+    assert s.routes[0] == "human_resources"
+
+
 @pytest.mark.parametrize(("text", "role"), [
     # A verb before 镇/村 is not another place: the post stays the round's own.
     ("镇党委书记借口看病离岗一周，并带走镇财政所长和几名干部用公款旅游", "leadership"),

@@ -3,6 +3,7 @@ numbers and dictionary words, refuses altered arrays, and only adds labels."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -17,7 +18,13 @@ from intake.classify import DISCIPLINES, Classifier
 from intake.classify.command import pick_model
 from intake.classify.default import DIRECTORY, _load, default_model, save_default
 from intake.classify.model import ACCUSATION, DisciplineModel
-from intake.classify.semantic import SemanticLayer, WordVectors, vocabulary
+from intake.classify.semantic import (
+    OPTIONAL_ARRAYS,
+    VOCABULARY_SIZE,
+    SemanticLayer,
+    WordVectors,
+    vocabulary,
+)
 from intake.round import load_round
 from intake.rules import load_rules
 from tests.sample_disciplines import sample_rows
@@ -41,13 +48,17 @@ def test_the_shipped_layer_loads_with_numpy_alone(monkeypatch: pytest.MonkeyPatc
 def test_the_shipped_files_hold_numbers_and_dictionary_words_only() -> None:
     assert {p.name for p in DIRECTORY.iterdir()} == {"semantic.json", "semantic.npz"}
     size = sum(p.stat().st_size for p in DIRECTORY.iterdir())
-    assert size < 6_000_000
+    assert size < 10_000_000
     with np.load(DIRECTORY / "semantic.npz", allow_pickle=False) as w:
-        assert set(w.files) == {"words", "vectors", "coef", "intercepts"}
+        assert set(w.files) == {"words", "vectors", "coef", "intercepts", "route_labels",
+                                "route_coef", "route_intercepts"}
         words = w["words"].tolist()
         assert w["vectors"].dtype == np.float16 and w["vectors"].shape == (len(words), 384)
-    # Every word is an entry of jieba's dictionary (hash-checked), none a training text.
-    assert words == [word for word, _ in vocabulary(len(words))]
+    # Every word is an entry of jieba's dictionary (hash-checked), none a training text: the
+    # commonest words first, then dictionary words of the project's own files.
+    assert words[:VOCABULARY_SIZE] == [word for word, _ in vocabulary()]
+    dictionary = {word for word, _ in vocabulary(10**6)}
+    assert set(words) <= dictionary and len(set(words)) == len(words)
     info = json.loads((DIRECTORY / "semantic.json").read_text("utf-8"))
     assert info["version"] == default_model().version  # type: ignore[union-attr]
 
@@ -65,6 +76,53 @@ def test_altered_arrays_are_refused(tmp_path: Path, caplog: pytest.LogCaptureFix
         assert default_model(altered) is None
         assert default_model(tmp_path / "missing") is None
     assert "do not match its version" in caplog.text
+
+
+def _with_thresholds(tmp_path: Path) -> Path:
+    """The shipped layer saved again with thresholds of its own."""
+    model = default_model()
+    assert model is not None
+    layer = copy.copy(model.semantic)
+    layer.thresholds = {label: 0.9 for label in layer.labels}
+    save_default(layer, tmp_path / "thresholds")
+    return tmp_path / "thresholds"
+
+
+@pytest.mark.parametrize("name", ["thresholds", "route_coef", "route_labels"])
+def test_the_digest_covers_thresholds_and_the_route_head(tmp_path: Path, name: str) -> None:
+    directory = _with_thresholds(tmp_path)
+    assert default_model(directory) is not None
+    with np.load(directory / "semantic.npz", allow_pickle=False) as w:
+        arrays = {n: w[n] for n in w.files}
+    assert set(OPTIONAL_ARRAYS) <= set(arrays)
+    original = arrays[name]
+    arrays[name] = (original[::-1].copy() if name == "route_labels"
+                    else (original * 0.5).astype(original.dtype))
+    np.savez_compressed(directory / "semantic.npz", **arrays)
+    assert _load.__wrapped__(directory) is None  # default_model caches per folder
+    del arrays[name]
+    np.savez_compressed(directory / "semantic.npz", **arrays)
+    assert _load.__wrapped__(directory) is None
+
+
+def test_saved_thresholds_are_loaded_and_used(tmp_path: Path) -> None:
+    model = default_model(_with_thresholds(tmp_path))
+    assert model is not None and model.semantic.route is not None
+    layer = model.semantic
+    assert layer.thresholds == {label: pytest.approx(0.9) for label in layer.labels}
+    assert default_model().semantic.thresholds == {}  # type: ignore[union-attr]
+    round_ = load_round(FIXTURES / "authored_round.yaml")
+    text = "村支书把低保名额都给了自己家亲戚，群众意见很大。"
+    p = layer.probabilities(text)
+    label = max(DISCIPLINES, key=lambda d: p[d])
+    found = set(Classifier(round_, load_rules()).classify(text).disciplines)
+    # Below its own threshold a label is added; above p it is not (unless the lexicon found
+    # it).
+    layer.thresholds = {**layer.thresholds, label: min(p[label] - 1e-6, 0.99)}
+    assert label in Classifier(round_, load_rules(), model).classify(text).disciplines
+    layer.thresholds = {**layer.thresholds, label: 1.0}
+    assert (label in Classifier(round_, load_rules(), model).classify(text).disciplines
+            ) == (label in found)
 
 
 def test_save_and_load_round_trip_with_a_reproducible_version(tmp_path: Path) -> None:
