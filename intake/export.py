@@ -46,11 +46,12 @@ class Batch:
 def iter_items(
     desk: Desk, *, since: datetime | None, until: datetime | None,
     rounds: Sequence[RoundEntry], fmt: str, with_identity: bool, actor_label: str,
+    messages: bool = True,
 ) -> Iterator[Batch]:
     """The items an export holds, received in [since, until) in `rounds` (every round when
     empty), in batches of BATCH, oldest first: a million items never sit in memory at once.
     The export is audited first (`export.plain` or `export.with_identity`, with its format,
-    rounds and dates)."""
+    rounds and dates). `messages`: load each item's messages too."""
     with desk.sessions() as session:
         begin_write(session)
         db_record(session, "export.with_identity" if with_identity else "export.plain",
@@ -61,11 +62,12 @@ def iter_items(
         session.commit()
         stmt = (
             select(m.Submission)
-            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current),
-                     selectinload(m.Submission.messages))
+            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current))
             .order_by(m.Submission.received_at, m.Submission.id)
             .execution_options(yield_per=BATCH)
         )
+        if messages:
+            stmt = stmt.options(selectinload(m.Submission.messages))
         if since is not None:
             stmt = stmt.where(m.Submission.received_at >= since)
         if until is not None:

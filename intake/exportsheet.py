@@ -111,7 +111,7 @@ def export_rows(
     oldest first; the export is audited (`export.plain`, with its format and rounds) before
     the first row."""
     for batch in iter_items(desk, since=since, until=until, rounds=rounds, fmt=fmt,
-                            with_identity=False, actor_label=actor_label):
+                            with_identity=False, actor_label=actor_label, messages=False):
         yield from db_rows(batch, desk)
 
 
