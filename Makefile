@@ -32,6 +32,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/queue_paging.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/export.py
 	$(BIN)/python bench/classify_dev.py
 	$(BIN)/python bench/classify_cv.py
 	$(BIN)/python bench/ocr_pages.py

@@ -13,7 +13,9 @@ answered), as a team would through the pages, and times:
 - the queue's overdue list, first page (every clock, `overdue_cuts`).
 
 Each is run once cold and then --runs times; the median and the largest are printed, with the
-workbook's size and the process's peak memory.
+workbook's size, the memory Python allocated at most while one workbook was written
+(tracemalloc, in a run of its own: tracing slows it), the process's peak RSS before and after
+the workbooks, and at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -114,9 +117,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  db_ledger: {len(ledger.rows):,} rows, {len(ledger.transfers):,} "
                       f"transfers; cold {cold:.2f} s, median {statistics.median(times):.2f} s, "
                       f"max {max(times):.2f} s")
+                before = peak_rss()
                 cold, times, content = timed(args.runs, lambda: ledger_workbook(ledger, now))
                 print(f"  ledger_workbook: {len(content) / 1024:,.0f} KiB; cold {cold:.2f} s, "
                       f"median {statistics.median(times):.2f} s, max {max(times):.2f} s")
+                print(f"    peak RSS {before:,.0f} MiB before the workbooks, {peak_rss():,.0f} MiB "
+                      "after")
+                del content
+                tracemalloc.start()
+                ledger_workbook(ledger, now)
+                _, traced = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                print(f"    tracemalloc: at most {traced / 2**20:,.1f} MiB allocated while "
+                      "writing one workbook")
                 cuts = overdue_cuts([entry], now)
 
                 def overdue() -> Any:
@@ -128,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"{cold * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms")
         finally:
             desk.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak memory (RSS): {peak:,.0f} MiB")
+    print(f"  peak memory (RSS): {peak_rss():,.0f} MiB")
     return 0
+
+
+def peak_rss() -> float:
+    """The process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -11,13 +11,17 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from intake.round import RoundFileError
 from intake.settings import Settings, SettingsError, load_settings
 from intake.store.models import STAFF_ROLES
 from intake.usercmd import COMMANDS as USER_COMMANDS
 from intake.usercmd import add_commands as add_user_commands
+
+if TYPE_CHECKING:
+    from intake.desk import Desk
+    from intake.rounds import RoundEntry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     use = models_sub.add_parser("use", help="make a saved model the active one")
     use.add_argument("version")
 
-    p = sub.add_parser("export", help="export every stored item as JSON Lines")
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p = sub.add_parser("export", help="export every stored item: JSON Lines for machines, "
+                       "Excel or CSV in Chinese for people")
+    p.add_argument("--format", choices=["jsonl", "xlsx", "csv"], default="jsonl",
+                   help="jsonl (default, the machine contract), xlsx or csv (for people: "
+                        "Chinese columns, local times, no identity)")
     p.add_argument("--since", help="ISO date or time; items received from then on")
+    p.add_argument("--until", help="ISO date (that day included) or time; items received "
+                                   "until then")
+    p.add_argument("--round", dest="rounds", action="append", default=[], metavar="SLUG",
+                   help="only this round's items (repeatable, or SLUG,SLUG)")
     p.add_argument("--with-identity", action="store_true",
-                   help="include reporter identity (recorded in the audit log)")
-    p.add_argument("--out", dest="out_path")
+                   help="include reporter identity (JSON Lines only; recorded in the audit log)")
+    p.add_argument("--out", dest="out_path", help="the file to write (xlsx: required)")
 
     p = sub.add_parser("ocr", help="OCR images and PDFs offline: a JSON line per page")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -334,27 +345,79 @@ def _protect_backfill() -> int:
 def _export(args: argparse.Namespace) -> int:
     from intake.desk import open_desk
     from intake.export import iter_export
+    from intake.items import QueryError, parse_moment
+
+    def refuse(message: str) -> int:
+        print(f"intake export: {message}", file=sys.stderr)
+        return 2
 
     since = None
     if args.since:
         try:
             since = datetime.fromisoformat(args.since)
         except ValueError:
-            print(f"intake export: --since {args.since!r} is not an ISO date", file=sys.stderr)
-            return 2
+            return refuse(f"--since {args.since!r} is not an ISO date")
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+    try:  # naive times in UTC, as --since
+        until = parse_moment(args.until or "", "until", UTC, end=True)
+    except QueryError:
+        return refuse(f"--until {args.until!r} is not an ISO date")
+    if since is not None and until is not None and until <= since:
+        return refuse("--until is before --since")
+    if args.with_identity and args.format != "jsonl":
+        return refuse(f"--with-identity is for JSON Lines only; an {args.format} export is "
+                      "for people and never carries a reporter's identity")
+    if args.format == "xlsx" and not args.out_path:
+        return refuse("an xlsx export needs --out FILE")
     desk = open_desk(load_settings())
     actor = _cli_actor()
     try:
+        slugs = [s.strip() for value in args.rounds for s in value.split(",") if s.strip()]
+        rounds = [desk.rounds.by_slug(slug) for slug in slugs]
+        unknown = [slug for slug, entry in zip(slugs, rounds, strict=True) if entry is None]
+        if unknown:
+            known = ", ".join(e.slug for e in desk.rounds.all()) or "none"
+            return refuse(f"no round {', '.join(unknown)} (rounds: {known})")
+        chosen = list({e.id: e for e in rounds if e is not None}.values())
+        if args.format != "jsonl":
+            return _export_for_people(desk, args, since=since, until=until, rounds=chosen,
+                                      actor=actor)
         with contextlib.ExitStack() as stack:
             out = (stack.enter_context(_private_file(Path(args.out_path)))
                    if args.out_path else sys.stdout)
-            for record in iter_export(desk, since=since, with_identity=args.with_identity,
-                                      actor_label=actor):
+            for record in iter_export(desk, since=since, until=until, rounds=chosen,
+                                      with_identity=args.with_identity, actor_label=actor):
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         desk.close()
+    return 0
+
+
+def _export_for_people(desk: Desk, args: argparse.Namespace, *, since: datetime | None,
+                       until: datetime | None, rounds: list[RoundEntry], actor: str) -> int:
+    """The xlsx or csv export: written to --out (0600), csv to standard output without it."""
+    from intake import exportsheet
+    from intake.items import zone_of
+    from intake.workdays import CHINA
+
+    rows = exportsheet.export_rows(desk, since=since, until=until, rounds=rounds,
+                                   fmt=args.format, actor_label=actor)
+    if args.format == "csv":
+        with contextlib.ExitStack() as stack:
+            out = (stack.enter_context(_private_file(Path(args.out_path), newline=""))
+                   if args.out_path else sys.stdout)
+            exportsheet.write_csv(rows, out)
+        return 0
+    zone = zone_of(rounds[0].cfg) if len(rounds) == 1 else CHINA
+    made = datetime.now(UTC).astimezone(zone)
+    names = "、".join(e.cfg.name for e in rounds) or "全部轮次"
+    period = "至".join(f"{moment.astimezone(zone):%Y-%m-%d %H:%M}" if moment else "" for
+                       moment in (since, until)) if since or until else "全部"
+    with _private_binary(Path(args.out_path)) as out:
+        exportsheet.write_xlsx(rows, out, title="信访举报件导出",
+                               note=f"{names}    收件时间：{period}    "
+                                    f"导出时间：{made:%Y-%m-%d %H:%M}（不含举报人身份信息）")
     return 0
 
 
@@ -400,10 +463,15 @@ def _audit_verify() -> int:
     return 0 if result.ok else 1
 
 
-def _private_file(path: Path) -> TextIO:
+def _private_file(path: Path, *, newline: str | None = None) -> TextIO:
     """An export file readable by its owner only: it holds every report's content."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8")
+    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+
+
+def _private_binary(path: Path) -> BinaryIO:
+    """A binary export file (a workbook) readable by its owner only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def _users_add(args: argparse.Namespace) -> int:

@@ -5,17 +5,18 @@ identity it carries the originals that masking hid, too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.maskstore import open_name, open_text
+from intake.rounds import RoundEntry
 from intake.store import models as m
 from intake.store.db import begin_write
 
@@ -24,25 +25,57 @@ BATCH = 500
 
 def iter_export(
     desk: Desk, *, since: datetime | None = None, with_identity: bool = False,
-    actor_label: str = "cli",
+    actor_label: str = "cli", until: datetime | None = None,
+    rounds: Sequence[RoundEntry] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield one dict per item, oldest first. Every export is audited before it starts."""
+    for batch in iter_items(desk, since=since, until=until, rounds=rounds, fmt="jsonl",
+                            with_identity=with_identity, actor_label=actor_label):
+        for row in batch.items:
+            yield export_record(desk, row, with_identity=with_identity)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Up to BATCH items, oldest first, with their session still open (to read around them)."""
+
+    session: Session
+    items: list[m.Submission]
+
+
+def iter_items(
+    desk: Desk, *, since: datetime | None, until: datetime | None,
+    rounds: Sequence[RoundEntry], fmt: str, with_identity: bool, actor_label: str,
+    messages: bool = True,
+) -> Iterator[Batch]:
+    """The items an export holds, received in [since, until) in `rounds` (every round when
+    empty), in batches of BATCH, oldest first: a million items never sit in memory at once.
+    The export is audited first (`export.plain` or `export.with_identity`, with its format,
+    rounds and dates). `messages`: load each item's messages too."""
     with desk.sessions() as session:
         begin_write(session)
         db_record(session, "export.with_identity" if with_identity else "export.plain",
-                  actor_label=actor_label, since=since.isoformat() if since else None)
+                  actor_label=actor_label, format=fmt,
+                  since=since.isoformat() if since else None,
+                  until=until.isoformat() if until else None,
+                  rounds=[e.slug for e in rounds])
         session.commit()
         stmt = (
             select(m.Submission)
-            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current),
-                     selectinload(m.Submission.messages))
+            .options(selectinload(m.Submission.attachments), selectinload(m.Submission.current))
             .order_by(m.Submission.received_at, m.Submission.id)
             .execution_options(yield_per=BATCH)
         )
+        if messages:
+            stmt = stmt.options(selectinload(m.Submission.messages))
         if since is not None:
             stmt = stmt.where(m.Submission.received_at >= since)
-        for row in session.scalars(stmt):
-            yield export_record(desk, row, with_identity=with_identity)
+        if until is not None:
+            stmt = stmt.where(m.Submission.received_at < until)
+        if rounds:
+            stmt = stmt.where(m.Submission.round_id.in_([e.id for e in rounds]))
+        for part in session.scalars(stmt).partitions():
+            yield Batch(session, list(part))
 
 
 def export_record(desk: Desk, row: m.Submission, *, with_identity: bool) -> dict[str, Any]:

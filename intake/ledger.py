@@ -16,17 +16,16 @@ from __future__ import annotations
 import io
 import math
 import re
-import unicodedata
-from collections.abc import Sequence
-from copy import copy
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 LEDGER_SHEET = "问题线索台账"
@@ -50,6 +49,8 @@ TRANSFER_WIDTHS: tuple[float, ...] = (5, 20, 20, 22, 15, 10, 15, 15, 10, 6, 15, 
 SUMMARY_CHARS = 120
 LINE_POINTS = 13.5  # one line of 10-point 宋体, for the row heights
 DATE_FORMAT = 'yyyy"年"m"月"d"日"'
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"  # a time (the export for people), to the minute
+MAX_ROW_POINTS = 409  # Excel's tallest row
 EXCEL_CELL_MAX = 32767  # characters Excel keeps in one cell
 TITLE_ROW, NOTE_ROW, HEADER_ROW = 1, 2, 3
 # What Excel would read as a formula, or as an error value, if it were typed in.
@@ -136,8 +137,14 @@ def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
 
 
 def text_width(text: str) -> int:
-    """The width of `text` in Excel's character units: two for a wide (CJK) character."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """The width of `text` in Excel's character units: two for a wide (CJK) character.
+
+    Counted from the UTF-8 length (a CJK character or full-width mark takes three bytes, an
+    ASCII one one), which is exact for Chinese and ASCII text and fast in C: this runs for
+    every cell of a ledger or an export."""
+    if text.isascii():
+        return len(text)
+    return len(text) + (len(text.encode("utf-8", "surrogatepass")) - len(text)) // 2
 
 
 def line_count(value: object, width: float) -> int:
@@ -152,7 +159,18 @@ def line_count(value: object, width: float) -> int:
 def write_cell(ws: Worksheet, row: int, column: int, value: object) -> Cell:
     """Write one value: text always as text (never a formula or an error value, and without
     the control characters XML forbids), dates as Excel dates in DATE_FORMAT."""
-    cell = ws.cell(row=row, column=column)
+    return put_value(ws.cell(row=row, column=column), value)
+
+
+def sheet_cell(ws: Worksheet | WriteOnlyWorksheet, value: object) -> Cell:
+    """A detached cell holding `value` as write_cell writes it, for `ws.append` (the way a
+    write-only sheet takes styled cells; a normal sheet takes them too)."""
+    return put_value(WriteOnlyCell(ws), value)
+
+
+def put_value(cell: Cell, value: object, date_format: str = DATE_FORMAT) -> Cell:
+    """Put `value` into `cell`: text as text (a leading =, +, -, @ kept by Excel's quote
+    prefix), dates as Excel dates in `date_format`, times in DATETIME_FORMAT."""
     if isinstance(value, str):
         text = ILLEGAL_CHARACTERS_RE.sub("", value)[:EXCEL_CELL_MAX]
         if not text:
@@ -163,8 +181,10 @@ def write_cell(ws: Worksheet, row: int, column: int, value: object) -> Cell:
             cell.quotePrefix = True  # Excel's leading apostrophe: stays text when edited
     else:
         cell.value = value
-        if isinstance(value, date):
-            cell.number_format = DATE_FORMAT
+        if isinstance(value, datetime):
+            cell.number_format = DATETIME_FORMAT
+        elif isinstance(value, date):
+            cell.number_format = date_format
     return cell
 
 
@@ -217,52 +237,92 @@ def _transfer_values(index: int, row: TransferRow) -> tuple[object, ...]:
             row.accepted_on, row.answered_on)
 
 
-def write_table(ws: Worksheet, title: str, note: str, columns: Sequence[str],
-           widths: Sequence[float], rows: Sequence[tuple[tuple[object, ...], bool]],
-           centred: set[int]) -> None:
-    """A titled table: title row, note row, header row (frozen, repeated on every printed
-    page, with a filter), then the rows; `rows` pairs each row's values with its overdue
-    flag, which fills the row light red."""
+def write_table(ws: Worksheet | WriteOnlyWorksheet, title: str, note: str,
+                columns: Sequence[str], widths: Sequence[float],
+                rows: Iterable[tuple[tuple[object, ...], bool]], centred: set[int]) -> int:
+    """A titled table on a fresh sheet: title row, note row, header row (frozen, repeated on
+    every printed page, with a filter), then the rows; `rows` pairs each row's values with its
+    overdue flag, which fills the row light red. Returns how many rows were written.
+
+    Rows are appended one by one, so on a write-only sheet (`Workbook(write_only=True)`) each
+    goes to disk as it is written and memory stays flat whatever the count; a normal sheet
+    takes the same cells."""
     last = get_column_letter(len(columns))
-    write_cell(ws, TITLE_ROW, 1, title).font = _TITLE_FONT
-    ws.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
-    ws[f"A{TITLE_ROW}"].alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[TITLE_ROW].height = 30
-    write_cell(ws, NOTE_ROW, 1, note).font = _BODY_FONT
-    ws.merge_cells(f"A{NOTE_ROW}:{last}{NOTE_ROW}")
-    for col, (name, width) in enumerate(zip(columns, widths, strict=True), 1):
-        cell = write_cell(ws, HEADER_ROW, col, name)
+    # What a write-only sheet writes before its first row: the frozen pane, the widths, the
+    # fit-to-page flag. The rest (print setup, filter, merged title) is written at the end.
+    ws.freeze_panes = f"C{HEADER_ROW + 1}"  # header and 序号/编号 stay
+    for col, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    _print_setup(ws)
+    heights = ws.row_dimensions
+    titled = sheet_cell(ws, title)
+    titled.font, titled.alignment = _TITLE_FONT, Alignment(horizontal="center",
+                                                           vertical="center")
+    heights[TITLE_ROW].height = 30
+    ws.append([titled])
+    noted = sheet_cell(ws, note)
+    noted.font = _BODY_FONT
+    ws.append([noted])
+    ws.merged_cells.add(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
+    ws.merged_cells.add(f"A{NOTE_ROW}:{last}{NOTE_ROW}")
+    header = []
+    for name in columns:
+        cell = sheet_cell(ws, name)
         cell.font, cell.fill, cell.border, cell.alignment = (
             _HEADER_FONT, _HEADER_FILL, _BORDER, Alignment(
                 wrap_text=True, horizontal="center", vertical="center"))
-        ws.column_dimensions[get_column_letter(col)].width = width
-    ws.row_dimensions[HEADER_ROW].height = max(
+        header.append(cell)
+    heights[HEADER_ROW].height = max(
         30, max(line_count(n, w) for n, w in zip(columns, widths, strict=True)) * LINE_POINTS + 3)
+    ws.append(header)
     # openpyxl hashes every style object each time one is assigned (about 0.1 ms a cell: 15 s
     # for a 5,000-item ledger); a body cell's styles are one of a few combinations, so each is
     # styled once and its style array copied to the cells that share it.
     styled: dict[tuple[tuple[int, ...], bool, bool], StyleArray] = {}
-    for offset, (values, overdue) in enumerate(rows, 1):
-        lines = max((line_count(v, w) for v, w in zip(values, widths, strict=False)), default=1)
-        ws.row_dimensions[HEADER_ROW + offset].height = lines * LINE_POINTS + 3
+    write_only = isinstance(ws, WriteOnlyWorksheet)
+    if write_only:
+        # openpyxl's append binds each cell it is given once more, raising and catching an
+        # error per cell (a third of the time); these cells are ready: they go as they are.
+        ws._values_to_row = _placed  # type: ignore[union-attr]
+    count = 0
+    for count, (values, overdue) in enumerate(rows, 1):
+        cells = []
         for col, value in enumerate(values, 1):
-            cell = write_cell(ws, HEADER_ROW + offset, col, value)
-            # the number format and quote prefix write_cell set are part of the key
+            cell = sheet_cell(ws, value)
+            # the number format and quote prefix put_value set are part of the key
             key = (tuple(cell._style or ()), col in centred, overdue)
             if key in styled:
-                cell._style = copy(styled[key])
-                continue
-            cell.border = _BORDER
-            cell.alignment = _CENTRE if col in centred else _WRAP
-            cell.font = _OVERDUE_FONT if overdue else _BODY_FONT
-            if overdue:
-                cell.fill = OVERDUE_FILL
-            styled[key] = copy(cell._style)
-    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=3)  # header and 序号/编号 stay
-    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + len(rows)}"
+                cell._style = StyleArray(styled[key])
+            else:
+                cell.border = _BORDER
+                cell.alignment = _CENTRE if col in centred else _WRAP
+                cell.font = _OVERDUE_FONT if overdue else _BODY_FONT
+                if overdue:
+                    cell.fill = OVERDUE_FILL
+                styled[key] = StyleArray(cell._style)
+            cells.append(cell)
+        at = HEADER_ROW + count
+        lines = max((line_count(v, w) for v, w in zip(values, widths, strict=False)), default=1)
+        heights[at].height = min(MAX_ROW_POINTS, lines * LINE_POINTS + 3)
+        ws.append(cells)
+        if write_only:
+            del heights[at]  # written with its row; kept, it would grow with the sheet
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + count}"
+    return count
+
+
+def _placed(cells: Sequence[Cell], row: int) -> Iterator[Cell]:
+    """A row of ready cells, given their coordinates, for a write-only sheet's writer."""
+    for column, cell in enumerate(cells, 1):
+        cell.row, cell.column = row, column
+        yield cell
+
+
+def _print_setup(ws: Worksheet | WriteOnlyWorksheet) -> None:
+    """Landscape A4, fitted to the page's width, the header row repeated, pages numbered."""
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0  # as many pages tall as it needs
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -278,23 +338,23 @@ def ledger_xlsx(round_name: str, team: str, rows: Sequence[LedgerRow], *,
     """The round's ledger as `.xlsx` bytes: the sheet 问题线索台账 (title, export time and
     count, then one row per item in the order given, columns LEDGER_COLUMNS; overdue rows
     filled light red) and the sheet 转办记录 (one row per transfer). Both print on landscape A4,
-    fitted to the page's width, the header row repeated on each page."""
-    book = Workbook()
-    ws = book.active
-    ws.title = LEDGER_SHEET
+    fitted to the page's width, the header row repeated on each page. The workbook is written
+    row by row (openpyxl's write-only mode): memory does not grow with the rows' cells."""
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(LEDGER_SHEET)
     local = generated_at.astimezone(zone)
     made = f"{cn_date(local)} {local:%H:%M}"
     team_part = f"{team}    " if team else ""
     write_table(ws, f"{round_name}问题线索台账",
            f"{team_part}导出时间：{made}    共 {len(rows)} 件（不含垃圾信息）",
            LEDGER_COLUMNS, LEDGER_WIDTHS,
-           [(_ledger_values(i, row, zone), row.overdue) for i, row in enumerate(rows, 1)],
+           ((_ledger_values(i, row, zone), row.overdue) for i, row in enumerate(rows, 1)),
            centred={1, 3, 4, 5, 11, 12, 13, 16, 18, 19})
     sheet = book.create_sheet(TRANSFER_SHEET)
     write_table(sheet, f"{round_name}转办记录",
            f"{team_part}导出时间：{made}    共 {len(transfers)} 件",
            TRANSFER_COLUMNS, TRANSFER_WIDTHS,
-           [(_transfer_values(i, row), row.overdue) for i, row in enumerate(transfers, 1)],
+           ((_transfer_values(i, row), row.overdue) for i, row in enumerate(transfers, 1)),
            centred={1, 5, 6, 7, 8, 9, 10, 11, 12})
     book.properties.creator = team or "巡察组"
     book.properties.title = f"{round_name}问题线索台账"

@@ -114,6 +114,7 @@ DETAIL_LABELS: dict[str, str] = {
     "id": "编号",
     "action": "操作",
     "round": "轮次",
+    "rounds": "轮次",
     "team": "巡察组",
     "teams": "巡察组",
     "before": "原状态",
