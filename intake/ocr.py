@@ -3,9 +3,13 @@
 RapidOCR runs the PP-OCR ONNX models shipped inside its wheel (nothing is ever downloaded).
 Per page:
 
-1. The image is reduced to at most MAX_SIDE px (RapidOCR's detector then works on at most
+1. The image is reduced to at most MAX_SIDE px (the detector then works on at most
    DET_MAX_SIDE px) and text boxes are detected. A phone photo (a large JPEG) is decoded
    reduced to PHOTO_SIDE px and upright by its EXIF orientation; lines are cut from that.
+   A page of PHOTO_SIDE px or more is first detected at SURVEY_SIDE, a third of the work;
+   when the ink of its lines stands at least MIN_GLYPH px tall there the boxes are kept,
+   else (small print) it is detected again at DET_MAX_SIDE (`OcrEngine._detect`).
+   The models run step by step (`Models`), with onnxruntime threads that do not spin-wait.
 2. Orientation: if most long boxes are tall the page lies on its side (90/270), otherwise it
    is 0/180. The longest lines, cut out and turned to the first guess, are voted on by the
    angle classifier and recognised; when the vote or the scores leave any doubt they are
@@ -615,18 +619,18 @@ class Models:
         quiet_rapidocr()
         from rapidocr import RapidOCR
         from rapidocr.ch_ppocr_rec import TextRecInput
-        from rapidocr.inference_engine.onnxruntime import OrtInferSession
 
         params = _model_params()
         ocr = RapidOCR(params=params)
         quiet_rapidocr()
-        # the documented way to hand RapidOCR a session of one's own (its PR #451)
+        # RapidOCR's wrappers keep their onnxruntime session in `.session` (where its own
+        # option to pass a session puts it); ours replace the ones it made
         self.det = ocr._load_det_model()
-        self.det.session = OrtInferSession({"session": _session(params["Det.model_path"])})
+        self.det.session.session = _session(params["Det.model_path"])
         self.cls = ocr._load_cls_model()
-        self.cls.session = OrtInferSession({"session": _session(params["Cls.model_path"])})
+        self.cls.session.session = _session(params["Cls.model_path"])
         self.rec = ocr._load_rec_model()
-        self.rec.session = OrtInferSession({"session": _session(params["Rec.model_path"])})
+        self.rec.session.session = _session(params["Rec.model_path"])
         self._rec_input = TextRecInput
 
     def detect(self, bgr: np.ndarray, size: tuple[int, int],

@@ -181,3 +181,12 @@ def test_cli_reads_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert L.char_accuracy(expected, record["text"]) >= MIN_ACCURACY
+
+
+def test_the_sessions_do_not_spin_wait(engine: OcrEngine) -> None:
+    with engine._lock:
+        models = engine._model()
+    for step in (models.det, models.cls, models.rec):
+        options = step.session.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.intra_op_num_threads == ocr.THREADS
