@@ -3,9 +3,13 @@
 RapidOCR runs the PP-OCR ONNX models shipped inside its wheel (nothing is ever downloaded).
 Per page:
 
-1. The image is reduced to at most MAX_SIDE px (RapidOCR's detector then works on at most
+1. The image is reduced to at most MAX_SIDE px (the detector then works on at most
    DET_MAX_SIDE px) and text boxes are detected. A phone photo (a large JPEG) is decoded
    reduced to PHOTO_SIDE px and upright by its EXIF orientation; lines are cut from that.
+   A page of PHOTO_SIDE px or more is first detected at SURVEY_SIDE, a third of the work;
+   when the ink of its lines stands at least MIN_GLYPH px tall there the boxes are kept,
+   else (small print) it is detected again at DET_MAX_SIDE (`OcrEngine._detect`).
+   The models run step by step (`Models`), with onnxruntime threads that do not spin-wait.
 2. Orientation: if most long boxes are tall the page lies on its side (90/270), otherwise it
    is 0/180. The longest lines, cut out and turned to the first guess, are voted on by the
    angle classifier and recognised; when the vote or the scores leave any doubt they are
@@ -41,16 +45,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from intake import decodelimits, ocrlayout
-
-if TYPE_CHECKING:
-    from rapidocr import RapidOCR
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,12 @@ DET_MAX_SIDE = 1280  # the detector works on at most this longest side (A4 at 15
 # 350 MiB less peak memory and faster
 MAX_ASPECT = 3  # thinner images are padded to this long side / short side ratio
 DET_MIN_SIDE = 736  # RapidOCR's detector input short side (Det.limit_side_len)
+SURVEY_SIDE = 768  # a page is first detected at this longest side (a third of the pixels of
+# DET_MAX_SIDE); its boxes are kept when the text is large enough there (MIN_GLYPH) ...
+MIN_GLYPH = 7.0  # ... px: the median height of the ink of its lines at that size; smaller
+# text is detected again at DET_MAX_SIDE. Measured on the test letters: the detector reads
+# them as well down to 4.4 px glyphs at 640 px (and fails below), so 7 px leaves a margin.
+GLYPH_SAMPLE = 8  # longest lines whose ink height is measured
 RENDER_MAX_SIDE = 4000  # cap on a rasterised PDF page
 PHOTO_SIDE = 2000  # large JPEGs (phone photos) are decoded reduced, to no less than this:
 # a 12 MP photo decodes at half size four times faster, reads as well from 2000 px as from
@@ -501,6 +508,30 @@ def _side_by_side(pieces: Sequence[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.hstack(cells))
 
 
+def ink_height(crop: np.ndarray) -> int:
+    """Rows (of a line crop, text running left to right) holding the glyphs: those whose
+    ink (Otsu's threshold) reaches a tenth of the inkiest row's; 0 for a blank crop."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    rows = ink.sum(axis=1)
+    top = int(rows.max(initial=0))
+    return int((rows >= max(1, top / 10)).sum()) if top else 0
+
+
+def glyph_height(bgr: np.ndarray, boxes: Sequence[np.ndarray]) -> float | None:
+    """Median ink height in page pixels of the GLYPH_SAMPLE longest elongated boxes (a
+    vertical line measured across); None when there are none."""
+    lines = sorted((box for box in boxes if box_elongation(box) >= ELONGATED),
+                   key=box_length, reverse=True)[:GLYPH_SAMPLE]
+    heights = []
+    for box in lines:
+        crop = _crop_box(bgr, box)
+        if crop.shape[0] > crop.shape[1]:
+            crop = np.ascontiguousarray(np.rot90(crop))
+        heights.append(ink_height(crop))
+    return float(statistics.median(heights)) if heights else None
+
+
 def _fit(crop: np.ndarray) -> np.ndarray:
     """A line crop scaled (keeping its proportions) to 32..DET_MAX_SIDE px, so that RapidOCR
     does not resize it itself: it rounds both sides to multiples of 32, squashing lines."""
@@ -514,6 +545,21 @@ def _fit(crop: np.ndarray) -> np.ndarray:
         return crop
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def detector_size(width: int, height: int, side: int, min_side: int = DET_MIN_SIDE
+                  ) -> tuple[int, int]:
+    """The detector's input size (width, height) for a page, as RapidOCR would choose it:
+    the longest side reduced to at most `side`, then the shortest raised to at least
+    `min_side`, both rounded to multiples of 32."""
+    w, h = float(width), float(height)
+    if max(w, h) > side:
+        scale = side / max(w, h)
+        w, h = round(int(w * scale) / 32) * 32, round(int(h * scale) / 32) * 32
+    if min(w, h) < min_side:
+        scale = min_side / min(w, h)
+        w, h = int(w * scale), int(h * scale)
+    return max(32, round(w / 32) * 32), max(32, round(h / 32) * 32)
 
 
 # --- the engine ---------------------------------------------------------------------------
@@ -543,22 +589,96 @@ def _model_params() -> dict[str, Any]:
     }
 
 
+def _session(path: str) -> Any:
+    """An onnxruntime session for one model: THREADS intra-op threads that sleep instead of
+    spin-waiting between operators (on a shared or busy machine spinning threads burn a
+    core each and slow everything else), one inter-op thread, all graph optimisations."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.enable_cpu_mem_arena = False  # as RapidOCR: inputs change shape page to page
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class Models:
+    """RapidOCR's three models (detector, angle classifier, recogniser), called step by step.
+
+    RapidOCR's own pipeline is not used for the page: it would resize every input to its own
+    limits, normalise in float64 and cut out every detected box although only their corners
+    are wanted. Its pre- and post-processing steps are used as they are; only the detector's
+    input is prepared here, at the size `detector_size` chooses. The onnxruntime sessions
+    are replaced by ones made by `_session` (RapidOCR has no switch for spin-waiting).
+    """
+
+    def __init__(self) -> None:
+        quiet_rapidocr()
+        from rapidocr import RapidOCR
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        params = _model_params()
+        ocr = RapidOCR(params=params)
+        quiet_rapidocr()
+        # RapidOCR's wrappers keep their onnxruntime session in `.session` (where its own
+        # option to pass a session puts it); ours replace the ones it made
+        self.det = ocr._load_det_model()
+        self.det.session.session = _session(params["Det.model_path"])
+        self.cls = ocr._load_cls_model()
+        self.cls.session.session = _session(params["Cls.model_path"])
+        self.rec = ocr._load_rec_model()
+        self.rec.session.session = _session(params["Rec.model_path"])
+        self._rec_input = TextRecInput
+
+    def detect(self, bgr: np.ndarray, size: tuple[int, int],
+               frame: tuple[int, int] | None = None) -> list[np.ndarray]:
+        """Text boxes (four corners each) in page pixels, detected on the page resized to
+        `size` (width, height; multiples of 32). The corners are rounded to whole pixels of
+        `frame` (width, height; the page's own by default), then scaled to the page."""
+        h, w = bgr.shape[:2]
+        fw, fh = frame or (w, h)
+        small = bgr if (w, h) == size else cv2.resize(bgr, size)  # bilinear, as RapidOCR
+        # RapidOCR's normalisation, (x / 255 - 0.5) / 0.5, in float32 and in one pass
+        x = cv2.dnn.blobFromImage(small, scalefactor=2 / 255, mean=(127.5, 127.5, 127.5))
+        preds = self.det.session(x)
+        boxes, _ = self.det.postprocess_op(preds, (fh, fw))
+        if len(boxes) == 0:
+            return []
+        boxes = self.det.sorted_boxes(boxes).astype(np.float64) * [w / fw, h / fh]
+        return list(np.clip(boxes, 0, [w, h]))
+
+    def classify(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """The angle classifier's ("0" or "180", confidence) for each line crop."""
+        if not crops:
+            return []
+        result = self.cls([_fit(crop) for crop in crops])
+        return [(str(label), float(score)) for label, score in result.cls_res]
+
+    def recognise(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+        """Text and score of each line crop. RapidOCR sorts the lines by width and pads
+        each batch of REC_BATCH to its widest line."""
+        if not crops:
+            return []
+        result = self.rec(self._rec_input(img=[_fit(crop) for crop in crops]))
+        return [(str(text), float(score)) for text, score in
+                zip(result.txts, result.scores, strict=True)]
+
+
 class OcrEngine:
     """Recognises page images; creates the RapidOCR models on first use, thread-safe."""
 
     def __init__(self) -> None:
-        self._ocr: RapidOCR | None = None
+        self._models: Models | None = None
         self._lock = threading.Lock()
 
-    def _model(self) -> RapidOCR:
+    def _model(self) -> Models:
         # called with self._lock held
-        if self._ocr is None:
-            quiet_rapidocr()
-            from rapidocr import RapidOCR
-
-            self._ocr = RapidOCR(params=_model_params())
-            quiet_rapidocr()
-        return self._ocr
+        if self._models is None:
+            self._models = Models()
+        return self._models
 
     def read_image(self, image: Image.Image) -> PageText:
         """The page's text; `seconds` counts preparation and recognition, not the wait for
@@ -595,33 +715,39 @@ class OcrEngine:
         else:
             yield 1, self.read_image(open_page_image(path))
 
-    # RapidOCR keeps use_det/use_cls/use_rec from call to call: every call passes all three.
+    @staticmethod
+    def _detect(ocr: Models, bgr: np.ndarray) -> list[np.ndarray]:
+        """Text boxes (four corners each) in page pixels.
+
+        A large page (PHOTO_SIDE px or more: a phone photo, a 300 dpi scan) is first detected
+        at SURVEY_SIDE; those boxes are kept when its lines' glyphs stand at least MIN_GLYPH
+        px tall at that size, else the page is detected again at full size (DET_MAX_SIDE),
+        as every smaller page is.
+        """
+        h, w = bgr.shape[:2]
+        full = detector_size(w, h, DET_MAX_SIDE)
+        if max(w, h) >= PHOTO_SIDE:
+            survey = detector_size(w, h, SURVEY_SIDE, min_side=32)
+            boxes = ocr.detect(bgr, survey)
+            glyph = glyph_height(bgr, boxes)
+            if glyph is not None and glyph * max(survey) / max(w, h) >= MIN_GLYPH:
+                return boxes
+        # as RapidOCR did: corners rounded in the page reduced to at most DET_MAX_SIDE
+        frame = detector_size(w, h, DET_MAX_SIDE, min_side=0) if max(w, h) > DET_MAX_SIDE \
+            else (w, h)
+        return ocr.detect(bgr, full, frame)
 
     @staticmethod
-    def _detect(ocr: RapidOCR, bgr: np.ndarray) -> list[np.ndarray]:
-        """Text boxes (four corners each) in page pixels."""
-        result: Any = ocr(bgr, use_det=True, use_cls=False, use_rec=False)
-        boxes = getattr(result, "boxes", None)
-        return [] if boxes is None else [np.asarray(box, dtype=np.float64) for box in boxes]
-
-    @staticmethod
-    def _classify(ocr: RapidOCR, crop: np.ndarray) -> tuple[str, float]:
+    def _classify(ocr: Models, crop: np.ndarray) -> tuple[str, float]:
         """The angle classifier's ("0" or "180", confidence) for one line crop."""
-        result: Any = ocr(_fit(crop), use_det=False, use_cls=True, use_rec=False)
-        label, score = result.cls_res[0]
-        return str(label), float(score)
+        return ocr.classify([crop])[0]
 
     @staticmethod
-    def _recognise(ocr: RapidOCR, crop: np.ndarray) -> tuple[str, float]:
-        """Text and score of one line crop (one crop per call: no padding to a batch's
-        widest line, which makes it faster than RapidOCR's batches)."""
-        result: Any = ocr(_fit(crop), use_det=False, use_cls=False, use_rec=True)
-        texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
-        if not texts or not scores:
-            return "", 0.0
-        return str(texts[0]), float(scores[0])
+    def _recognise(ocr: Models, crop: np.ndarray) -> tuple[str, float]:
+        """Text and score of one line crop."""
+        return ocr.recognise([crop])[0]
 
-    def _orientation(self, ocr: RapidOCR, bgr: np.ndarray, boxes: list[np.ndarray]
+    def _orientation(self, ocr: Models, bgr: np.ndarray, boxes: list[np.ndarray]
                      ) -> tuple[int, dict[int, tuple[str, float]]]:
         """Clockwise degrees (0/90/180/270) that turn the page upright, and the readings of
         the sampled boxes (by index) at that rotation."""
@@ -659,7 +785,7 @@ class OcrEngine:
             return (guess + 180) % 360, flipped
         return guess, readings
 
-    def _vertical_writing(self, ocr: RapidOCR, bgr: np.ndarray, boxes: list[np.ndarray]
+    def _vertical_writing(self, ocr: Models, bgr: np.ndarray, boxes: list[np.ndarray]
                           ) -> bool:
         """Whether the tall lines of a page that reads turned by 270 degrees are columns of
         upright characters (竖排), not rows of a page lying on its side.
@@ -688,7 +814,7 @@ class OcrEngine:
         standing = statistics.fmean(as_is)
         return standing >= max(VERTICAL_MIN, statistics.fmean(turned) - VERTICAL_MARGIN)
 
-    def _read(self, ocr: RapidOCR, bgr: np.ndarray) -> tuple[list[Line], int, float, bool]:
+    def _read(self, ocr: Models, bgr: np.ndarray) -> tuple[list[Line], int, float, bool]:
         """Lines (boxes in the upright, deskewed frame; for vertical writing turned so that
         its columns are rows), the rotation and the skew applied, and whether the page is
         written in vertical columns."""

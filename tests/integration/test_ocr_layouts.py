@@ -14,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from intake import ocr
 from intake.ocr import OcrEngine, PageText, get_engine, open_page_image
 from tests import ocr_letters as L
 
@@ -80,6 +82,53 @@ def test_phone_photo_with_exif_orientation(engine: OcrEngine, tmp_path: Path,
     assert accuracy >= MIN_ACCURACY
 
 
+def detector_inputs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The detector's input sizes from now on, as the engine asks for them."""
+    sizes: list[tuple[int, int]] = []
+    detect = ocr.Models.detect
+
+    def spy(self: ocr.Models, bgr: np.ndarray, size: tuple[int, int],
+            frame: tuple[int, int] | None = None) -> list[np.ndarray]:
+        sizes.append(size)
+        return detect(self, bgr, size, frame)
+
+    monkeypatch.setattr(ocr.Models, "detect", spy)
+    return sizes
+
+
+def test_a_photo_with_large_text_is_detected_once_at_the_small_size(
+        engine: OcrEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 52 pt at 300 dpi, the smallest print of the benchmark's photos: glyphs about 23 px in
+    # the 2000 px decoded photo, 9 px at the detector's first, smaller size
+    page_image, expected = L.render_letter(L.LETTERS[2], 52, size=(2480, 3508))
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(L.phone_photo(page_image, seed=2, orientation=6))
+    sizes = detector_inputs(monkeypatch)
+    _, accuracy = read(engine, "phone photo, 52 pt", open_page_image(path), expected)
+    assert sizes == [(ocr.SURVEY_SIDE * 3 // 4, ocr.SURVEY_SIDE)]
+    assert accuracy >= 0.97
+
+
+def test_small_print_on_a_large_page_is_still_detected_at_full_size(
+        engine: OcrEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 20 px characters on a 2480 x 3508 scan: 4.4 px at the first size, where the detector
+    # merges lines; the page is detected again at DET_MAX_SIDE and reads as well as before
+    image, expected = L.render_letter(L.LETTERS[1], 20, size=(2480, 3508))
+    sizes = detector_inputs(monkeypatch)
+    _, accuracy = read(engine, "300 dpi scan of small print", image, expected)
+    assert [max(size) for size in sizes] == [ocr.SURVEY_SIDE, ocr.DET_MAX_SIDE]
+    assert accuracy >= 0.97
+
+
+def test_a_page_of_ordinary_size_is_detected_at_full_size_only(
+        engine: OcrEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    image, expected = L.render_letter(L.LETTERS[0], 32)  # A4 at 150 dpi
+    sizes = detector_inputs(monkeypatch)
+    _, accuracy = read(engine, "150 dpi scan", image, expected)
+    assert sizes == [(896, 1280)]
+    assert accuracy >= 0.97
+
+
 def test_handwriting_photo(engine: OcrEngine, tmp_path: Path) -> None:
     page_image, expected = L.render_handwriting(L.LETTERS[1], 68, size=(2480, 3508), seed=1)
     path = tmp_path / "note.jpg"
@@ -132,3 +181,12 @@ def test_cli_reads_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert L.char_accuracy(expected, record["text"]) >= MIN_ACCURACY
+
+
+def test_the_sessions_do_not_spin_wait(engine: OcrEngine) -> None:
+    with engine._lock:
+        models = engine._model()
+    for step in (models.det, models.cls, models.rec):
+        options = step.session.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.intra_op_num_threads == ocr.THREADS

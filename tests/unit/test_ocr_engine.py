@@ -206,6 +206,49 @@ def test_prepare_page_reduces_large_and_pads_small_or_thin_images() -> None:
     assert red[0, 0].tolist() == [0, 0, 255]  # BGR, as OpenCV and RapidOCR expect
 
 
+def test_detector_size_as_rapidocr_chooses_it() -> None:
+    # longest side to at most the limit, shortest to at least DET_MIN_SIDE, multiples of 32
+    assert ocr.detector_size(1500, 2000, ocr.DET_MAX_SIDE) == (960, 1280)
+    assert ocr.detector_size(1240, 1754, ocr.DET_MAX_SIDE) == (896, 1280)
+    assert ocr.detector_size(1000, 1000, ocr.DET_MAX_SIDE) == (992, 992)  # only rounded
+    assert ocr.detector_size(3000, 1000, ocr.DET_MAX_SIDE) == (2272, 736)  # thin: raised
+    # the first, smaller detection of a large page is not raised
+    assert ocr.detector_size(1500, 2000, ocr.SURVEY_SIDE, min_side=32) == (576, 768)
+
+
+def text_line(height: int, length: int = 600) -> np.ndarray:
+    """A white strip with a row of black "glyphs" `height` px tall (strokes of varied
+    widths, as characters are) and padding above and below, like a detected box."""
+    strip = np.full((height * 2 + 20, length, 3), 255, dtype=np.uint8)
+    top = height // 2 + 10
+    for x in range(10, length - height, height + 6):
+        strip[top:top + height, x:x + height // 5] = 0  # a vertical stroke
+        strip[top + height // 2:top + height // 2 + 3, x:x + height] = 0  # a horizontal one
+    return strip
+
+
+@pytest.mark.parametrize("height", [12, 28, 64])
+def test_ink_height_measures_the_glyphs_not_the_box(height: int) -> None:
+    assert ocr.ink_height(text_line(height)) == height
+    assert ocr.ink_height(np.full((40, 300, 3), 255, dtype=np.uint8)) == 0
+
+
+def test_glyph_height_is_the_median_over_the_longest_lines() -> None:
+    page = np.full((900, 700, 3), 255, dtype=np.uint8)
+    boxes = []
+    for n, height in enumerate((30, 30, 60)):
+        strip = text_line(height)
+        y = 20 + n * 200
+        page[y:y + strip.shape[0], 50:50 + strip.shape[1]] = strip
+        boxes.append(box(50, y, strip.shape[1], strip.shape[0]))
+    # a vertical line is measured across
+    page[650:890, 600:640] = np.rot90(text_line(10, 240))
+    boxes.append(box(600, 650, 40, 240))
+    boxes.append(box(60, 850, 30, 30))  # squarish boxes (a word) are not measured
+    assert ocr.glyph_height(page, boxes) == 30.0  # median of 30, 30, 60 and 10
+    assert ocr.glyph_height(page, [box(60, 850, 30, 30)]) is None
+
+
 def test_crop_box_straightens_lines() -> None:
     page = np.full((400, 600, 3), 255, dtype=np.uint8)
     page[100:140, 50:450] = 0
