@@ -1,36 +1,61 @@
-"""Intake statistics: counts of items by channel, status, discipline, subject group, route and
-day, for the staff API's `/stats`, the 统计 page and (later) the weekly report.
+"""Intake statistics: counts of items by channel, status, discipline, subject group, route,
+day, place (unit or village), scope, disposal, reporter kind, round and team, and the overdue,
+repeat, lead and transfer counts, for the staff API's `/stats`, the 统计 page, its charts and
+workbook (intake.charts, intake.statsbook) and the weekly report.
 
-Counts come from GROUP BY queries on the submissions' indexed columns and the labels table;
-no item row or text is read. Spam is left out of every count but `by_status`. Who may count
-what: team roles count under their scope (intake.scope keeps them to their teams' rounds);
-the office (巡察办) counts across all teams, past the scope, because counts carry no text.
+Counts come from GROUP BY queries on the submissions' columns, the labels table and the
+current classification's first subject; no item text is read, and no key is ever free text
+(a place is one the round file names). Spam is left out of every count but `by_status`. Who may
+count what: team roles count under their scope (intake.scope keeps them to their teams'
+rounds); the office (巡察办) counts across all teams, past the scope, because counts carry no
+text.
+
+The place an item concerns (`by_unit`): its first subject's roster entry's place when the
+classifier (or a triager) matched a person of the round's roster; else the first of the round
+file's villages or communities (`subordinates`), then of its units' place names, found in that
+subject's post or in the unit the reporter named on the form; else `unknown`. A village counts
+as "township+village" (青山镇东岭村), the unit itself as "township（本级）" (青山镇（本级）).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import timedelta, tzinfo
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from intake import scope
 from intake.classify import DISCIPLINES
-from intake.items import Period, QueryError, parse_round
-from intake.rounds import RoundRegistry
+from intake.items import Period, QueryError, overdue_cuts, parse_round, zone_of
+from intake.round import Round
+from intake.rounds import RoundEntry, RoundRegistry
 from intake.store import models as m
+from intake.triage import late_steps
 from intake.workdays import CHINA
 
 # Roles whose counts span every team (the scope would show them no item at all).
 ACROSS_TEAMS = ("office",)
 
 
+SCOPES = ("in", "out", "unknown")
+REPORTERS = ("named", "anonymous")
+UNKNOWN = "unknown"  # a code or place not known (no suggestion yet, no place found)
+
+
 def db_counts(session: Session, round_ids: Collection[int] | None, period: Period,
-              zone: tzinfo = CHINA) -> dict[str, Any]:
+              zone: tzinfo = CHINA, *, rounds: RoundRegistry | None = None,
+              now: datetime | None = None) -> dict[str, Any]:
     """The counts of items received in `period` in these rounds (None: every round the
-    session's scope lets it see). `by_day` keys are dates `YYYY-MM-DD` in `zone`."""
+    session's scope lets it see). `by_day` keys are dates `YYYY-MM-DD` in `zone`.
+
+    The contract's keys (`total`, `by_channel`, `by_status`, `by_discipline`,
+    `by_subject_role`, `by_route`, `by_day`) come always; then `by_scope`, `by_disposal`
+    (closed items), `by_reporter` (named, anonymous), `by_round` (slugs), `by_team`, `repeats`,
+    `leads` and `transfers` (of the items counted); with `rounds` (the registry: round files)
+    `by_unit`, and with `rounds` and `now` `overdue` (items with a step past its limit now,
+    as the queue's overdue filter finds them)."""
     sub = m.Submission
 
     def grouped(column: Any, *, spam: bool = False, labels: str = "") -> dict[str, int]:
@@ -41,31 +66,185 @@ def db_counts(session: Session, round_ids: Collection[int] | None, period: Perio
         stmt = _where(stmt, round_ids, period, spam=spam).group_by(column)
         counts: dict[str, int] = {}
         for key, count in session.execute(stmt):
-            name = "unknown" if key is None else str(key)  # no suggestion yet: not known
+            name = UNKNOWN if key is None else str(key)  # no suggestion yet: not known
             counts[name] = counts.get(name, 0) + count
         return counts
 
-    by_status = grouped(sub.status, spam=True)
-    return {
-        "total": sum(n for status, n in by_status.items() if status != "spam"),
-        "by_channel": _with_zeros(m.CHANNELS, grouped(sub.channel)),
-        "by_status": _with_zeros(m.STATUSES, by_status),
+    def counted(stmt: Select) -> int:
+        return int(session.scalar(_where(stmt, round_ids, period, spam=False)) or 0)
+
+    columns = _Columns(session, round_ids, period)
+    found: dict[str, Any] = {
+        "total": sum(n for status, n in columns.by_status.items() if status != "spam"),
+        "by_channel": _with_zeros(m.CHANNELS, columns.by_channel),
+        "by_status": _with_zeros(m.STATUSES, columns.by_status),
         "by_discipline": _with_zeros(DISCIPLINES, grouped(m.SubmissionLabel.value,
                                                           labels="discipline")),
-        "by_subject_role": _with_zeros(m.SUBJECT_ROLES, grouped(sub.subject_role)),
+        "by_subject_role": _with_zeros(m.SUBJECT_ROLES, columns.by_subject_role),
         "by_route": dict(sorted(grouped(m.SubmissionLabel.value, labels="route").items())),
         "by_day": dict(sorted(grouped(_local_day(session, sub.received_at, zone)).items())),
+        "by_scope": _with_zeros(SCOPES, columns.by_scope),
+        "by_disposal": _with_zeros(m.DISPOSALS, columns.by_disposal),
+        "by_reporter": _with_zeros(REPORTERS, columns.by_reporter),
+        **_by_round_and_team(session, columns.by_round),
+        "repeats": columns.repeats,
+        "leads": counted(select(func.count()).select_from(m.Lead).join(
+            sub, sub.id == m.Lead.submission_id)),
+        "transfers": counted(select(func.count()).select_from(m.Transfer).join(
+            sub, sub.id == m.Transfer.submission_id)),
     }
+    if rounds is not None:
+        found["by_unit"] = _db_by_unit(session, rounds, round_ids, period)
+        if now is not None:
+            chosen = rounds.all() if round_ids is None else [
+                e for e in rounds.all() if e.id in set(round_ids)]
+            found["overdue"] = counted(select(func.count()).select_from(sub).where(
+                _overdue_now(chosen, now)))
+    return found
+
+
+class _Columns:
+    """The counts by the submissions' own columns, from one GROUP BY over all of them (spam
+    included, for `by_status`), rolled up here: one pass over the rows instead of one each."""
+
+    def __init__(self, session: Session, round_ids: Collection[int] | None,
+                 period: Period) -> None:
+        sub = m.Submission
+        repeat = sub.repeat_of_id.is_not(None)
+        keys = (sub.round_id, sub.channel, sub.status, sub.in_scope, sub.subject_role,
+                sub.disposal, sub.anonymous, repeat)
+        stmt = _where(select(*keys, func.count()).select_from(sub), round_ids, period,
+                      spam=True).group_by(*keys)
+        tallies: dict[str, dict[str, int]] = {name: {} for name in (
+            "round", "channel", "status", "scope", "role", "disposal", "reporter")}
+        self.repeats = 0
+
+        def add(name: str, key: str, n: int) -> None:
+            tallies[name][key] = tallies[name].get(key, 0) + n
+
+        for round_id, channel, status, in_scope, role, disposal, anonymous, again, n in (
+                session.execute(stmt)):
+            add("status", status, n)
+            if status == "spam":
+                continue
+            add("round", str(round_id), n)
+            add("channel", channel, n)
+            add("scope", UNKNOWN if in_scope is None else "in" if in_scope else "out", n)
+            add("role", role or UNKNOWN, n)
+            if disposal:
+                add("disposal", disposal, n)
+            add("reporter", "anonymous" if anonymous else "named", n)
+            self.repeats += n if again else 0
+        self.by_round = {int(k): v for k, v in tallies["round"].items()}
+        self.by_channel, self.by_status = tallies["channel"], tallies["status"]
+        self.by_scope, self.by_subject_role = tallies["scope"], tallies["role"]
+        self.by_disposal, self.by_reporter = tallies["disposal"], tallies["reporter"]
+
+
+def _by_round_and_team(session: Session, by_round: dict[int, int]) -> dict[str, Any]:
+    """`by_round` (slug: count) and `by_team` (team name: count), biggest first."""
+    names = {rid: (slug, team) for rid, slug, team in session.execute(
+        select(m.Round.id, m.Round.slug, m.Team.name).join(m.Team, m.Team.id == m.Round.team_id)
+        .where(m.Round.id.in_(list(by_round))))}
+    rounds: dict[str, int] = {}
+    teams: dict[str, int] = {}
+    for rid, n in by_round.items():
+        slug, team = names.get(rid, (str(rid), UNKNOWN))
+        rounds[slug] = rounds.get(slug, 0) + n
+        teams[team] = teams.get(team, 0) + n
+    return {"by_round": _biggest_first(rounds), "by_team": _biggest_first(teams)}
+
+
+def _biggest_first(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _overdue_now(entries: Iterable[RoundEntry], now: datetime) -> Any:
+    """Items with a step past its limit at `now` (intake.triage's overdue filter). Rounds on the
+    same calendar and zone share their limits, so an office's hundreds of rounds make a few
+    conditions (`round_id IN …`), not one each."""
+    groups: dict[tuple[Any, ...], list[RoundEntry]] = {}
+    for entry in entries:
+        key = (str(zone_of(entry.cfg)), entry.cfg.holidays, entry.cfg.workdays)
+        groups.setdefault(key, []).append(entry)
+    sub = m.Submission
+    conditions = []
+    for members in groups.values():
+        (cut,) = overdue_cuts(members[:1], now)
+        conditions.append(and_(sub.round_id.in_([e.id for e in members]),
+                               late_steps(sub, sub.received_at, cut)))
+    return or_(false(), *conditions)
+
+
+# -- places ----------------------------------------------------------------------------------
+
+
+class _Places:
+    """A round file's places: roster names to their place, villages and unit names to the
+    counting key of the village or unit."""
+
+    def __init__(self, cfg: Round) -> None:
+        units = cfg.units or (cfg.unit,)
+        self.keys: list[tuple[str, str]] = []  # (a name found in text, its key), longest first
+        for unit in units:
+            home = unit.places[0] if unit.places else unit.short
+            self.keys += [(village, f"{home}{village}") for village in unit.subordinates]
+        villages = len(self.keys)
+        for unit in units:
+            home = unit.places[0] if unit.places else unit.short
+            self.keys += [(place, f"{home}（本级）") for place in (*unit.places, unit.short)
+                          if place]
+        # Villages first (a post "东岭村党支部书记" names no township), each group longest first.
+        self.keys = (sorted(self.keys[:villages], key=lambda k: -len(k[0]))
+                     + sorted(self.keys[villages:], key=lambda k: -len(k[0])))
+        # A roster member without a place (a single-unit file's township leaders) is of
+        # the first unit itself.
+        first = units[0].places[0] if units[0].places else units[0].short
+        self.roster = {member.name: member.place or first for member in cfg.roster}
+
+    def key(self, name: str | None, post: str | None, unit: str | None) -> str:
+        place = self.roster.get(name or "")
+        for text in (place, post, unit):
+            if text:
+                for found, key in self.keys:
+                    if found in text:
+                        return key
+        return UNKNOWN
+
+
+def _db_by_unit(session: Session, rounds: RoundRegistry, round_ids: Collection[int] | None,
+                period: Period) -> dict[str, int]:
+    """Counts by the place each item concerns (see the module's docstring), biggest first,
+    `unknown` last. Grouped in the database by round, first subject and form unit, so the
+    rows read are the distinct persons and units, not the items."""
+    sub, cls = m.Submission, m.Classification
+    first = cls.subjects[0]
+    name, post = first["name"].as_string(), first["post"].as_string()
+    keys = (sub.round_id, name, post, sub.subject_unit)
+    stmt = _where(select(*keys, func.count()).select_from(sub).outerjoin(
+        cls, cls.id == sub.current_classification_id), round_ids, period, spam=False)
+    places: dict[int, _Places | None] = {}
+    counts: dict[str, int] = {}
+    for round_id, who, what, unit, n in session.execute(stmt.group_by(*keys)):
+        if round_id not in places:
+            entry = rounds.get(round_id)
+            places[round_id] = _Places(entry.cfg) if entry is not None else None
+        index = places[round_id]
+        key = index.key(who, what, unit) if index is not None else UNKNOWN
+        counts[key] = counts.get(key, 0) + n
+    unknown = counts.pop(UNKNOWN, 0)
+    return {**_biggest_first(counts), **({UNKNOWN: unknown} if unknown else {})}
 
 
 def db_viewer_counts(session: Session, viewer: scope.Viewer, round_ids: Collection[int] | None,
-                     period: Period, zone: tzinfo = CHINA) -> dict[str, Any]:
+                     period: Period, zone: tzinfo = CHINA, *, rounds: RoundRegistry | None = None,
+                     now: datetime | None = None) -> dict[str, Any]:
     """`db_counts` as `viewer` may see them: the office across all teams (past the scope, which
     shows it no item), everyone else within their scope."""
     if viewer.role in ACROSS_TEAMS:
         with scope.unscoped(session):
-            return db_counts(session, round_ids, period, zone)
-    return db_counts(session, round_ids, period, zone)
+            return db_counts(session, round_ids, period, zone, rounds=rounds, now=now)
+    return db_counts(session, round_ids, period, zone, rounds=rounds, now=now)
 
 
 def db_pick_rounds(session: Session, rounds: RoundRegistry,

@@ -104,7 +104,8 @@ def counts() -> Any:
         period = parse_period(request.args)
         with desk().sessions() as db:
             round_ids = stats.db_pick_rounds(db, desk().rounds, request.args)
-            return jsonify(stats.db_viewer_counts(db, g.viewer, round_ids, period))
+            return jsonify(stats.db_viewer_counts(db, g.viewer, round_ids, period,
+                                                  rounds=desk().rounds, now=now()))
     except QueryError as exc:
         return error(400, "invalid", exc.message, exc.field)
 
