@@ -20,7 +20,8 @@ as "township+village" (青山镇东岭村), the unit itself as "township（本�
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
@@ -288,3 +289,75 @@ def _local_day(session: Session, column: Any, zone: tzinfo) -> ColumnElement[Any
 def _with_zeros(codes: Collection[str], found: dict[str, int]) -> dict[str, int]:
     """Every known code (0 when none), then any other found (e.g. an old code)."""
     return {**dict.fromkeys(codes, 0), **found}
+
+
+# -- what each count is called ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """One count of `db_counts` as people read it: its key, a Chinese title, the Chinese name of
+    each code, and whether it is a count per day (a time series) or per category."""
+
+    key: str
+    title: str
+    names: Mapping[str, str]
+    daily: bool = False
+
+    @property
+    def slug(self) -> str:
+        """Its name in URLs (`/staff/stats/chart/channel.svg`)."""
+        return self.key.removeprefix("by_")
+
+    def rows(self, counts: Mapping[str, Any]) -> list[tuple[str, int]]:
+        """(Chinese name, count) in the count's order; a code without a name keeps its code."""
+        return [(self.names.get(k, k), int(n)) for k, n in counts.get(self.key, {}).items()]
+
+
+SCOPE_NAMES = {"in": "属于受理范围", "out": "不属于受理范围", "unknown": "尚未研判"}
+REPORTER_NAMES = {"named": "实名", "anonymous": "匿名"}
+# The headline figures (scalars of db_counts) with their Chinese names, in reading order.
+FIGURES = (("total", "收件（不含疑似垃圾）"), ("leads", "受理为线索"), ("transfers", "转办"),
+           ("repeats", "重复件"), ("overdue", "超期未办"))
+
+
+def sections(departments: Mapping[str, str], round_names: Mapping[str, str] | None = None
+             ) -> tuple[Section, ...]:
+    """Every count of `db_counts` a page, chart or workbook shows, in reading order.
+    `departments`: the routing rules' department names (routes); `round_names`: slug → the
+    round's name."""
+    from intake.leads import DISPOSAL_NAMES  # intake.leads is heavier; names only
+    from intake.names import CHANNEL_NAMES, STATUS_NAMES, SUBJECT_ROLE_SHORT
+    from intake.submission import CATEGORIES
+
+    return (
+        Section("by_day", "按收到日期", {}, daily=True),
+        Section("by_channel", "按受理渠道", CHANNEL_NAMES),
+        Section("by_status", "按办理状态（含疑似垃圾信息）", STATUS_NAMES),
+        Section("by_scope", "按是否属于受理范围", SCOPE_NAMES),
+        Section("by_discipline", "按反映的违纪类别（一件可涉及多类）", CATEGORIES),
+        Section("by_subject_role", "按被反映人类别", {**SUBJECT_ROLE_SHORT, UNKNOWN: "不明"}),
+        Section("by_unit", "按涉及的单位或村（社区）", {UNKNOWN: "未能确定"}),
+        Section("by_route", "按去向（一件可有多个去向）", {
+            code: short_department(name) for code, name in departments.items()}),
+        Section("by_disposal", "按办结方式", DISPOSAL_NAMES),
+        Section("by_reporter", "实名与匿名", REPORTER_NAMES),
+        Section("by_team", "按巡察组", {UNKNOWN: "不明"}),
+        Section("by_round", "按巡察轮次", dict(round_names or {})),
+    )
+
+
+def short_department(name: str) -> str:
+    """A routing rule's department name before its explanations: "人社局（劳动保障监察…）"
+    → "人社局", "县纪委监委 / 乡镇纪委 / 派驻纪检监察组" → "县纪委监委"."""
+    return name.split("（")[0].split(" / ")[0].strip() or name
+
+
+def fill_days(days: dict[str, int]) -> list[tuple[date, int]]:
+    """Every day from the first to the last counted, 0 where none came."""
+    if not days:
+        return []
+    found = {date.fromisoformat(k): n for k, n in days.items()}
+    first, last = min(found), max(found)
+    return [(first + timedelta(days=i), found.get(first + timedelta(days=i), 0))
+            for i in range((last - first).days + 1)]

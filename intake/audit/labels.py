@@ -38,6 +38,7 @@ ACTION_LABELS: dict[str, str] = {
     "notice.letter": "打印告知书和信封",
     "notice.no_answer": "回访未接通",
     "ledger.download": "下载线索台账",
+    "stats.download": "下载统计表",
     "handover.bundle": "生成移交包",
     "handover.bundle_with_identity": "生成移交包（含举报人身份）",
     "handover.bundle_with_identity.refused": "生成含举报人身份的移交包（被拒绝）",

@@ -4,15 +4,29 @@ items, leads, transfers and another team's items. Real app, real database."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
+from datetime import date, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
+from openpyxl import load_workbook
+from PIL import Image
+from sqlalchemy import select
 
 from intake.store import models as m
 from intake.triage import Actor, set_spam
 from tests.integration.test_leads import post, team  # noqa: F401
-from tests.integration.test_staff_api import TEAM_A, TEAM_B, World, all_items, world  # noqa: F401
+from tests.integration.test_staff_api import (  # noqa: F401
+    TEAM_A,
+    TEAM_B,
+    World,
+    all_items,
+    login,
+    world,
+)
 from tests.support import NAMED_IDENTITY
 
 CONTRACT_KEYS = {"total", "by_channel", "by_status", "by_discipline", "by_subject_role",
@@ -102,3 +116,121 @@ def test_counts_carry_no_identity(worked: World) -> None:
         for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone, NAMED_IDENTITY.id_number,
                        NAMED_IDENTITY.address, worked.named_code, "刘德福", "低保"):
             assert secret not in body
+
+
+# -- the 统计 page, its charts and workbook ----------------------------------------------------
+
+
+def test_the_page_shows_every_count_with_chinese_names_and_its_charts(worked: World) -> None:
+    client = login(worked, "leader_a")
+    page = client.get("/staff/stats")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "共收到 <strong>5</strong> 件" in html and "下载 Excel" in html
+    for name in ("网络举报", "码上巡察", "已办结", "疑似垃圾", "廉洁纪律", "下级主要负责人",
+                 "青山镇东岭村", "未能确定", "谈话函询", "重复件", "实名", "匿名", "属于受理范围",
+                 "受理为线索", "超期未办", "民政局"):
+        assert name in html, name
+    charts = re.findall(r'<img src="([^"]+\.svg[^"]*)"', html)
+    assert len(charts) >= 10 and "/staff/stats/chart/channel.svg" in html
+    assert "下载图片" in html
+    for url in charts:
+        response = client.get(url.replace("&amp;", "&"))
+        assert response.status_code == 200, url
+        assert response.mimetype == "image/svg+xml"
+        assert "no-store" in response.headers["Cache-Control"]
+        root = ElementTree.fromstring(response.data)
+        assert root.tag.endswith("svg") and len(list(root.iter())) > 20
+    # one team, one round: no comparison of teams or rounds
+    assert "/staff/stats/chart/team.svg" not in html and "/staff/stats/chart/round.svg" not in html
+    assert "刘德福" not in html and NAMED_IDENTITY.name not in html
+
+
+def test_charts_as_png_keep_the_pages_parameters_and_refuse_properly(worked: World) -> None:
+    client = login(worked, "triager_a")
+    png = client.get("/staff/stats/chart/unit.png?since=2026-03-10&download=1")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert "attachment" in png.headers["Content-Disposition"]
+    image = Image.open(io.BytesIO(png.data))
+    image.verify()
+    assert image.format == "PNG" and image.size[0] >= 1200
+    day = client.get("/staff/stats/chart/day.png?round=" + worked.slug_a)
+    assert day.status_code == 200 and Image.open(io.BytesIO(day.data)).size[0] >= 1200
+    assert client.get("/staff/stats/chart/nothing.svg").status_code == 404
+    assert client.get("/staff/stats/chart/channel.gif").status_code == 404
+    assert client.get("/staff/stats/chart/channel.svg?since=someday").status_code == 400
+    assert client.get("/staff/stats/chart/channel.svg?round=nope").status_code == 400
+    # another team's round: counted as nothing, never shown
+    other = client.get("/staff/stats?round=hexi-2026").get_data(as_text=True)
+    assert "共收到 <strong>0</strong> 件" in other
+    assert login(worked, "duty_a").get("/staff/stats/chart/channel.svg").status_code == 403
+    assert login(worked, "admin2").get("/staff/stats/chart/channel.png").status_code == 403
+    anonymous = worked.app.test_client().get("/staff/stats/chart/channel.svg")
+    assert anonymous.status_code in (302, 401)
+
+
+def test_the_office_compares_teams_and_never_reads_a_text(worked: World) -> None:
+    client = login(worked, "office")
+    html = client.get("/staff/stats").get_data(as_text=True)
+    assert "共收到 <strong>7</strong> 件" in html and "全部巡察组" in html
+    assert "/staff/stats/chart/team.svg" in html and TEAM_B in html
+    assert client.get("/staff/stats/chart/team.svg").status_code == 200
+    assert "东岭村党支部书记" not in html and "低保" not in html
+
+
+def _rows(ws: Any) -> dict[str, Any]:
+    return {str(row[0]): row[1] for row in ws.iter_rows(min_row=4, values_only=True)
+            if row[0] is not None}
+
+
+def test_the_workbook_reads_back_with_its_counts_and_print_setup(worked: World) -> None:
+    client = login(worked, "leader_a")
+    response = client.get("/staff/stats.xlsx?since=2026-03-01&until=2026-03-31")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames[0] == "汇总" and "按受理渠道" in book.sheetnames
+    summary = book["汇总"]
+    assert "信访举报受理情况统计" in summary["A1"].value
+    assert "2026年3月1日至2026年3月31日" in summary["A2"].value
+    assert [c.value for c in summary[3]][:2] == ["项目", "件数"]
+    assert _rows(summary)["收件（不含疑似垃圾）"] == 4  # the named report came in December
+    assert _rows(summary)["受理为线索"] == 1 and _rows(summary)["超期未办"] == 2
+    channels = book["按受理渠道"]
+    assert [c.value for c in channels[3]] == ["类别", "件数", "占比"]
+    assert _rows(channels)["网络举报"] == 4 and _rows(channels)["码上巡察"] == 0
+    assert channels.freeze_panes == "A4" and channels.print_title_rows == "$3:$3"
+    assert channels.page_setup.orientation == "landscape"
+    assert str(channels.page_setup.paperSize) == channels.PAPERSIZE_A4
+    assert channels.column_dimensions["A"].width >= 20
+    assert channels["C4"].number_format == "0.0%"
+    days = book["按收到日期"]
+    assert isinstance(days["A4"].value, datetime) and days["A4"].value.date() == date(2026, 3, 10)
+    assert [r[1] for r in days.iter_rows(min_row=4, values_only=True)] == [1, 2, 1]
+    assert _rows(book["按涉及的单位或村"])["青山镇东岭村"] == 1
+    everything = " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows()
+                          for c in row if c.value is not None)
+    for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone, NAMED_IDENTITY.id_number,
+                   NAMED_IDENTITY.address, worked.named_code, "刘德福", "低保"):
+        assert secret not in everything
+    with worked.desk.sessions() as db:
+        events = db.scalars(select(m.AuditEvent).where(
+            m.AuditEvent.action == "stats.download")).all()
+    assert len(events) == 1 and events[0].actor_label == "leader_a"
+
+
+def test_the_api_workbook_takes_the_stats_parameters(worked: World) -> None:
+    response = worked.get("office", f"/stats.xlsx?team={TEAM_B}")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    assert TEAM_B in book["汇总"]["A1"].value
+    assert _rows(book["汇总"])["收件（不含疑似垃圾）"] == 2
+    assert worked.get("triager_a", "/stats.xlsx?round=nope").get_json()["error"]["field"] == \
+        "round"
+    assert worked.get("duty_a", "/stats.xlsx").status_code == 403
+    assert worked.get(None, "/stats.xlsx").status_code == 401
+    own = load_workbook(io.BytesIO(worked.get("triager_a", "/stats.xlsx").data))
+    assert _rows(own["汇总"])["收件（不含疑似垃圾）"] == 5
+    assert TEAM_B not in " ".join(str(c.value) for ws in own.worksheets
+                                  for row in ws.iter_rows() for c in row)
