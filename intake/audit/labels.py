@@ -113,6 +113,8 @@ DETAIL_LABELS: dict[str, str] = {
     "id": "编号",
     "action": "操作",
     "round": "轮次",
+    "scope": "统计范围",
+    "period": "统计时段",
     "team": "巡察组",
     "teams": "巡察组",
     "before": "原状态",
