@@ -31,6 +31,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/api_throughput.py
 	$(BIN)/python bench/queue_paging.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/classify_dev.py
 	$(BIN)/python bench/classify_cv.py
 	$(BIN)/python bench/ocr_pages.py

@@ -89,7 +89,7 @@ def db_counts(session: Session, round_ids: Collection[int] | None, period: Perio
                                                           labels="discipline")),
         "by_subject_role": _with_zeros(m.SUBJECT_ROLES, columns.by_subject_role),
         "by_route": dict(sorted(grouped(m.SubmissionLabel.value, labels="route").items())),
-        "by_day": dict(sorted(grouped(_local_day(session, sub.received_at, zone)).items())),
+        "by_day": _db_by_day(session, grouped, zone),
         "by_scope": _with_zeros(SCOPES, columns.by_scope),
         "by_disposal": _with_zeros(m.DISPOSALS, columns.by_disposal),
         "by_reporter": _with_zeros(REPORTERS, columns.by_reporter),
@@ -302,6 +302,19 @@ def _where(stmt: Select, round_ids: Collection[int] | None, period: Period, *,
     if period.until is not None:
         stmt = stmt.where(sub.received_at < period.until)
     return stmt
+
+
+def _db_by_day(session: Session, grouped: Any, zone: tzinfo) -> dict[str, int]:
+    """Counts per local day. On SQLite, per UTC hour (a prefix of the stored text: no date
+    function per row, half the time at a million items), added up into local days here."""
+    offset = zone.utcoffset(None) or timedelta()
+    if session.get_bind().dialect.name != "sqlite" or offset % timedelta(hours=1):
+        return dict(sorted(grouped(_local_day(session, m.Submission.received_at, zone)).items()))
+    days: dict[str, int] = {}
+    for hour, n in grouped(func.substr(m.Submission.received_at, 1, 13)).items():
+        day = (datetime.fromisoformat(f"{hour}:00") + offset).date().isoformat()
+        days[day] = days.get(day, 0) + n
+    return dict(sorted(days.items()))
 
 
 def _local_day(session: Session, column: Any, zone: tzinfo) -> ColumnElement[Any]:
