@@ -92,6 +92,8 @@ def load(url: str, rows: int, round_ids: list[int]) -> float:
             return sql.replace("?", "%s")
     try:
         cursor = conn.cursor()
+        if not url.startswith("sqlite"):  # items and classifications refer to each other
+            cursor.execute("SET session_replication_role = replica")
         for subs, clss, labels in generate(rows, round_ids[0]):
             subs = [(s[0], round_ids[s[0] % len(round_ids)], *s[2:]) for s in subs]
             clss = [(*c[:7], _subjects(c[0]), *c[8:]) for c in clss]

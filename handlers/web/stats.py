@@ -7,11 +7,12 @@ intake.statsbook. Counts carry no text: the office sees them as the teams do.
 
 The page's charts are separate requests with the page's parameters; the counts the page has
 just taken are kept a minute for them (per member and parameters), so a page of a dozen charts
-counts once.
+counts once, and a chart once drawn is kept (by its counts) until 96 others were drawn.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -40,7 +41,10 @@ KEEP_MAX = 64
 # Shown only when there is more than one of them to compare.
 COMPARISONS = ("by_team", "by_round")
 
+DRAWINGS_MAX = 96
+
 _kept: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+_drawings: dict[tuple[Any, ...], bytes] = {}
 _kept_lock = threading.Lock()
 
 
@@ -178,14 +182,8 @@ def stats_chart(name: str, fmt: str) -> Any:
         abort(400)
     if section.key not in counted.counts:
         abort(404)
-    font = desk().settings.pdf_font
     try:
-        if section.daily:
-            content = charts.day_chart(section.title, counted.counts[section.key], fmt,
-                                       font=font, subtitle=counted.subtitle)
-        else:
-            content = charts.bar_chart(section.title, section.rows(counted.counts), fmt,
-                                       font=font, subtitle=counted.subtitle)
+        content = _drawn(section, counted, fmt)
     except FontMissingError as exc:
         return Response(exc.message, status=503, mimetype="text/plain")
     response = Response(content, mimetype=charts.FORMATS[fmt])
@@ -194,6 +192,30 @@ def stats_chart(name: str, fmt: str) -> Any:
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     g.no_store = True
     return response
+
+
+def _drawn(section: stats.Section, counted: Counted, fmt: str) -> bytes:
+    """The chart's bytes; the same counts drawn again come from a small cache (a chart takes
+    a tenth of a second or more to draw, a page has a dozen)."""
+    values = counted.counts[section.key]
+    key = (section.key, fmt, counted.subtitle, json.dumps(values, sort_keys=True),
+           desk().settings.pdf_font)
+    with _kept_lock:
+        found = _drawings.get(key)
+    if found is not None:
+        return found
+    font = desk().settings.pdf_font
+    if section.daily:
+        content = charts.day_chart(section.title, values, fmt, font=font,
+                                   subtitle=counted.subtitle)
+    else:
+        content = charts.bar_chart(section.title, section.rows(counted.counts), fmt,
+                                   font=font, subtitle=counted.subtitle)
+    with _kept_lock:
+        if len(_drawings) >= DRAWINGS_MAX:
+            _drawings.pop(next(iter(_drawings)))  # the oldest
+        _drawings[key] = content
+    return content
 
 
 def stats_workbook() -> Any:
