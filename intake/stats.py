@@ -77,6 +77,26 @@ def db_counts(session: Session, round_ids: Collection[int] | None, period: Perio
             counts[name] = counts.get(name, 0) + count
         return counts
 
+    def labelled(kind: str) -> dict[str, int]:
+        """Items per label. Without a round to keep to, from the labels' own index (which
+        has the receipt time) less the spam items' labels, found from the few spam items:
+        not a probe of the item behind each of a million labels."""
+        if round_ids is not None:
+            return grouped(m.SubmissionLabel.value, labels=kind)
+        label = m.SubmissionLabel
+        stmt: Select = select(label.value, func.count()).where(label.kind == kind)
+        if period.since is not None:
+            stmt = stmt.where(label.received_at >= period.since)
+        if period.until is not None:
+            stmt = stmt.where(label.received_at < period.until)
+        found = dict(session.execute(stmt.group_by(label.value)).all())
+        spam = _where(select(label.value, func.count()).select_from(sub).join(
+            label, (label.submission_id == sub.id) & (label.kind == kind)), None, period,
+            spam=True).where(sub.status == "spam").group_by(label.value)
+        for value, n in session.execute(spam):
+            found[value] -= n
+        return {str(k): int(n) for k, n in found.items() if n}
+
     def counted(stmt: Select) -> int:
         return int(session.scalar(_where(stmt, round_ids, period, spam=False)) or 0)
 
@@ -85,10 +105,9 @@ def db_counts(session: Session, round_ids: Collection[int] | None, period: Perio
         "total": sum(n for status, n in columns.by_status.items() if status != "spam"),
         "by_channel": _with_zeros(m.CHANNELS, columns.by_channel),
         "by_status": _with_zeros(m.STATUSES, columns.by_status),
-        "by_discipline": _with_zeros(DISCIPLINES, grouped(m.SubmissionLabel.value,
-                                                          labels="discipline")),
+        "by_discipline": _with_zeros(DISCIPLINES, labelled("discipline")),
         "by_subject_role": _with_zeros(m.SUBJECT_ROLES, columns.by_subject_role),
-        "by_route": dict(sorted(grouped(m.SubmissionLabel.value, labels="route").items())),
+        "by_route": dict(sorted(labelled("route").items())),
         "by_day": _db_by_day(session, grouped, zone),
         "by_scope": _with_zeros(SCOPES, columns.by_scope),
         "by_disposal": _with_zeros(m.DISPOSALS, columns.by_disposal),
