@@ -41,6 +41,7 @@ TEXT_COLOR = "#222222"
 SANS_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Zen Hei",
                  "WenQuanYi Micro Hei", "Droid Sans Fallback")
 MAX_DAY_TICKS = 16
+MAX_BARS = 20  # more categories than this: the 19 largest and one bar for the rest
 
 # matplotlib's font cache and text layout are process-wide: one chart at a time.
 _LOCK = threading.Lock()
@@ -72,9 +73,13 @@ def chart_font(configured: str = "") -> str:
 def bar_chart(title: str, rows: Sequence[tuple[str, int]], fmt: str, *,
               font: str = "", subtitle: str = "") -> bytes:
     """A horizontal bar chart of (name, count) rows, in their order from the top, each bar
-    labelled with its count; `subtitle` (what was counted, when) in small print at the top
-    right."""
+    labelled with its count (beyond MAX_BARS rows, the largest and one bar 其余N项);
+    `subtitle` (what was counted, when) in small print at the top right."""
     family = chart_font(font)
+    if len(rows) > MAX_BARS:  # 200 rounds of an office: the largest, and the rest as one bar
+        ranked = sorted(rows, key=lambda r: -r[1])
+        rest = ranked[MAX_BARS - 1:]
+        rows = [*ranked[: MAX_BARS - 1], (f"其余{len(rest)}项", sum(n for _, n in rest))]
     labels = [name for name, _ in rows]
     values = [n for _, n in rows]
     height = max(2.2, 0.8 + 0.38 * max(len(rows), 1))
@@ -123,7 +128,7 @@ def day_chart(title: str, days: dict[str, int], fmt: str, *, font: str = "",
 def _figure(width: float, height: float, family: str) -> Figure:
     # Read when text is created, which happens under _LOCK with these values.
     for key, value in (("font.family", [family]), ("axes.unicode_minus", False),
-                       ("svg.fonttype", "path")):
+                       ("svg.fonttype", "path"), ("svg.hashsalt", "intake")):
         matplotlib.rcParams[key] = value
     figure = Figure(figsize=(width, height), layout="constrained")
     figure.set_facecolor("white")
