@@ -33,6 +33,7 @@ bench: $(VENV)/.test-deps
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/classify_dev.py
 	$(BIN)/python bench/classify_cv.py
 	$(BIN)/python bench/ocr_pages.py

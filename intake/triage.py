@@ -192,12 +192,18 @@ def db_next_item(
 
 def _overdue(sub: type[m.Submission], received: Any, cut: OverdueCut) -> Any:
     """An item of the cut's round with a step past its limit (intake.items.deadlines)."""
+    return and_(sub.round_id == cut.round_id, late_steps(sub, received, cut))
+
+
+def late_steps(sub: type[m.Submission], received: Any, cut: OverdueCut) -> Any:
+    """An item with a step past the cut's limits, whatever its round (intake.stats counts the
+    rounds sharing one set of limits at once)."""
     fresh = and_(sub.repeat_of_id.is_(None), sub.status != "spam")
     team_said = exists().where(m.Message.submission_id == sub.id, m.Message.author == "team")
     late_transfer = exists().where(m.Transfer.submission_id == sub.id, or_(
         and_(m.Transfer.status == "sent", m.Transfer.accept_due < cut.today),
         and_(m.Transfer.status == "accepted", m.Transfer.reply_due < cut.today)))
-    return and_(sub.round_id == cut.round_id, fresh, or_(
+    return and_(fresh, or_(
         and_(received < cut.working_limit, or_(
             sub.status.in_(AWAITING_TRIAGE),
             and_(sub.anonymous.is_(False), ~team_said))),

@@ -770,7 +770,7 @@ from handlers.web.letters import bp as letters_bp  # noqa: E402
 from handlers.web.publication import staff_bp as publication_bp  # noqa: E402
 from handlers.web.reportdocs import bp as reports_bp  # noqa: E402
 from handlers.web.rounds import bp as rounds_bp  # noqa: E402
-from handlers.web.stats import stats_page  # noqa: E402
+from handlers.web.stats import register as register_stats  # noqa: E402
 
 bp.register_blueprint(desk_bp, url_prefix="/desk")
 bp.register_blueprint(casework_bp)  # the item page's 办理 steps and the transfer page
@@ -781,4 +781,4 @@ bp.register_blueprint(followup_bp)  # /overdue, /digest, /notices/...
 bp.register_blueprint(publication_bp, url_prefix="/rounds")
 bp.register_blueprint(ledger_bp, url_prefix="/ledger")
 bp.register_blueprint(reports_bp, url_prefix="/reports")
-bp.add_url_rule("/stats", "stats", stats_page)  # 统计: staff.stats
+register_stats(bp)  # 统计: staff.stats, its charts and workbook

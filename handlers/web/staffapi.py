@@ -23,6 +23,7 @@ from handlers.web.context import desk, document, now
 from handlers.web.ledger import ledger_download
 from handlers.web.reportdocs import appendix_download, report_round, weekly_download, weekly_week
 from handlers.web.staff import denied, enter_scope
+from handlers.web.stats import count_request, workbook_download
 from intake import leads, stats
 from intake.audit import db_record
 from intake.auth import apitokens
@@ -106,10 +107,21 @@ def counts() -> Any:
         period = parse_period(request.args)
         with desk().sessions() as db:
             round_ids = stats.db_pick_rounds(db, desk().rounds, request.args)
-            return jsonify(stats.db_viewer_counts(db, g.viewer, round_ids, period))
+            return jsonify(stats.db_viewer_counts(db, g.viewer, round_ids, period,
+                                                  rounds=desk().rounds, now=now()))
     except QueryError as exc:
         return error(400, "invalid", exc.message, exc.field)
 
+
+@bp.get("/stats.xlsx")
+def stats_workbook() -> Any:
+    """The statistics workbook (`round`, `team`, `since`, `until` as `/stats`), audited."""
+    if (refusal := _admit("view_stats")) is not None:
+        return refusal
+    counted = count_request()
+    if counted.error:
+        return error(400, "invalid", counted.error, counted.field)
+    return workbook_download(counted.counts, counted.heading, counted.period, via="api")
 
 
 # -- the write side ----------------------------------------------------------------------------

@@ -196,6 +196,11 @@ class Submission(Base):
         # A team's queue (intake/scope.py filters on round_id): equality or a short IN list,
         # then the queue's order, so paging reads only the team's newest rows.
         Index("ix_submissions_round_queue", "round_id", "received_at", "id"),
+        # The statistics (intake.stats): every column the counts group or filter by, in the
+        # order they group, so the counts scan this index alone, in order, without sorting.
+        Index("ix_submissions_stats", "round_id", "status", "channel", "in_scope",
+              "subject_role", "disposal", "anonymous", "received_at", "repeat_of_id",
+              "close_extension_days"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
