@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, false, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from intake import search
 from intake.audit import db_record
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.desk import Desk
@@ -56,9 +57,9 @@ class QueueFilters:
     route: str = ""
     needs_review: bool | None = None
     round_id: int | None = None  # one of the viewer's rounds (the scope keeps the others out)
-    # What the staff API asks for too (intake.items parses it): a substring of title or text
-    # (masked), received in [since, until), kept by a keeper (username), and items with a
-    # step overdue (one cut per round the viewer reads).
+    # What the staff API asks for too (intake.items parses it): search terms over the masked
+    # title, text and messages (intake.search), received in [since, until), kept by a keeper
+    # (username), and items with a step overdue (one cut per round the viewer reads).
     text: str = ""
     since: datetime | None = None
     until: datetime | None = None
@@ -134,9 +135,8 @@ def db_queue_page(
         stmt = stmt.where(sub.in_scope.is_(None))
     if filters.needs_review is not None:
         stmt = stmt.where(sub.needs_review.is_(filters.needs_review))
-    if filters.text:
-        stmt = stmt.where(or_(sub.title.contains(filters.text, autoescape=True),
-                              sub.text.contains(filters.text, autoescape=True)))
+    if filters.text and (query := search.parse(filters.text)):
+        stmt = stmt.where(search.condition(session.get_bind().dialect.name, sub, query))
     if filters.since is not None:
         stmt = stmt.where(order_at >= filters.since)
     if filters.until is not None:
