@@ -30,8 +30,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, column, delete, event, func, insert, or_, select, table
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import (
+    Connection,
+    Text,
+    and_,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, attributes
 
 from intake.store import models as m
@@ -205,7 +218,7 @@ def condition(dialect: str, item: Any, query: Query) -> Any:
     grams = sorted({g for t in query.terms for g in _bigrams(t)})
     where = [func.strpos(_SEARCH.c.body, t) > 0 for t in query.terms if len(t) != 2]
     if grams:
-        where.append(_SEARCH.c.grams.op("@>")(array(grams)))
+        where.append(_SEARCH.c.grams.op("@>")(literal(grams, ARRAY(Text))))
     parts.append(item.id.in_(select(_SEARCH.c.submission_id).where(*where)))
     return and_(*parts)
 
