@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -53,31 +54,38 @@ from intake.store import models as m
 # phrase cannot run from the end of one field into the start of the next.
 FIELD_BREAK = "x"
 PASSAGE_BEFORE = 24
+# How many of a queue's next items a search reads directly before asking the index, and the
+# first batch of them (doubling after).
+WINDOW = 4000
+PROBE_FIRST = 250
 PASSAGE_LENGTH = 80
 
 _SEARCH = m.SearchText.__table__
 _FTS = table("search_fts", column("rowid"), column("search_fts"))
 
 
-def _kept(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LN"
+@lru_cache(maxsize=65536)
+def _fold_char(char: str) -> str:
+    """One character as search sees it: NFKC, case-folded, letters and digits only."""
+    return "".join(c for c in unicodedata.normalize("NFKC", char).casefold()
+                   if unicodedata.category(c)[0] in "LN")
 
 
 def fold(text: str) -> tuple[str, list[int]]:
-    """`text` normalised for search (NFKC, case-folded, letters and digits only) and, for each
-    character of the result, the index in `text` it came from."""
+    """`text` normalised for search (`normalise`) and, for each character of the result, the
+    index in `text` it came from (for passages)."""
     out: list[str] = []
     where: list[int] = []
-    for i, char in enumerate(text):
-        for folded in unicodedata.normalize("NFKC", char).casefold():
-            if _kept(folded):
-                out.append(folded)
-                where.append(i)
+    for i, folded in enumerate(map(_fold_char, text)):
+        out.append(folded)
+        where.extend([i] * len(folded))
     return "".join(out), where
 
 
 def normalise(text: str) -> str:
-    return fold(text)[0]
+    """`text` as the index holds it: each character NFKC-normalised and case-folded, and only
+    letters and digits kept (whitespace, punctuation and symbols dropped)."""
+    return "".join(map(_fold_char, text))
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,34 @@ def condition(dialect: str, item: Any, query: Query) -> Any:
         where.append(_SEARCH.c.grams.op("@>")(literal(grams, ARRAY(Text))))
     parts.append(item.id.in_(select(_SEARCH.c.submission_id).where(*where)))
     return and_(*parts)
+
+
+def db_probe(session: Session, window: Sequence[int], query: Query,
+             wanted: int) -> list[int] | None:
+    """The first `wanted` items of `window` (ids of a queue's next items, in order) that match
+    `query`, read from the stored bodies batch by batch; None when the window is full
+    (WINDOW ids) and holds fewer: the word is rare, the index finds it faster.
+
+    A word that many items carry costs the index a long list of candidates to sort by date,
+    while the newest items of the queue soon give a page of it. Probing the window first keeps
+    both kinds of word quick, at most WINDOW body reads before the index is asked."""
+    sub, text = m.Submission, m.SearchText
+    dialect = session.get_bind().dialect.name
+    find = func.instr if dialect == "sqlite" else func.strpos
+    where = [find(text.body, term) > 0 for term in query.terms]
+    where += [or_(sub.title.contains(word, autoescape=True),
+                  sub.text.contains(word, autoescape=True)) for word in query.literals]
+    hits: list[int] = []
+    start, size = 0, PROBE_FIRST
+    while start < len(window) and len(hits) < wanted:
+        chunk = window[start:start + size]
+        found = set(session.scalars(select(sub.id).join(text, text.submission_id == sub.id)
+                                    .where(sub.id.in_(chunk), *where)))
+        hits += [item_id for item_id in chunk if item_id in found]
+        start, size = start + size, size * 2
+    if len(hits) >= wanted or len(window) < WINDOW:
+        return hits[:wanted]
+    return None
 
 
 @dataclass(frozen=True)

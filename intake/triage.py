@@ -135,8 +135,7 @@ def db_queue_page(
         stmt = stmt.where(sub.in_scope.is_(None))
     if filters.needs_review is not None:
         stmt = stmt.where(sub.needs_review.is_(filters.needs_review))
-    if filters.text and (query := search.parse(filters.text)):
-        stmt = stmt.where(search.condition(session.get_bind().dialect.name, sub, query))
+    query = search.parse(filters.text)
     if filters.since is not None:
         stmt = stmt.where(order_at >= filters.since)
     if filters.until is not None:
@@ -154,8 +153,19 @@ def db_queue_page(
                                          for cut in filters.overdue)))
     if cursor and (position := decode_cursor(cursor)):
         stmt = stmt.where(tuple_(order_at, order_id) < tuple_(*position))
-    stmt = stmt.order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
-    stmt = stmt.options(selectinload(sub.current))
+    stmt = stmt.order_by(order_at.desc(), order_id.desc())
+    if query:
+        # A search: the newest items of the filtered queue are probed first, which is quick
+        # for words many items carry; a rarer word is looked up in the index (intake.search).
+        dialect = session.get_bind().dialect.name
+        window = list(session.scalars(stmt.with_only_columns(sub.id).limit(search.WINDOW)))
+        hits = search.db_probe(session, window, query, limit + 1)
+        if hits is not None:
+            stmt = select(sub).where(sub.id.in_(hits)).order_by(
+                sub.received_at.desc(), sub.id.desc())
+        else:
+            stmt = stmt.where(search.condition(dialect, sub, query))
+    stmt = stmt.limit(limit + 1).options(selectinload(sub.current))
     rows = list(session.scalars(stmt))
     more = len(rows) > limit
     rows = rows[:limit]

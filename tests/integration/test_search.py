@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from flask import Flask
 from PIL import Image
@@ -34,6 +35,16 @@ from tests.integration.test_staff_api import World, all_items, at, world  # noqa
 from tests.support import NAMED_IDENTITY, make_submission, staff_client
 
 NAME = "黎光耀"  # a name no other test text carries
+
+
+@pytest.fixture(autouse=True, params=["probe", "index"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: pages found by probing the queue's newest bodies (what a small
+    database always does), and found through the index (a window of one item)."""
+    if request.param == "index":
+        monkeypatch.setattr(search, "WINDOW", 1)
+        monkeypatch.setattr(search, "PROBE_FIRST", 1)
+    return str(request.param)
 
 
 def found(desk: Desk, q: str, **filters: Any) -> list[int]:
@@ -92,10 +103,12 @@ def test_one_search_finds_a_name_from_a_hotline_log_an_email_and_an_ocr_letter(
 
 def test_two_characters_phrases_and_no_match_across_fields(desk: Desk) -> None:
     whole = ingest(desk, make_submission(
-        title="反映村干部问题", text="东岭村党支部书记刘德福把低保名额给了自己的亲戚。")).submission_id
+        title="反映村干部问题", text="东岭村党支部书记刘德福把低保名额给了自己的亲戚。")
+    ).submission_id
     split = ingest(desk, make_submission(
         title="反映刘德", text="福利院的伙食费被挪用。")).submission_id
-    wide = ingest(desk, make_submission(text="ＡＢＣ公司老板　王 大 山，送了ＵＳＢ卡。")).submission_id
+    wide = ingest(desk, make_submission(text="ＡＢＣ公司老板　王 大 山，送了ＵＳＢ卡。")
+                  ).submission_id
     assert found(desk, "刘德") == [split, whole] or set(found(desk, "刘德")) == {split, whole}
     assert found(desk, "德福") == [whole]
     assert found(desk, "刘德福") == [whole]  # 刘德 ends the title, 福 opens the text
@@ -204,7 +217,8 @@ def test_the_migration_fills_the_index_from_existing_items(desk: Desk) -> None:
 # -- through the staff API and the queue page ------------------------------------------------
 
 
-def test_api_q_combines_with_dates_status_and_round_inside_the_scope(world: World) -> None:
+def test_api_q_combines_with_dates_status_and_round_inside_the_scope(
+        world: World) -> None:  # noqa: F811
     def ids(who: str, query: str) -> list[int]:
         return [i["id"] for i in all_items(world, who, query)]
 
@@ -227,7 +241,7 @@ def test_api_q_combines_with_dates_status_and_round_inside_the_scope(world: Worl
     assert "match" not in world.get("triager_a", "/items").get_json()["items"][0]
 
 
-def test_api_paging_with_q_is_complete_and_in_order(world: World) -> None:
+def test_api_paging_with_q_is_complete_and_in_order(world: World) -> None:  # noqa: F811
     made = [ingest(world.desk, make_submission(
         round_id=world.round_a, received_at=at("2026-03-14", 9) + timedelta(minutes=i // 2),
         text=f"第{i}次反映：{NAME}占用耕地建房。")).submission_id for i in range(7)]
