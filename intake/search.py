@@ -178,10 +178,13 @@ def _changed(obj: Any, *names: str) -> bool:
     return any(attributes.get_history(obj, name).has_changes() for name in names)
 
 
+_PENDING = "search_pending"
+
+
 @event.listens_for(Session, "after_flush")
-def _keep_index(session: Session, _context: Any) -> None:
-    """Every flush that wrote an item's title or text, or a message, reindexes that item in
-    the same transaction: new reports from any channel, edits, masking re-runs."""
+def _note_changes(session: Session, _context: Any) -> None:
+    """Note the items whose title or text, or a message of which, a flush wrote: new reports
+    from any channel, edits, masking re-runs. `_keep_index` reindexes them before commit."""
     ids: set[int] = set()
     for obj in session.new:
         if isinstance(obj, m.Submission):
@@ -199,7 +202,20 @@ def _keep_index(session: Session, _context: Any) -> None:
             ids.add(obj.submission_id)
     ids.discard(None)  # type: ignore[arg-type]
     if ids:
+        session.info.setdefault(_PENDING, set()).update(ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _keep_index(session: Session) -> None:
+    """Reindex what the transaction's flushes wrote, once per item, in the same transaction."""
+    session.flush()
+    if ids := session.info.pop(_PENDING, None):
         db_reindex(session.connection(), ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 # -- searching ---------------------------------------------------------------------------
