@@ -331,8 +331,9 @@ def bench(name: str, settings: Settings, marker: Path, args: argparse.Namespace)
             print(f"    loaded in {seconds:.0f} s ({args.rows / seconds:,.0f} items/s in bulk, "
                   "search rows included)")
         report_size(desk, settings)
-        worst = run_queries(desk, args.runs)
-        print(f"    worst p95: {max(worst):.1f} ms (goal 300 ms)")
+        if not args.write_only:
+            worst = run_queries(desk, args.runs)
+            print(f"    worst p95: {max(worst):.1f} ms (goal 300 ms)")
         write_cost(desk, args.write)
     finally:
         desk.close()
@@ -376,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/intake-bench-search"))
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--write-only", action="store_true", help="only the write cost")
     args = parser.parse_args(argv)
     if args.rebuild and args.cache.exists():
         shutil.rmtree(args.cache)
