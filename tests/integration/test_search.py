@@ -122,6 +122,9 @@ def test_two_characters_phrases_and_no_match_across_fields(desk: Desk) -> None:
     assert found(desk, "abc") == found(desk, "ＡＢＣ") == [wide]
     assert found(desk, "usb卡") == [wide]
     assert found(desk, "，。") == []  # punctuation alone is matched as typed
+    rare = ingest(desk, make_submission(text="反映𰻝𰻝面馆老板欠薪。")).submission_id
+    assert found(desk, "𰻝面") == [rare]  # a character of CJK extension G
+    assert found(desk, "𰻝𰻝") == [rare]
 
 
 def test_messages_are_searched_and_the_passage_shows_where(desk: Desk) -> None:

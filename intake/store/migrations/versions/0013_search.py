@@ -21,8 +21,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SQLITE_FTS = (
+    # The ascii tokenizer: every non-ASCII character is part of a token, so a bigram of
+    # characters newer than unicode61's tables (CJK extensions E–G) stays one token.
     "CREATE VIRTUAL TABLE search_fts USING fts5(grams, content='search_texts', "
-    "content_rowid='submission_id', tokenize='unicode61 remove_diacritics 0')",
+    "content_rowid='submission_id', tokenize='ascii')",
     "CREATE TRIGGER search_texts_ai AFTER INSERT ON search_texts BEGIN "
     "INSERT INTO search_fts(rowid, grams) VALUES (new.submission_id, new.grams); END",
     "CREATE TRIGGER search_texts_ad AFTER DELETE ON search_texts BEGIN "
