@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, attributes
@@ -58,6 +59,9 @@ PASSAGE_BEFORE = 24
 # first batch of them (doubling after).
 WINDOW = 4000
 PROBE_FIRST = 250
+# Beyond this many items matching in the index, the database filters the queue by the index
+# itself rather than by a list of ids.
+MAX_CANDIDATES = 20_000
 PASSAGE_LENGTH = 80
 
 _SEARCH = m.SearchText.__table__
@@ -266,13 +270,47 @@ def db_probe(session: Session, window: Sequence[int], query: Query,
     start, size = 0, PROBE_FIRST
     while start < len(window) and len(hits) < wanted:
         chunk = window[start:start + size]
-        found = set(session.scalars(select(sub.id).join(text, text.submission_id == sub.id)
-                                    .where(sub.id.in_(chunk), *where)))
+        # The bodies by primary key (the window's ids are the viewer's already); the item
+        # table only for words matched as typed.
+        probe = (select(sub.id).join(text, text.submission_id == sub.id).where(sub.id.in_(chunk))
+                 if query.literals else select(text.submission_id)
+                 .where(text.submission_id.in_(chunk)))
+        found = set(session.scalars(probe.where(*where)))
         hits += [item_id for item_id in chunk if item_id in found]
         start, size = start + size, size * 2
     if len(hits) >= wanted or len(window) < WINDOW:
         return hits[:wanted]
     return None
+
+
+def db_candidates(session: Session, query: Query) -> list[int] | None:
+    """The ids of every item (of any team: the caller's query on the items keeps to the
+    viewer's) whose indexed bodies match the query's terms, from the index alone; None when
+    there are more than MAX_CANDIDATES or no term the index can look up (one character)."""
+    long = [t for t in query.terms if len(t) > 1]
+    if not long:
+        return None
+    if session.get_bind().dialect.name == "sqlite":
+        phrase = " AND ".join('"' + " ".join(_bigrams(t)) + '"' for t in long)
+        ids = select(_FTS.c.rowid).where(_FTS.c.search_fts.op("MATCH")(phrase))
+        short = [func.instr(_SEARCH.c.body, t) > 0 for t in query.terms if len(t) == 1]
+        if short:
+            ids = select(_SEARCH.c.submission_id).where(_SEARCH.c.submission_id.in_(ids),
+                                                        *short)
+    else:
+        grams = sorted({g for t in long for g in _bigrams(t)})
+        ids = select(_SEARCH.c.submission_id).where(
+            _SEARCH.c.grams.op("@>")(literal(grams, ARRAY(Text))),
+            *(func.strpos(_SEARCH.c.body, t) > 0 for t in query.terms if len(t) != 2))
+    found = list(session.scalars(ids.limit(MAX_CANDIDATES + 1)))
+    return found if len(found) <= MAX_CANDIDATES else None
+
+
+def literal_condition(item: Any, query: Query) -> Any:
+    """The query's words of punctuation alone, matched as typed in the title and text."""
+    return and_(true(), *(or_(item.title.contains(word, autoescape=True),
+                              item.text.contains(word, autoescape=True))
+                          for word in query.literals))
 
 
 @dataclass(frozen=True)

@@ -163,10 +163,27 @@ def db_queue_page(
         if hits is not None:
             stmt = select(sub).where(sub.id.in_(hits)).order_by(
                 sub.received_at.desc(), sub.id.desc())
+        elif (candidates := search.db_candidates(session, query)) is not None:
+            # Few: each is checked against the filters by its primary key and ordered here,
+            # rather than walking the queue's order index until all of them came by (which
+            # SQLite, without statistics, would choose).
+            found = m.SearchText
+            at = (stmt.with_only_columns(order_at).order_by(None)
+                  .where(sub.id == found.submission_id, search.literal_condition(sub, query))
+                  .limit(1).scalar_subquery())
+            keys = session.execute(select(at, found.submission_id)
+                                   .where(found.submission_id.in_(candidates))).all()
+            hits = sorted(((a, i) for a, i in keys if a is not None), reverse=True)
+            rows = [session.get(sub, i, options=[selectinload(sub.current)])
+                    for _, i in hits[:limit + 1]]
+            return _page([r for r in rows if r is not None], limit)
         else:
             stmt = stmt.where(search.condition(dialect, sub, query))
     stmt = stmt.limit(limit + 1).options(selectinload(sub.current))
-    rows = list(session.scalars(stmt))
+    return _page(list(session.scalars(stmt)), limit)
+
+
+def _page(rows: list[m.Submission], limit: int) -> QueuePage:
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
