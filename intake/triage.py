@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, false, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from intake import search
+from intake import scope, search
 from intake.audit import db_record
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.desk import Desk
@@ -174,9 +174,13 @@ def db_queue_page(
             keys = session.execute(select(at, found.submission_id)
                                    .where(found.submission_id.in_(candidates))).all()
             hits = sorted(((a, i) for a, i in keys if a is not None), reverse=True)
-            rows = [session.get(sub, i, options=[selectinload(sub.current)])
-                    for _, i in hits[:limit + 1]]
-            return _page([r for r in rows if r is not None], limit)
+            ids = [i for _, i in hits[:limit + 1]]
+            # Rows the scoped query above just vetted, read by their keys: the scope's round
+            # condition would lead SQLite to its round index again.
+            with scope.unscoped(session):
+                by_id = {r.id: r for r in session.scalars(
+                    select(sub).where(sub.id.in_(ids)).options(selectinload(sub.current)))}
+            return _page([by_id[i] for i in ids], limit)
         else:
             stmt = stmt.where(search.condition(dialect, sub, query))
     stmt = stmt.limit(limit + 1).options(selectinload(sub.current))
