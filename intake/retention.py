@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from intake import search
 from intake.audit import db_record
 from intake.desk import Desk
 from intake.protect import Identity
@@ -137,6 +138,8 @@ def purge_round(desk: Desk, round_id: int, *, now: datetime | None = None,
         counts.files_deleted += _delete_unreferenced(desk, files)
     with desk.sessions() as session, unscoped(session):
         begin_write(session)
+        # Deleted index entries are only marked in SQLite's FTS5 segments until merged.
+        search.db_compact(session.connection())
         row = session.get(m.Round, round_id)
         assert row is not None
         counts.items = session.scalar(select(func.count(m.Submission.id)).where(
@@ -195,6 +198,8 @@ def _purge_items(session: Session, desk: Desk, ids: list[int],
         m.DuplicateLink.submission_id.in_(ids), m.DuplicateLink.other_id.in_(ids)))
         .values(evidence=[]))
     _run(session, delete(m.TextSignature).where(m.TextSignature.submission_id.in_(ids)))
+    # The search index holds the texts' words: destroyed with them (intake.search).
+    _run(session, delete(m.SearchText).where(m.SearchText.submission_id.in_(ids)))
     _run(session, update(m.OutboxMail).where(
         m.OutboxMail.submission_id.in_(ids), m.OutboxMail.status.in_(("queued", "held")))
         .values(status="failed"))

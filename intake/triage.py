@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, false, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from intake import scope, search
 from intake.audit import db_record
 from intake.classify import DISCIPLINES, Evidence, Subject, Suggestion
 from intake.desk import Desk
@@ -56,9 +57,9 @@ class QueueFilters:
     route: str = ""
     needs_review: bool | None = None
     round_id: int | None = None  # one of the viewer's rounds (the scope keeps the others out)
-    # What the staff API asks for too (intake.items parses it): a substring of title or text
-    # (masked), received in [since, until), kept by a keeper (username), and items with a
-    # step overdue (one cut per round the viewer reads).
+    # What the staff API asks for too (intake.items parses it): search terms over the masked
+    # title, text and messages (intake.search), received in [since, until), kept by a keeper
+    # (username), and items with a step overdue (one cut per round the viewer reads).
     text: str = ""
     since: datetime | None = None
     until: datetime | None = None
@@ -134,9 +135,7 @@ def db_queue_page(
         stmt = stmt.where(sub.in_scope.is_(None))
     if filters.needs_review is not None:
         stmt = stmt.where(sub.needs_review.is_(filters.needs_review))
-    if filters.text:
-        stmt = stmt.where(or_(sub.title.contains(filters.text, autoescape=True),
-                              sub.text.contains(filters.text, autoescape=True)))
+    query = search.parse(filters.text)
     if filters.since is not None:
         stmt = stmt.where(order_at >= filters.since)
     if filters.until is not None:
@@ -154,9 +153,41 @@ def db_queue_page(
                                          for cut in filters.overdue)))
     if cursor and (position := decode_cursor(cursor)):
         stmt = stmt.where(tuple_(order_at, order_id) < tuple_(*position))
-    stmt = stmt.order_by(order_at.desc(), order_id.desc()).limit(limit + 1)
-    stmt = stmt.options(selectinload(sub.current))
-    rows = list(session.scalars(stmt))
+    stmt = stmt.order_by(order_at.desc(), order_id.desc())
+    if query:
+        # A search: the newest items of the filtered queue are probed first, which is quick
+        # for words many items carry; a rarer word is looked up in the index (intake.search).
+        dialect = session.get_bind().dialect.name
+        window = list(session.scalars(stmt.with_only_columns(sub.id).limit(search.WINDOW)))
+        hits = search.db_probe(session, window, query, limit + 1)
+        if hits is not None:
+            stmt = select(sub).where(sub.id.in_(hits)).order_by(
+                sub.received_at.desc(), sub.id.desc())
+        elif (candidates := search.db_candidates(session, query)) is not None:
+            # Few: each is checked against the filters by its primary key and ordered here,
+            # rather than walking the queue's order index until all of them came by (which
+            # SQLite, without statistics, would choose).
+            found = m.SearchText
+            at = (stmt.with_only_columns(order_at).order_by(None)
+                  .where(sub.id == found.submission_id, search.literal_condition(sub, query))
+                  .limit(1).scalar_subquery())
+            keys = session.execute(select(at, found.submission_id)
+                                   .where(found.submission_id.in_(candidates))).all()
+            hits = sorted(((a, i) for a, i in keys if a is not None), reverse=True)
+            ids = [i for _, i in hits[:limit + 1]]
+            # Rows the scoped query above just vetted, read by their keys: the scope's round
+            # condition would lead SQLite to its round index again.
+            with scope.unscoped(session):
+                by_id = {r.id: r for r in session.scalars(
+                    select(sub).where(sub.id.in_(ids)).options(selectinload(sub.current)))}
+            return _page([by_id[i] for i in ids], limit)
+        else:
+            stmt = stmt.where(search.condition(dialect, sub, query))
+    stmt = stmt.limit(limit + 1).options(selectinload(sub.current))
+    return _page(list(session.scalars(stmt)), limit)
+
+
+def _page(rows: list[m.Submission], limit: int) -> QueuePage:
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more else None

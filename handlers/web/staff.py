@@ -28,13 +28,22 @@ from werkzeug.routing import RoutingException
 
 from handlers.web import display
 from handlers.web.context import desk, now, require
-from intake import scope
+from intake import scope, search
 from intake.appointments import slot_label
 from intake.audit import db_record
 from intake.auth import sessions, totp
 from intake.auth.logins import LoginOutcome, attempt_code, attempt_password
 from intake.classify import DISCIPLINES
-from intake.items import db_facts, db_item_deadlines, transfer_overdue
+from intake.items import (
+    Q_MAX,
+    Period,
+    QueryError,
+    db_facts,
+    db_item_deadlines,
+    parse_period,
+    transfer_overdue,
+    zone_of,
+)
 from intake.masking import download_name
 from intake.maskstore import has_originals
 from intake.pipeline import add_team_message
@@ -345,6 +354,13 @@ def queue() -> Any:
     args = request.args
     review = args.get("needs_review", "")
     my_rounds = [e for e in desk().rounds.all() if e.id in g.viewer.round_ids]
+    chosen = next((e for e in my_rounds if e.slug == args.get("round")), None)
+    # Search terms and a date range (days in the round's zone) combine with every filter.
+    text, error = args.get("q", "").strip()[:Q_MAX], ""
+    try:
+        period = parse_period(args, zone_of(chosen.cfg if chosen else None))
+    except QueryError as exc:
+        period, error = Period(), exc.message
     filters = QueueFilters(
         channel=args.get("channel", "") if args.get("channel") in display.CHANNELS else "",
         status=args.get("status", "") if args.get("status") in display.STATUSES else "",
@@ -352,12 +368,14 @@ def queue() -> Any:
         discipline=args.get("discipline", "") if args.get("discipline") in DISCIPLINES else "",
         route=args.get("route", "") if args.get("route") in desk().rules.departments else "",
         needs_review={"yes": True, "no": False}.get(review),
-        round_id=next((e.id for e in my_rounds if e.slug == args.get("round")), None),
+        round_id=chosen.id if chosen else None,
         keeper=g.staff.username if args.get("mine") == "1" else "",  # 我承办的
+        text=text, since=period.since, until=period.until,
     )
     with desk().sessions() as db:
         page = db_queue_page(db, filters, args.get("cursor"))
         rows = [(row, row.current) for row in page.rows]
+        matches = search.db_matches(db, page.rows, search.parse(text))
         facts = db_facts(db, [row.id for row in page.rows])  # lead numbers, keepers, transfers
         today = now().astimezone(CHINA).date()
         return render_template(
@@ -367,7 +385,9 @@ def queue() -> Any:
             review=review, departments=desk().rules.departments, my_rounds=my_rounds,
             round_slugs={e.id: e.slug for e in my_rounds},
             next_args={**args.to_dict(), "cursor": page.next_cursor},
-        )
+            matches=matches, period_error=error,
+            since=args.get("since", "").strip(), until=args.get("until", "").strip(),
+        ), 400 if error else 200
 
 
 def denied(what: str, ident: int, *, via: str = "web") -> None:

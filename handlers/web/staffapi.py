@@ -24,7 +24,7 @@ from handlers.web.ledger import ledger_download
 from handlers.web.reportdocs import appendix_download, report_round, weekly_download, weekly_week
 from handlers.web.staff import denied, enter_scope
 from handlers.web.stats import count_request, workbook_download
-from intake import leads, stats
+from intake import leads, search, stats
 from intake.audit import db_record
 from intake.auth import apitokens
 from intake.items import (
@@ -77,6 +77,11 @@ def items() -> Any:
     with desk().sessions() as db:
         page = db_queue_page(db, query.filters, query.cursor, query.limit)
         found = db_item_views(db, page.rows, desk().rounds, now())
+        # With q: where each item matched, a passage of its masked text.
+        matches = search.db_matches(db, page.rows, search.parse(query.filters.text))
+    for view in found:
+        if (match := matches.get(view["id"])) is not None:
+            view["match"] = {"field": match.field, "passage": match.passage}
     return jsonify(items=found, next=page.next_cursor)
 
 

@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+import intake.search  # noqa: F401  (its flush hook keeps the search index)
 from intake.scope import ScopedSession
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from intake.store.db import normalise_url
-from intake.store.models import Base
+from intake.store.models import Base, include_object
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -27,6 +27,7 @@ with engine.connect() as connection:
             target_metadata=Base.metadata,
             render_as_batch=sqlite,
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
