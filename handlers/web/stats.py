@@ -26,8 +26,9 @@ from sqlalchemy import select
 from handlers.web.context import desk, document, now, require
 from intake import charts, stats
 from intake.audit import db_record
-from intake.items import Period, QueryError, parse_period
+from intake.items import Period, QueryError, parse_period, zone_of
 from intake.publication import FontMissingError
+from intake.reports import last_week
 from intake.rounds import RoundEntry
 from intake.statsbook import period_words, stats_xlsx
 from intake.store import models as m
@@ -158,6 +159,9 @@ def stats_page() -> Any:
     counted = _count(reuse=False)
     sections = _shown(_sections(), counted.counts)
     args = _args()
+    # One round chosen: its weekly report (周报) from here too, the office's way to it.
+    chosen = next((e for e in counted.rounds if e.slug == request.args.get("round")), None)
+    report_week = last_week(now(), zone_of(chosen.cfg)).label if chosen is not None else ""
     return render_template(
         "staff/stats.html", counts=counted.counts, counted=counted, rounds=counted.rounds,
         teams=counted.teams, error=counted.error, args=request.args, sections=sections,
@@ -166,6 +170,7 @@ def stats_page() -> Any:
         font_problem=_font_problem(),
         chart_url=lambda s, fmt: url_for("staff.stats_chart", name=s.slug, fmt=fmt, **args),
         workbook_url=url_for("staff.stats_workbook", **args),
+        report_round=chosen.slug if chosen is not None else "", report_week=report_week,
     ), 400 if counted.error else 200
 
 

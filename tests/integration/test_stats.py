@@ -176,6 +176,19 @@ def test_the_office_compares_teams_and_never_reads_a_text(worked: World) -> None
     assert "/staff/stats/chart/team.svg" in html and TEAM_B in html
     assert client.get("/staff/stats/chart/team.svg").status_code == 200
     assert "东岭村党支部书记" not in html and "低保" not in html
+    assert 'id="weekly-report"' not in html  # a weekly report is of one round
+
+
+def test_one_round_chosen_offers_its_weekly_report_to_the_office(worked: World) -> None:
+    client = login(worked, "office")
+    html = client.get("/staff/stats?round=hexi-2026").get_data(as_text=True)
+    form = re.search(r'<form[^>]*id="weekly-report".*?</form>', html, re.S)
+    assert form is not None and 'value="hexi-2026"' in form.group(0)
+    week = re.search(r'name="week" value="(\d{4}-W\d{2})"', form.group(0))
+    assert week is not None
+    response = client.get(f"/staff/reports/weekly.docx?round=hexi-2026&week={week.group(1)}")
+    assert response.status_code == 200
+    assert response.data[:2] == b"PK"
 
 
 def _rows(ws: Any) -> dict[str, Any]:
