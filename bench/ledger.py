@@ -38,11 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.queue_paging import SPAN, START, bulk_load  # noqa: E402
 from intake import leads, scope  # noqa: E402
-from intake.desk import open_desk  # noqa: E402
+from intake.desk import Desk, open_desk  # noqa: E402
 from intake.items import overdue_cuts  # noqa: E402
 from intake.ledgerdata import db_ledger, ledger_workbook  # noqa: E402
+from intake.rounds import RoundEntry  # noqa: E402
 from intake.settings import Settings  # noqa: E402
 from intake.staff import create_user  # noqa: E402
+from intake.store.models import StaffUser  # noqa: E402
 from intake.triage import Actor, QueueFilters, db_queue_page  # noqa: E402
 
 DEPARTMENTS = ("human_resources", "civil_affairs", "housing", "natural_resources",
@@ -61,50 +63,64 @@ def timed(runs: int, work: Callable[[], Any]) -> tuple[float, list[float], Any]:
     return cold, times, result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options of a benchmark on a worked round (this one and bench/reports.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--leads", type=float, default=0.1, help="share made leads")
     parser.add_argument("--transfers", type=float, default=0.3, help="share transferred")
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def worked_round(desk: Desk, db_path: Path, args: argparse.Namespace
+                 ) -> tuple[RoundEntry, StaffUser]:
+    """Bulk-load the example round with --items items, then make a share of them leads and
+    transfers (half of those accepted by their body) through intake.leads, as staff would;
+    prints what was made. Returns the round and the keeper (a triager of its team)."""
     rng = random.Random(20261206)
+    entry = desk.default_round()
+    bulk_load(db_path, args.items, entry.id)
+    desk.rounds.refresh(force=True)
+    user, _ = create_user(desk, "keeper", "triager", password="bench-password-1",
+                          teams=[entry.team])
+    actor = Actor(user.id, "keeper", "triager")
+    ids = list(range(1, args.items + 1))
+    rng.shuffle(ids)
+    n_leads = int(args.items * args.leads)
+    n_transfers = int(args.items * args.transfers)
+    start = time.perf_counter()
+    made = {"leads": 0, "transfers": 0, "answered": 0}
+    for item_id in ids[:n_leads]:
+        try:
+            leads.accept(desk, actor, item_id, keeper="keeper")
+            made["leads"] += 1
+        except leads.LeadError:
+            pass  # spam or closed in the generated mix
+    for item_id in ids[n_leads:n_leads + n_transfers]:
+        try:
+            tid = leads.transfer(desk, actor, item_id, department=rng.choice(DEPARTMENTS))
+        except leads.LeadError:
+            continue
+        made["transfers"] += 1
+        if rng.random() < 0.5:
+            leads.add_reply(desk, actor, tid, kind="accepted")
+            made["answered"] += 1
+    steps_s = time.perf_counter() - start
+    print(f"  made {made['leads']:,} leads and {made['transfers']:,} transfers "
+          f"({made['answered']:,} accepted) through intake.leads in {steps_s:.1f} s "
+          f"({(made['leads'] + made['transfers']) / steps_s:,.0f} steps/s)")
+    return entry, user
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(__doc__.splitlines()[0]).parse_args(argv)
     print(f"Ledger: {args.items:,} items, {args.leads:.0%} leads, "
           f"{args.transfers:.0%} transferred; Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
         desk = open_desk(Settings(data_dir=Path(tmp)))
         try:
-            entry = desk.default_round()
-            bulk_load(Path(tmp) / "intake.db", args.items, entry.id)
-            desk.rounds.refresh(force=True)
-            user, _ = create_user(desk, "keeper", "triager", password="bench-password-1",
-                                  teams=[entry.team])
-            actor = Actor(user.id, "keeper", "triager")
-            ids = list(range(1, args.items + 1))
-            rng.shuffle(ids)
-            n_leads = int(args.items * args.leads)
-            n_transfers = int(args.items * args.transfers)
-            start = time.perf_counter()
-            made = {"leads": 0, "transfers": 0, "answered": 0}
-            for item_id in ids[:n_leads]:
-                try:
-                    leads.accept(desk, actor, item_id, keeper="keeper")
-                    made["leads"] += 1
-                except leads.LeadError:
-                    pass  # spam or closed in the generated mix
-            for item_id in ids[n_leads:n_leads + n_transfers]:
-                try:
-                    tid = leads.transfer(desk, actor, item_id, department=rng.choice(DEPARTMENTS))
-                except leads.LeadError:
-                    continue
-                made["transfers"] += 1
-                if rng.random() < 0.5:
-                    leads.add_reply(desk, actor, tid, kind="accepted")
-                    made["answered"] += 1
-            steps_s = time.perf_counter() - start
-            print(f"  made {made['leads']:,} leads and {made['transfers']:,} transfers "
-                  f"({made['answered']:,} accepted) through intake.leads in {steps_s:.1f} s "
-                  f"({(made['leads'] + made['transfers']) / steps_s:,.0f} steps/s)")
+            entry, user = worked_round(desk, Path(tmp) / "intake.db", args)
             viewer = scope.Viewer(user.id, "triager", frozenset({entry.team_id}),
                                   frozenset({entry.id}))
             now = START + SPAN + timedelta(days=20)

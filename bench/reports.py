@@ -16,14 +16,11 @@ documents' sizes and the process's peak memory.
 
 from __future__ import annotations
 
-import argparse
-import random
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,46 +28,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ledger import DEPARTMENTS, timed  # noqa: E402
-from bench.queue_paging import SPAN, START, bulk_load  # noqa: E402
-from intake import leads, scope  # noqa: E402
+from bench.ledger import arguments, timed, worked_round  # noqa: E402
+from bench.queue_paging import SPAN, START  # noqa: E402
+from intake import scope  # noqa: E402
 from intake.desk import open_desk  # noqa: E402
 from intake.ledgerdata import db_ledger  # noqa: E402
 from intake.reports import APPENDICES, db_appendix, week_of, weekly_docx  # noqa: E402
 from intake.settings import Settings  # noqa: E402
-from intake.staff import create_user  # noqa: E402
-from intake.triage import Actor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=5000)
-    parser.add_argument("--leads", type=float, default=0.1, help="share made leads")
-    parser.add_argument("--transfers", type=float, default=0.3, help="share transferred")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args(argv)
-    rng = random.Random(20261206)
+    args = arguments(__doc__.splitlines()[0]).parse_args(argv)
     print(f"Reports: {args.items:,} items, {args.leads:.0%} leads, "
           f"{args.transfers:.0%} transferred; Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         desk = open_desk(Settings(data_dir=Path(tmp)))
         try:
-            entry = desk.default_round()
-            bulk_load(Path(tmp) / "intake.db", args.items, entry.id)
-            desk.rounds.refresh(force=True)
-            user, _ = create_user(desk, "keeper", "triager", password="bench-password-1",
-                                  teams=[entry.team])
-            actor = Actor(user.id, "keeper", "triager")
-            ids = list(range(1, args.items + 1))
-            rng.shuffle(ids)
-            n_leads = int(args.items * args.leads)
-            n_transfers = int(args.items * args.transfers)
-            for item_id in ids[:n_leads]:
-                with suppress(leads.LeadError):  # spam or closed in the generated mix
-                    leads.accept(desk, actor, item_id, keeper="keeper")
-            for item_id in ids[n_leads:n_leads + n_transfers]:
-                with suppress(leads.LeadError):
-                    leads.transfer(desk, actor, item_id, department=rng.choice(DEPARTMENTS))
+            entry, user = worked_round(desk, Path(tmp) / "intake.db", args)
             viewer = scope.Viewer(user.id, "triager", frozenset({entry.team_id}),
                                   frozenset({entry.id}))
             now = START + SPAN + timedelta(days=20)
