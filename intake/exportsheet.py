@@ -86,6 +86,7 @@ def db_rows(batch: Batch, desk: Desk) -> Iterator[tuple[object, ...]]:
             subject,
             SUBJECT_ROLE_SHORT.get(role, role) if role else "",
             "、".join(DISCIPLINE_NAMES.get(d, d) for d in disciplines),
+            "待研判" if row.status == "received" else
             {True: "是", False: "否", None: "未定"}[row.in_scope],
             STATUS_NAMES.get(row.status, row.status),
             names.get(lead.keeper_id, "") if lead is not None else "",

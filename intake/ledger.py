@@ -198,7 +198,7 @@ def _ledger_values(index: int, row: LedgerRow, zone: tzinfo) -> tuple[object, ..
     transfers = "；".join(
         f"{dept}（{no}）" if no else dept
         for dept, no in _pair(row.departments, row.transfer_numbers))
-    in_scope = {True: "是", False: "否", None: "未定"}[row.in_scope]
+    in_scope = {True: "是", False: "否", None: "待研判"}[row.in_scope]
     return (
         index,
         row.ledger_number(),

@@ -183,7 +183,8 @@ def db_ledger(session: Session, entry: RoundEntry, now: datetime) -> Ledger:
             subject=subject_of(current),
             subject_role=SUBJECT_ROLE_SHORT.get(role, "") if role else "",
             disciplines=disciplines,
-            in_scope=row.in_scope,
+            # triage's decision: an item awaiting triage has only the classifier's suggestion
+            in_scope=None if row.status == "received" else row.in_scope,
             status=STATUS_NAMES.get(row.status, row.status),
             keeper=keeper,
             disposal=DISPOSAL_NAMES.get(row.disposal, row.disposal) if row.disposal else "",

@@ -246,7 +246,7 @@ def statistics_docx(s: RoundStatistics, folder: str = "") -> bytes:
     """信访举报受理情况统计表 as DOCX (round_statistics.docx)."""
     context = {**_heading(s.heading, "statistics"),
                "channels": [vars(r) for r in s.channels],
-               "disciplines": [{"name": n, "items": i, "leads": ld}
+               "disciplines": [{"name": n, "count": i, "leads": ld}
                                for n, i, ld in s.disciplines],
                "scope": [{"name": n, "count": c} for n, c in s.scope]}
     return _docx(template_path(STATISTICS_TEMPLATE, folder), context)

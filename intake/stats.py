@@ -42,7 +42,8 @@ from intake.workdays import CHINA
 ACROSS_TEAMS = ("office",)
 
 
-SCOPES = ("in", "out", "unknown")
+SCOPES = ("in", "out", "pending", "unknown")
+PENDING = "pending"  # awaiting triage: in or out of scope is not decided yet
 REPORTERS = ("named", "anonymous")
 UNKNOWN = "unknown"  # a code or place not known (no suggestion yet, no place found)
 # Counting more rounds than this (an office's year), `by_unit` is by the rounds' inspected
@@ -164,7 +165,9 @@ class _Columns:
                 continue
             add("round", str(round_id), n)
             add("channel", channel, n)
-            add("scope", UNKNOWN if in_scope is None else "in" if in_scope else "out", n)
+            # what triage decided; an item still awaiting triage has only a suggestion
+            add("scope", PENDING if status == "received" else UNKNOWN if in_scope is None
+                else "in" if in_scope else "out", n)
             add("role", role or UNKNOWN, n)
             if disposal:
                 add("disposal", disposal, n)
@@ -380,7 +383,8 @@ class Section:
         return [(self.names.get(k, k), int(n)) for k, n in counts.get(self.key, {}).items()]
 
 
-SCOPE_NAMES = {"in": "属于受理范围", "out": "不属于受理范围", "unknown": "尚未研判"}
+SCOPE_NAMES = {"in": "属于受理范围", "out": "不属于受理范围", "pending": "待研判",
+               "unknown": "未定"}
 REPORTER_NAMES = {"named": "实名", "anonymous": "匿名"}
 # The headline figures (scalars of db_counts) with their Chinese names, in reading order.
 FIGURES = (("total", "收件（不含疑似垃圾）"), ("leads", "受理为线索"), ("transfers", "转办"),

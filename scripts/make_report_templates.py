@@ -207,7 +207,7 @@ def round_statistics() -> Document:
                "不含疑似垃圾信息。", "表注")
     _para(doc, "二、按反映问题类别（件）", "一级标题")
     _table(doc, ("问题类别", "件数", "其中问题线索"),
-           ("{{ d.name }}", "{{ d.items }}", "{{ d.leads }}"), "d in disciplines", (60, 40, 40))
+           ("{{ d.name }}", "{{ d.count }}", "{{ d.leads }}"), "d in disciplines", (60, 40, 40))
     _para(doc, "注：一件反映多类问题的，在各类别分别计数。", "表注")
     _para(doc, "三、按研判结果（件）", "一级标题")
     _table(doc, ("研判结果", "件数"), ("{{ s.name }}", "{{ s.count }}"), "s in scope", (60, 40))

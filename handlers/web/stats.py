@@ -168,7 +168,8 @@ def stats_page() -> Any:
         figures=[(name, counted.counts[key]) for key, name in stats.FIGURES
                  if key in counted.counts],
         font_problem=_font_problem(),
-        chart_url=lambda s, fmt: url_for("staff.stats_chart", name=s.slug, fmt=fmt, **args),
+        chart_url=lambda s, fmt, **more: url_for("staff.stats_chart", name=s.slug, fmt=fmt,
+                                               **args, **more),
         workbook_url=url_for("staff.stats_workbook", **args),
         report_round=chosen.slug if chosen is not None else "", report_week=report_week,
     ), 400 if counted.error else 200

@@ -247,6 +247,11 @@ def test_the_closing_appendices_list_the_round_and_name_no_reporter(
     assert rows["网络举报"][0] == 4 and rows["来信"] == [1, 1, 0, 0, 0, 0]
     assert rows["电子邮箱"] == [1, 1, 0, 0, 0, 0] and rows["码上巡察"][0] == 1
     assert [r[0] for r in found["问题类别"][1:]][:3] == ["政治纪律", "组织纪律", "廉洁纪律"]
+    # every cell of the discipline table a count (a template once printed a method's repr)
+    assert all(cell.isdigit() for r in found["问题类别"][1:] for cell in r[1:])
+    by_discipline = {r[0]: [int(v) for v in r[1:]] for r in found["问题类别"][1:]}
+    assert sum(n for n, _ in by_discipline.values()) >= 1
+    assert all(leads <= n for n, leads in by_discipline.values())
     assert sum(int(r[1]) for r in found["研判结果"][1:]) == 7
 
     lead_list = fetch(team, "triager_a", f"/reports/leads.docx?round={team.slug_a}").get_data()

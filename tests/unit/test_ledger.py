@@ -119,7 +119,7 @@ def test_values_in_chinese_and_summary_shortened() -> None:
     (row,) = body(ws)
     assert row["承办人"] == "王五"
     assert row["实名/匿名"] == "匿名"
-    assert row["是否属受理范围"] == "未定"
+    assert row["是否属受理范围"] == "待研判"
     assert row["问题类别"] == "群众纪律、廉洁纪律"
     assert row["办理过程"] == "3月5日 李四 研判；3月9日 王五 受理"
     summary = str(row["内容摘要"])
