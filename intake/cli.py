@@ -366,7 +366,7 @@ def _export(args: argparse.Namespace) -> int:
     if since is not None and until is not None and until <= since:
         return refuse("--until is before --since")
     if args.with_identity and args.format != "jsonl":
-        return refuse(f"--with-identity is for JSON Lines only; an {args.format} export is "
+        return refuse(f"--with-identity is for JSON Lines only; the {args.format} export is "
                       "for people and never carries a reporter's identity")
     if args.format == "xlsx" and not args.out_path:
         return refuse("an xlsx export needs --out FILE")

@@ -236,8 +236,11 @@ class TransferEntry:
 
 
 def _heading(h: Heading, kind: str) -> dict[str, Any]:
-    return {"title": APPENDIX_TITLES[kind], "team": _line(h.team),
-            "round_name": _line(h.round_name), "unit": _line(h.unit),
+    team, round_name = _line(h.team), _line(h.round_name)
+    # a round is usually named after its team (县委第一巡察组2026年第二轮…): said once
+    round_line = round_name if round_name.startswith(team) else f"{team}　{round_name}"
+    return {"title": APPENDIX_TITLES[kind], "team": team, "round_name": round_name,
+            "round_line": round_line, "unit": _line(h.unit),
             "opened": cn_date(h.opened), "as_of": cn_date(h.as_of),
             "dated": cn_date_upper(h.dated)}
 

@@ -372,6 +372,15 @@ class Section:
     title: str
     names: Mapping[str, str]
     daily: bool = False
+    # Shares of the section's own sum rather than of all items: counts not every item has
+    # (disposals: closed items only) or that spam joins (statuses).
+    own_base: bool = False
+
+    def base(self, counts: Mapping[str, Any]) -> int:
+        """What a row's share (占比) is of."""
+        if self.own_base:
+            return sum(int(n) for n in counts.get(self.key, {}).values())
+        return int(counts.get("total", 0))
 
     @property
     def slug(self) -> str:
@@ -403,14 +412,14 @@ def sections(departments: Mapping[str, str], round_names: Mapping[str, str] | No
     return (
         Section("by_day", "按收到日期", {}, daily=True),
         Section("by_channel", "按受理渠道", CHANNEL_NAMES),
-        Section("by_status", "按办理状态（含疑似垃圾信息）", STATUS_NAMES),
+        Section("by_status", "按办理状态（含疑似垃圾信息）", STATUS_NAMES, own_base=True),
         Section("by_scope", "按是否属于受理范围", SCOPE_NAMES),
         Section("by_discipline", "按反映的违纪类别（一件可涉及多类）", CATEGORIES),
         Section("by_subject_role", "按被反映人类别", {**SUBJECT_ROLE_SHORT, UNKNOWN: "不明"}),
         Section("by_unit", "按涉及的单位或村（社区）", {UNKNOWN: "未能确定"}),
         Section("by_route", "按去向（一件可有多个去向）", {
             code: short_department(name) for code, name in departments.items()}),
-        Section("by_disposal", "按办结方式", DISPOSAL_NAMES),
+        Section("by_disposal", "按办结方式（占已办结件）", DISPOSAL_NAMES, own_base=True),
         Section("by_reporter", "实名与匿名", REPORTER_NAMES),
         Section("by_team", "按巡察组", {UNKNOWN: "不明"}),
         Section("by_round", "按巡察轮次", dict(round_names or {})),

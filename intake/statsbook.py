@@ -37,7 +37,6 @@ def stats_xlsx(counts: Mapping[str, Any], sections: Sequence[Section], *, headin
     summary.title = SUMMARY_SHEET
     local = generated_at.astimezone(zone)
     note = f"统计范围：{heading}    收到时间：{period}    导出时间：{cn_date(local)} {local:%H:%M}"
-    total = int(counts.get("total", 0))
     figures = [((name, int(counts[key])), False) for key, name in FIGURES if key in counts]
     write_table(summary, f"{heading}信访举报受理情况统计", note, ("项目", "件数"), (30, 14),
                 figures, centred={2})
@@ -47,12 +46,13 @@ def stats_xlsx(counts: Mapping[str, Any], sections: Sequence[Section], *, headin
         if not isinstance(values, Mapping):
             continue
         sheet = book.create_sheet(_sheet_name(section.title))
+        base = section.base(counts)
         if section.daily:
             rows: list[tuple[tuple[object, ...], bool]] = [
-                ((day, n, _share(n, total)), False) for day, n in fill_days(dict(values))]
+                ((day, n, _share(n, base)), False) for day, n in fill_days(dict(values))]
             columns: tuple[str, ...] = ("收到日期", "件数", "占比")
         else:
-            rows = [((name, n, _share(n, total)), False) for name, n in section.rows(counts)]
+            rows = [((name, n, _share(n, base)), False) for name, n in section.rows(counts)]
             columns = ("类别", "件数", "占比")
         write_table(sheet, f"{heading}信访举报受理情况：{section.title}", note, columns,
                     (34, 12, 12), rows, centred={2, 3})

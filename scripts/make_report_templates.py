@@ -186,7 +186,7 @@ def _landscape() -> Document:
 def _appendix_head(doc: Document, number: int) -> None:
     _east_asian(_para(doc, f"附件{number}", "一级标题").runs[0]._element, HEADING_FONT)
     _para(doc, "{{ title }}", "公文标题")
-    _para(doc, "{{ team }}　{{ round_name }}　被巡察单位：{{ unit }}　"
+    _para(doc, "{{ round_line }}　被巡察单位：{{ unit }}　"
                "巡察开始：{{ opened }}　统计截至：{{ as_of }}", align=WD_ALIGN_PARAGRAPH.CENTER)
 
 

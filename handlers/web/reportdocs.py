@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from handlers.web.context import desk, document, now, require
 from intake.audit import db_record
@@ -97,7 +97,13 @@ def weekly() -> Any:
         return weekly_download(entry, weekly_week(entry, request.args.get("week", "")),
                                via="web")
     except QueryError as exc:
-        return _refused(exc)
+        if exc.field != "week":
+            return _refused(exc)
+        # a week the round has not: back to the page whose week picker asked, the reason
+        # shown above it
+        flash(exc.message)
+        back = "staff.stats" if request.args.get("from") == "stats" else "staff.ledger.page"
+        return redirect(url_for(back, round=request.args.get("round", "")))
 
 
 @bp.get("/<kind>.docx")

@@ -231,6 +231,10 @@ def test_the_workbook_reads_back_with_its_counts_and_print_setup(worked: World) 
     assert isinstance(days["A4"].value, datetime) and days["A4"].value.date() == date(2026, 3, 10)
     assert [r[1] for r in days.iter_rows(min_row=4, values_only=True)] == [1, 2, 1]
     assert _rows(book["按涉及的单位或村"])["青山镇东岭村"] == 1
+    # disposals are shares of the closed items, so they add up to the whole
+    shares = [r[2] for r in book["按办结方式"].iter_rows(min_row=4, values_only=True)
+              if r[1]]
+    assert shares and abs(sum(shares) - 1) < 1e-9
     everything = " ".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows()
                           for c in row if c.value is not None)
     for secret in (NAMED_IDENTITY.name, NAMED_IDENTITY.phone, NAMED_IDENTITY.id_number,
