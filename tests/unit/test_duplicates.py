@@ -165,3 +165,15 @@ def test_accused_reads_subjects_and_stored_dicts() -> None:
                 Subject("会计", "", "", "staff", 0.5)]
     assert d.accused(subjects) == ("刘德福",)
     assert d.accused([{"name": "刘德福"}, {"name": ""}, {"name": "刘德福"}]) == ("刘德福",)
+
+
+def test_what_masking_left_is_no_shared_fact() -> None:
+    # Two different matters about one person, each with a phone number masked: the
+    # placeholder and the word before it are in both, and say nothing about the matter.
+    a = d.fingerprint("刘德福把低保名额给了亲戚，我的联系电话［电话已隐去］。", ["刘德福"])
+    other = "刘德福占用集体土地盖厂房，我的联系电话［电话已隐去］。"
+    assert d.compare(a, other, ["刘德福"], near=False) is None
+    # a real shared fact still links them
+    same = "刘德福把低保名额给了亲戚，联系［电话已隐去］"
+    match = d.compare(a, same, ["刘德福"], near=False)
+    assert match is not None and match.reason == "same_matter"
