@@ -69,7 +69,8 @@ BOILERPLATE = (
     "来访人反映", "群众反映", "村民反映", "情况属实", "以上情况", "以上问题", "党支部书记",
     "党总支书记", "村委会主任", "党委书记", "村党支部", "村委会", "村干部",
     "我的联系电话", "联系电话", "联系方式", "电话号码", "手机号码", "手机号",
-) + PLACEHOLDERS  # what masking put where a phone or name was: in many texts, no fact
+    *PLACEHOLDERS,  # what masking put where a phone or name was: in many texts, no fact
+)
 _NOT_WORD = re.compile(r"[\W_]+")
 _AMOUNT = re.compile(r"\d+[万千百亿]?元|\d{2,}(?:亩|平方米|平米|户|套|吨|辆)")
 _MASK = "|"  # never part of a normalised text
