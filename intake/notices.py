@@ -111,9 +111,11 @@ def db_notify(session: Session, desk: Desk, row: m.Submission, kind: str, actor:
         identity = desk.keyring.open_identity(row.identity_sealed)
         email, address, phone = identity.email, identity.address, identity.phone
     delivery = delivery_for(row, email, address, phone)
+    at = m.utcnow()
+    shown = delivery == "status_page"  # on the status page from now on: done
     notice = m.Notice(submission_id=row.id, kind=kind, message_id=message.id, delivery=delivery,
-                      state="done" if delivery == "status_page" else "pending",
-                      created_by=actor.id, created_at=m.utcnow())
+                      state="done" if shown else "pending", done_at=at if shown else None,
+                      created_by=actor.id, created_at=at)
     if delivery == "email":
         msg = compose_reply(desk, to=email, body=_email_body(text, desk), subject=EMAIL_SUBJECT,
                             round_=cfg)
@@ -122,7 +124,7 @@ def db_notify(session: Session, desk: Desk, row: m.Submission, kind: str, actor:
                           recipient_key=desk.keyring.sender_lookup(email),
                           submission_id=row.id)
         session.flush()
-        notice.outbox_id, notice.state = outbox.id, "done"
+        notice.outbox_id, notice.state, notice.done_at = outbox.id, "done", at
     session.add(notice)
     session.flush()
     session.add(m.ItemStep(submission_id=row.id, staff_id=actor.id, kind="notice",

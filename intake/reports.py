@@ -160,9 +160,12 @@ def triage_row(waiting: bool, in_scope: bool | None) -> str:
 
 def _notices(session: Session, round_id: int, span: Period) -> tuple[int, int]:
     """Notices to reporters done (受理, 转办, 结果告知) in the week, and up to its end."""
-    stmt = (select(m.Notice.done_at).join(m.Submission, m.Submission.id == m.Notice.submission_id)
+    # notices done when written (status page, e-mail) once kept no done_at: their creation
+    # time stands in
+    done_at = func.coalesce(m.Notice.done_at, m.Notice.created_at)
+    stmt = (select(done_at).join(m.Submission, m.Submission.id == m.Notice.submission_id)
             .where(m.Submission.round_id == round_id, m.Notice.state == "done",
-                   m.Notice.done_at.is_not(None), m.Notice.done_at < span.until))
+                   done_at < span.until))
     done = list(session.scalars(stmt))
     assert span.since is not None
     return sum(1 for at in done if at >= span.since), len(done)

@@ -327,3 +327,13 @@ def test_the_ledger_page_offers_the_reports_and_the_page_downloads_them(
     other = login(team, "duty_a")
     assert other.get(f"/staff/reports/leads.docx?round={team.slug_a}").status_code == 403
 
+
+
+def test_notices_done_when_written_carry_their_time(
+        team: World, reported: dict[str, Any]) -> None:  # noqa: F811
+    # the weekly report counts notices by when they were done: one on the status page or
+    # in the outbox is done the moment it is written
+    with team.desk.sessions() as db:
+        notices = list(db.scalars(select(m.Notice).where(m.Notice.state == "done")))
+    assert {n.delivery for n in notices} >= {"status_page", "email"}
+    assert all(n.done_at is not None for n in notices)
