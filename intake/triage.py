@@ -82,6 +82,9 @@ class Correction:
     # A person to make the first subject (usually one of the suggestion's candidates):
     # mention, name, post and role, as the triage page sends them.
     subject: dict[str, str] | None = None
+    # Places (0-based) in the current suggestion's subjects of people the triager struck out:
+    # a witness, a business partner, an official only mentioned ("我打过县长热线").
+    dropped: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,9 @@ def _apply_correction(
         raise StaffError("不属于本轮受理范围的，请至少选择一个转交去向。")
     base = _as_staff_suggestion(current) if current is not None else None
     subjects = base.subjects if base else ()
+    if any(not 0 <= i < len(subjects) for i in c.dropped):
+        raise StaffError("要删去的人员不在建议中，请刷新页面后再研判。")
+    subjects = tuple(s for i, s in enumerate(subjects) if i not in c.dropped)
     candidates = base.candidates if base else ()
     if c.subject is not None:
         picked = c.subject if isinstance(c.subject, dict) else {}

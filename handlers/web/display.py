@@ -108,3 +108,36 @@ def evidence_marks(runs: list[tuple[str, Evidence | None]], evidence: list[dict]
         hit = next((e for e in marks if e.start <= start < e.end), None)
         found.append(mark_id(hit) if hit else "")
     return found
+
+
+# Where a clause ends in a complaint: sentence and clause punctuation, and line breaks.
+CLAUSE_BREAKS = frozenset("。！？；，、：,;!?:\n\r")
+
+
+def evidence_clause(text: str, item: dict, reach: int = 24) -> tuple[str, str, str] | None:
+    """The clause of `text` around one piece of evidence, as (before, words, after): the words
+    the rules matched and the clause they stand in, up to `reach` characters each side (cut
+    with …). None when the evidence has no place in this text (the form's category, a text
+    changed since)."""
+    start, end = item.get("start", -1), item.get("end", -1)
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+        return None
+    if text[start:end] != item.get("text"):
+        return None
+    left = start
+    while left > 0 and text[left - 1] not in CLAUSE_BREAKS and start - left < reach:
+        left -= 1
+    right = end
+    while right < len(text) and text[right] not in CLAUSE_BREAKS and right - end < reach:
+        right += 1
+    before, after = text[left:start], text[end:right]
+    if left > 0 and text[left - 1] not in CLAUSE_BREAKS:
+        before = "…" + before
+    if right < len(text) and text[right] not in CLAUSE_BREAKS:
+        after += "…"
+    return before, text[start:end], after
+
+
+def round_title(team: str, name: str) -> str:
+    """A round as a line names it: the team once (a round's name often starts with it)."""
+    return name if name.startswith(team) else f"{team} · {name}"

@@ -491,6 +491,8 @@ def decision(item_id: int) -> Any:
             disciplines=tuple(form.getlist("disciplines")),
             routes=tuple(r for r in form.getlist("routes") if r),
             subject=_picked_subject(form.get("candidate", "")),
+            dropped=tuple(int(v) if v.isascii() and v.isdigit() and len(v) < 6 else -1
+                          for v in form.getlist("drop_subject")),
         )
     try:
         decide(desk(), g.staff, item_id, reviewed_id=reviewed_id, correction=correction,

@@ -373,7 +373,8 @@ def test_item_page_shows_people_and_categories_in_chinese(app: Flask, desk: Desk
         category="mass"))
     triager = staff_client(app, desk, "t1", "triager")
     page = html.unescape(triager.get("/staff/items/1").get_data(as_text=True))
-    assert "“群众纪律”" in page and "“mass”" not in page
+    chosen = r'<span class="quote form">反映人所选类别</span> <span class="hint">群众纪律</span>'
+    assert re.search(chosen, page) and "mass" not in re.sub(r"<[^>]+>", "", page)
     people = re.search(r'<ul class="subjects">(.*?)</ul>', page, re.S)
     assert people and "刘德福" in people.group(1)
     assert "林小燕" not in people.group(1) and "饭店" not in people.group(1)
