@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from intake.attachments import ALLOWED_TYPES
 from intake.classify import Evidence
 from intake.names import CHANNEL_NAMES, CLOCK_TITLES, STATUS_NAMES, SUBJECT_ROLE_SHORT
 from intake.protect import format_code
@@ -141,3 +142,9 @@ def evidence_clause(text: str, item: dict, reach: int = 24) -> tuple[str, str, s
 def round_title(team: str, name: str) -> str:
     """A round as a line names it: the team once (a round's name often starts with it)."""
     return name if name.startswith(team) else f"{team} · {name}"
+
+
+def file_kind(content_type: str) -> str:
+    """A stored file's type in words (PNG 图片, PDF 文档), never its MIME code."""
+    known = ALLOWED_TYPES.get(content_type)
+    return known[1] if known else "其他文件"

@@ -7,6 +7,7 @@ be struck out, and that sticks; the round is named with its team once. Screensho
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from intake.desk import Desk
 from intake.pipeline import ingest
 from intake.store import models as m
+from intake.submission import IncomingFile
 from tests.channels.conftest import CHROMIUM
 from tests.support import make_submission
 
@@ -217,3 +219,21 @@ def test_a_transfer_without_basis_asks_to_be_checked(
     expect(page.locator("#route-unsure")).to_have_count(0)
     assert current(desk, 1).routes == ["none"]
     assert problems == []
+
+
+def test_an_attachment_is_described_in_words(
+    new_context: Callable[..., Any], desk: Desk
+) -> None:
+    photo = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+             + b"\x00" * 64 + b"\xff\xd9")
+    ingest(desk, make_submission(attachments=(IncomingFile("现场.jpg", io.BytesIO(photo)),)))
+    page: Page = new_context(**DESKTOP).new_page()
+    log_in(page, desk, "yanpan", "triager")
+    page.goto("/staff/items/1")
+    page.wait_for_load_state()
+    files = page.locator("ul.files li")
+    expect(files).to_contain_text("附件1.jpg")
+    expect(files).to_contain_text("JPEG 图片")
+    expect(files).to_contain_text("校验码 ")
+    expect(files).not_to_contain_text("image/jpeg")
+    expect(files).not_to_contain_text("sha256")
