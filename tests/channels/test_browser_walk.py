@@ -8,6 +8,7 @@ be struck out, and that sticks; the round is named with its team once. Screensho
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,9 @@ def test_evidence_stands_in_its_clause_and_says_what_the_decision_left_out(
     expect(rows.nth(3)).to_contain_text("反映人所选类别")
     expect(rows.nth(3)).not_to_contain_text("“廉洁纪律”")
     expect(page.locator("ul.evidence .tag.unheld")).to_have_count(0)
+    # The model's version is a code for whoever diagnoses it: on hover, not in the reading.
+    expect(page.locator("#model-version")).to_have_text("系统建议")
+    expect(page.locator("#model-version")).to_have_attribute("title", re.compile("^模型版本 .+"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "walk_evidence_clauses.png"), full_page=True)
 
@@ -113,8 +117,10 @@ def test_evidence_stands_in_its_clause_and_says_what_the_decision_left_out(
     assert current(desk, 1).disciplines == ["integrity"]
     expect(rows.nth(1).locator(".tag.unheld")).to_have_text("未采纳")
     expect(page.locator("ul.evidence .tag.unheld")).to_have_count(1)
-    # A person's decision has no confidence figure.
+    # A person's decision has no confidence figure; the history names no code.
     expect(page.locator(".suggestion")).not_to_contain_text("置信度")
+    expect(page.locator("ol.history")).to_contain_text("系统建议")
+    assert "keywords-" not in page.locator("#triage").inner_text()
     assert problems == []
 
 
