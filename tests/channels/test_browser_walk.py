@@ -198,9 +198,16 @@ def test_a_transfer_without_basis_asks_to_be_checked(
                    disciplines=[], routes=["housing"], needs_review=False, evidence=[
                        {"text": "物业公司", "label": "housing", "status": "asserted",
                         "start": 2, "end": 6, "source": "lexicon"}])
+    ingest(desk, make_submission(text="老人的养老金两个月没有到账。"))
+    set_suggestion(desk, 3, in_scope=False, subject_role="unknown", subjects=[], evidence=[],
+                   disciplines=[], routes=["human_resources"], needs_review=True)
     page: Page = new_context(**DESKTOP).new_page()
     problems = watch(page)
     log_in(page, desk, "yanpan", "triager")
+    page.goto("/staff/items/3")  # unsure already: 需人工复核 says it, once
+    page.wait_for_load_state()
+    expect(page.locator("#triage .tag.warn")).to_have_text("需人工复核")
+    expect(page.locator("#route-unsure")).to_have_count(0)
     page.goto("/staff/items/1")
     page.wait_for_load_state()
     expect(page.locator("#routes")).to_contain_text("水利局")
