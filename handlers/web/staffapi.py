@@ -198,7 +198,12 @@ def decision(item_id: int) -> Any:
                     raise LeadError("invalid", "应为文字列表。", name)
             if not isinstance(role, str):
                 raise LeadError("invalid", "应为文字。", "subject_role")
-            correction = Correction(in_scope, role, tuple(disciplines), tuple(routes))
+            dropped = body.get("drop_subjects", [])
+            if not isinstance(dropped, list) or not all(
+                    isinstance(i, int) and not isinstance(i, bool) for i in dropped):
+                raise LeadError("invalid", "应为人员序号（从 0 起）的列表。", "drop_subjects")
+            correction = Correction(in_scope, role, tuple(disciplines), tuple(routes),
+                                    dropped=tuple(dropped))
         note = body.get("note", "")
         try:
             decide(desk(), g.staff, item_id, reviewed_id=reviewed, correction=correction,

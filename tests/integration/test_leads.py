@@ -385,6 +385,28 @@ def test_a_decision_confirms_or_corrects_through_the_api(team: World) -> None:
         "in_scope": False, "subject_role": "staff", "disciplines": [], "routes": []}), 400)
 
 
+def test_a_correction_through_the_api_strikes_out_a_person(team: World) -> None:
+    target = team.items_a[0]
+    listed = [{"mention": "县长", "name": "", "post": "县长", "role": "outside_official",
+               "score": 0.7, "start": -1, "end": -1},
+              {"mention": "刘书记", "name": "刘德福", "post": "东岭村党支部书记",
+               "role": "subordinate_head", "score": 0.9, "start": -1, "end": -1}]
+    with team.desk.sessions() as db:
+        db.get_one(m.Submission, target).current.subjects = listed
+        db.commit()
+    body = {"in_scope": True, "subject_role": "subordinate_head", "disciplines": ["mass"],
+            "routes": []}
+    for bad in ([5], ["0"], [True], 0):
+        refused(post(team, "triager_a", f"/items/{target}/decision",
+                     {**body, "drop_subjects": bad}), 400)
+    response = post(team, "triager_a", f"/items/{target}/decision",
+                    {**body, "drop_subjects": [0]})
+    assert response.status_code == 200, response.get_json()
+    with team.desk.sessions() as db:
+        assert [s["name"] for s in db.get_one(m.Submission, target).current.subjects] == [
+            "刘德福"]
+
+
 def test_a_round_numbers_its_ledger_as_its_file_says(tmp_path: Any) -> None:
     from intake.leads import format_number
     from intake.round import RoundFileError, parse_round
