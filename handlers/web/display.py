@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from intake.attachments import ALLOWED_TYPES
 from intake.classify import Evidence
@@ -148,3 +149,13 @@ def file_kind(content_type: str) -> str:
     """A stored file's type in words (PNG 图片, PDF 文档), never its MIME code."""
     known = ALLOWED_TYPES.get(content_type)
     return known[1] if known else "其他文件"
+
+
+def route_unsure(cls: Any) -> bool:
+    """Whether a classification transfers somewhere with nothing to show for it: the service's
+    suggestion, confident (not needs_review), names a department and no evidence names one of
+    its departments. A person's decision never is (the routes are then theirs)."""
+    if cls is None or cls.source != "service" or cls.needs_review:
+        return False
+    transfers = {r for r in cls.routes if r not in ("accept", "none")}
+    return bool(transfers) and not any(e.get("label") in transfers for e in cls.evidence)

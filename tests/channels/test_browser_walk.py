@@ -204,6 +204,12 @@ def test_a_transfer_without_basis_asks_to_be_checked(
     page: Page = new_context(**DESKTOP).new_page()
     problems = watch(page)
     log_in(page, desk, "yanpan", "triager")
+    # The queue marks the one confident transfer without basis, and only it.
+    page.goto("/staff/")
+    page.wait_for_load_state()
+    expect(page.locator("table.queue .route-unsure")).to_have_count(1)
+    expect(page.locator("table.queue tr", has=page.locator(".route-unsure"))).to_contain_text(
+        "#1")
     page.goto("/staff/items/3")  # unsure already: 需人工复核 says it, once
     page.wait_for_load_state()
     expect(page.locator("#triage .tag.warn")).to_have_text("需人工复核")
