@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from intake.classify import Classifier
+from intake.classify.default import default_model
 from intake.round import parse_round
 from intake.rules import load_rules
 
@@ -98,3 +99,17 @@ def test_notice_wording(text: str, expected: set[str]) -> None:
 ])
 def test_notice_wording_keeps_precision(text: str, absent: str) -> None:
     assert absent not in labels(text)
+
+
+def test_semantic_layer_speaks_only_where_the_lexicon_is_silent() -> None:
+    """The shipped semantic layer adds no discipline beside the lexicon's own: on formal
+    notices it mostly added wrong ones (a fee taken from villagers read as integrity too)."""
+    model = default_model()
+    if model is None:
+        pytest.skip("no default semantic layer in this checkout")
+    clf = Classifier(ROUND, load_rules(), model)
+    for text in ("泉水村村委会主任某某，违规收取村民建房押金，拒不退还。",
+                 "枣林村党支部书记某某，截留挪用农机购置补贴资金十余万元。"):
+        got = clf.classify(text)
+        assert got.disciplines == ("mass",)
+        assert not any(e.source == "model" for e in got.evidence)
