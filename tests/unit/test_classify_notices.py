@@ -79,6 +79,19 @@ def labels(text: str) -> set[str]:
     ("泉水村村委会主任某某，长期对妻子实施家庭暴力。", {"life"}),
     ("梨花镇人大主席某某，对其配偶、子女失管失教。", {"life"}),
     ("枣林村村委会主任某某，拒不履行对未成年子女的抚养义务。", {"life"}),
+    # Findings told as a story rather than in the regulation's words.
+    ("梨花镇副镇长某某将其私家车加油费、维修费在镇政府报销。", {"integrity"}),
+    ("枣林村党支部书记某某，通过微信多次接受承包人转账，名为借款，实为收受好处。",
+     {"integrity"}),
+    ("泉水村村委会主任某某，将村集体收取的土地承包费存入个人账户。", {"integrity"}),
+    ("梨花镇党委副书记某某，对重大项目资金拨付先斩后奏，事后才通报其他班子成员。",
+     {"organizational"}),
+    ("梨花镇原镇长某某出国（境）未按规定履行审批手续。", {"organizational"}),
+    ("泉水村村委会主任某某，在巡察组进驻期间，将村里的会议记录、财务凭证搬离办公室。",
+     {"political"}),
+    ("枣林村党支部书记某某，在水库移民扶持资金发放中将已外迁户的资金冒名领取。", {"mass"}),
+    ("梨花镇原镇长某某，离任时未按规定办理工作交接。", {"work"}),
+    ("泉水村村委会主任某某，酒后驾驶机动车，被公安机关查获。", {"life"}),
 ])
 def test_notice_wording(text: str, expected: set[str]) -> None:
     assert labels(text) == expected
