@@ -92,6 +92,12 @@ def labels(text: str) -> set[str]:
     ("枣林村党支部书记某某，在水库移民扶持资金发放中将已外迁户的资金冒名领取。", {"mass"}),
     ("梨花镇原镇长某某，离任时未按规定办理工作交接。", {"work"}),
     ("泉水村村委会主任某某，酒后驾驶机动车，被公安机关查获。", {"life"}),
+    # Posts without names, as village bulletins print them.
+    ("副镇长在春节期间收受辖区两家企业所送的高档白酒和茶叶。", {"integrity"}),
+    ("村委会主任要求村民先交建房保证金才予以签字。", {"mass"}),
+    ("村党总支书记未经村民小组会议讨论，擅自决定集体资产的用途。", {"organizational"}),
+    ("市某局原党组书记某某，在干部职工中搞亲疏远近，拉一派打一派。", {"political"}),
+    ("县某局原局长某某，对下属单位违规问题长期视而不见，负有主要领导责任。", {"work"}),
 ])
 def test_notice_wording(text: str, expected: set[str]) -> None:
     assert labels(text) == expected
@@ -109,6 +115,8 @@ def test_notice_wording(text: str, expected: set[str]) -> None:
     ("我们镇中学的老师这几年走了好多，造成师资流失，希望上级重视。", "work"),
     # Residents asking for the truth about a plan accuse nobody of obstruction.
     ("小区旁要建变电站，开发商隐瞒真相，请领导重视我们的诉求。", "political"),
+    # Payments from a gambling den's owner are not the official's own gambling.
+    ("派出所原所长多次收受辖区赌场老板所送现金。", "life"),
 ])
 def test_notice_wording_keeps_precision(text: str, absent: str) -> None:
     assert absent not in labels(text)
