@@ -215,7 +215,10 @@ class Classifier:
         out = []
         layers: list[tuple[Any, dict[str, float], float]] = [(model, {}, MODEL_THRESHOLD)]
         semantic = getattr(model, "semantic", None)
-        if semantic is not None:
+        # The semantic layer speaks only where the lexicon named no discipline: beside the
+        # lexicon's own labels it mostly added wrong ones (on formal case notices precision
+        # fell from 0.90 to 0.73; bench/classify_per_label.py, tests/fixtures/notice_*.jsonl).
+        if semantic is not None and not found:
             # The layer's own thresholds per label where it has them (grouped folds).
             layers.append((semantic, getattr(semantic, "thresholds", None) or {},
                            SEMANTIC_THRESHOLD))
