@@ -34,6 +34,8 @@ Per page:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import itertools
 import json
 import logging
@@ -605,32 +607,61 @@ def _session(path: str) -> Any:
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
+class _StepConfig(dict[str, Any]):
+    """One section of RapidOCR's configuration (Det, Cls, Rec) as its step classes read it
+    (`cfg.key`, `cfg["key"]`, `cfg.get(key)`), able to hold an onnxruntime session, which
+    RapidOCR's own (OmegaConf) configuration cannot."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class Models:
     """RapidOCR's three models (detector, angle classifier, recogniser), called step by step.
 
     RapidOCR's own pipeline is not used for the page: it would resize every input to its own
     limits, normalise in float64 and cut out every detected box although only their corners
-    are wanted. Its pre- and post-processing steps are used as they are; only the detector's
-    input is prepared here, at the size `detector_size` chooses. The onnxruntime sessions
-    are replaced by ones made by `_session` (RapidOCR has no switch for spin-waiting).
+    are wanted. Its step classes (TextDetector, TextClassifier, TextRecognizer) and their
+    pre- and post-processing are used as they are, each built once, here, with its settings
+    from RapidOCR's configuration and an onnxruntime session made by `_session` (RapidOCR
+    has no switch for spin-waiting): every model file is loaded exactly once. RapidOCR
+    itself is constructed only for its resolved configuration; it loads no model before its
+    first page, and it never reads one. Only the detector's input is prepared here, at the
+    size `detector_size` chooses.
+
+    These step classes are RapidOCR internals: pyproject.toml pins the versions they were
+    checked on, and tests/integration/test_ocr_models.py fails loudly when they change.
     """
 
     def __init__(self) -> None:
         quiet_rapidocr()
+        from omegaconf import OmegaConf
         from rapidocr import RapidOCR
-        from rapidocr.ch_ppocr_rec import TextRecInput
+        from rapidocr.ch_ppocr_cls import TextClassifier
+        from rapidocr.ch_ppocr_det import TextDetector
+        from rapidocr.ch_ppocr_rec import TextRecInput, TextRecognizer
 
-        params = _model_params()
-        ocr = RapidOCR(params=params)
+        cfg = RapidOCR(params=_model_params()).cfg
         quiet_rapidocr()
-        # RapidOCR's wrappers keep their onnxruntime session in `.session` (where its own
-        # option to pass a session puts it); ours replace the ones it made
-        self.det = ocr._load_det_model()
-        self.det.session.session = _session(params["Det.model_path"])
-        self.cls = ocr._load_cls_model()
-        self.cls.session.session = _session(params["Cls.model_path"])
-        self.rec = ocr._load_rec_model()
-        self.rec.session.session = _session(params["Rec.model_path"])
+
+        def step(section: Any) -> _StepConfig:
+            # what RapidOCR's _load_det_model/_load_cls_model/_load_rec_model add to a section
+            config = _StepConfig(OmegaConf.to_container(section))
+            config["engine_cfg"] = OmegaConf.to_container(
+                cfg.EngineConfig[config["engine_type"].value])
+            config["model_root_dir"] = cfg.Global.model_root_dir
+            config["font_path"] = cfg.Global.font_path
+            # RapidOCR's session wrapper takes a ready onnxruntime session from "session"
+            # (RapidOCR PR #451) and then loads nothing itself
+            config["session"] = _session(config["model_path"])
+            return config
+
+        self.det = TextDetector(step(cfg.Det))
+        self.cls = TextClassifier(step(cfg.Cls))
+        self.rec = TextRecognizer(step(cfg.Rec))
         self._rec_input = TextRecInput
 
     def detect(self, bgr: np.ndarray, size: tuple[int, int],
@@ -680,6 +711,11 @@ class OcrEngine:
             self._models = Models()
         return self._models
 
+    def load(self) -> None:
+        """Load the models now (a worker's start), not on the first page."""
+        with self._lock:
+            self._model()
+
     def read_image(self, image: Image.Image) -> PageText:
         """The page's text; `seconds` counts preparation and recognition, not the wait for
         another thread's page nor the creation of RapidOCR (its sessions load lazily, so
@@ -692,6 +728,8 @@ class OcrEngine:
             start = time.perf_counter()
             lines, rotation, skew, vertical = self._read(ocr, bgr)
             seconds += time.perf_counter() - start
+        del bgr
+        release_memory()
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
         if vertical:
             kept = [Line(line.box, line.text.translate(VERTICAL_MARKS), line.score)
@@ -848,6 +886,36 @@ def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -degrees, 1.0)
     pts = np.asarray(box, dtype=np.float64)
     return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None (another C library)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim  # type: ignore[no-any-return]
+
+
+_trim = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory freed after a page back to the system (glibc's malloc_trim).
+
+    A page's working memory (the detector's activations, crops, the page array: some 300
+    MiB for a 1280 px detection) is freed when the page is done, but glibc keeps freed
+    blocks in its heaps for reuse, and once a large block has been freed it serves later
+    large requests from the heap too (its mmap threshold rises): without this a worker
+    holds its largest page's memory for good (measured: 410 MiB after a few pages, 170 MiB
+    with the models alone; bench/ocr_memory.py). Costs about a millisecond. A no-op where
+    the C library is not glibc.
+    """
+    if _trim is not None:
+        _trim(0)
 
 
 _shared: OcrEngine | None = None
