@@ -21,7 +21,9 @@ Per page:
    A page that was only turned needs no second detection, its boxes turn with it, nor
    does a skewed one: each line is cut out along its own box. Vertical writing (竖排) reads
    like a page on its side turned by 270 degrees; it is told apart by its characters,
-   which stand upright (`_vertical_writing`), and reported upright.
+   which stand upright (`_vertical_writing`), and reported upright. Its columns are also
+   read upright, character by character, for the punctuation in the corners of its cells
+   that the reading on its side loses (`column_marks`).
 5. Reading order: the boxes are grouped into blocks by layout (columns found by a
    recursive XY-cut, `intake.ocrlayout`), blocks in reading order; within a block boxes are
    grouped into rows by vertical overlap, rows top to bottom, fragments left to right,
@@ -29,6 +31,8 @@ Per page:
    joined into paragraphs; ASCII punctuation next to Chinese text becomes full-width.
 
 `OcrEngine` is thread-safe (one lock around inference); `get_engine()` shares one per process.
+Each model file is loaded once (`Models`); after every page the memory it freed is given back
+to the system (`release_memory`), so a long-running worker stays near the models' own size.
 `cli_main` implements `intake ocr FILE...`.
 """
 
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import difflib
 import itertools
 import json
 import logging
@@ -358,8 +363,44 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
 
 
 # The vertical forms of ， and 。 (︐ ︒, in the upper right of their square), read in a column
-# turned on its side, come out as ’ and °; digits standing upright in it, full-width.
-VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９", "，。0123456789")
+# turned on its side, come out as ’ and °; digits standing upright in it, full-width. Quotation
+# marks in a column are corner brackets (﹁﹂﹃﹄, GB/T 15834): read as 「」『』, they are the
+# “” and ‘’ of the same text written across.
+VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９「」『』", "，。0123456789“”‘’")
+
+# Marks that sit in a corner of their own cell in a column (︐︒︑︓︔︕︖): read on its side,
+# the column often loses them; read upright, character by character, they are seen.
+COLUMN_MARKS = set("，。、：；！？,.:;!?")
+_MARK_FORMS = str.maketrans(",.:;!?", "，。：；！？")
+MERGE_MIN_SCORE = 0.8  # the upright reading lends its marks only when it reads this well ...
+MERGE_MIN_RATIO = 0.6  # ... and agrees with the column's reading this much (difflib ratio)
+
+
+def column_marks(column: str, upright: str, score: float) -> str:
+    """A column of vertical writing as read turned on its side (`column`), with the
+    punctuation that only its reading upright, character by character (`upright`, with its
+    `score`), has: marks that the column's reading has nowhere near where the upright one
+    puts them. Everything else stays as the column read it (the upright reading, its
+    characters cut apart by where the ink pauses, misreads more of them). A mark between
+    two ASCII digits keeps its ASCII form (1,260), others are full-width."""
+    if not upright or score < MERGE_MIN_SCORE:
+        return column
+    matcher = difflib.SequenceMatcher(None, column, upright, autojunk=False)
+    if matcher.ratio() < MERGE_MIN_RATIO:
+        return column
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "insert" and all(char in COLUMN_MARKS for char in upright[j1:j2]):
+            before, after = column[i1 - 1:i1], column[i1:i1 + 1]
+            marks = upright[j1:j2]
+            if before.isascii() and before.isdigit() and after.isascii() and after.isdigit():
+                marks = marks.translate(str.maketrans("，。", ",."))
+            else:
+                marks = marks.translate(_MARK_FORMS)
+            out.append(marks)
+        else:
+            out.append(column[i1:i2])
+    return "".join(out)
 
 
 def page_paragraphs(lines: Sequence[Line]) -> list[str]:
@@ -475,8 +516,9 @@ def _turned(crop: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(crop, k=(-(rotation // 90)) % 4))
 
 
-def _characters(crop: np.ndarray) -> list[np.ndarray]:
-    """The first VERTICAL_SAMPLE_CHARS characters of a tall line crop, cut where its ink
+def _characters(crop: np.ndarray, limit: int | None = VERTICAL_SAMPLE_CHARS
+                ) -> list[np.ndarray]:
+    """The first `limit` (None: all) characters of a tall line crop, cut where its ink
     pauses; the pieces of a character (二, 儿) are kept together up to a square."""
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
@@ -494,7 +536,7 @@ def _characters(crop: np.ndarray) -> list[np.ndarray]:
             chars[-1][1] = bottom  # another stroke of the same character
         else:
             chars.append([top, bottom])
-    return [crop[top:bottom] for top, bottom in chars[:VERTICAL_SAMPLE_CHARS]]
+    return [crop[top:bottom] for top, bottom in chars[:limit]]
 
 
 def _side_by_side(pieces: Sequence[np.ndarray]) -> np.ndarray:
@@ -877,7 +919,26 @@ class OcrEngine:
             if reading is None:
                 reading = self._recognise(ocr, _turned(_crop_box(bgr, box), rotation))
             lines.append(Line(turned_box, *reading))
+        if vertical:
+            lines = self._column_marks(ocr, bgr, boxes, lines)
         return lines, rotation, round(skew, 2), vertical
+
+    @staticmethod
+    def _column_marks(ocr: Models, bgr: np.ndarray, boxes: list[np.ndarray],
+                      lines: list[Line]) -> list[Line]:
+        """The columns of vertical writing with the punctuation their reading on its side
+        lost (`column_marks`): each column is also read upright, its characters cut apart
+        and laid side by side (as `_vertical_writing` samples them), all in one batch."""
+        pieces = [_characters(_crop_box(bgr, box), limit=None) for box in boxes]
+        todo = [i for i, (box, cut) in enumerate(zip(boxes, pieces, strict=True))
+                if len(cut) >= 2 and box_elongation(box) >= ELONGATED
+                and abs(box_angle(box)) >= 45.0]
+        readings = ocr.recognise([_side_by_side(pieces[i]) for i in todo])
+        out = list(lines)
+        for i, (text, score) in zip(todo, readings, strict=True):
+            line = lines[i]
+            out[i] = Line(line.box, column_marks(line.text, text, score), line.score)
+        return out
 
 
 def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray:
