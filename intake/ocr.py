@@ -929,11 +929,18 @@ class OcrEngine:
         """The columns of vertical writing with the punctuation their reading on its side
         lost (`column_marks`): each column is also read upright, its characters cut apart
         and laid side by side (as `_vertical_writing` samples them), all in one batch."""
-        pieces = [_characters(_crop_box(bgr, box), limit=None) for box in boxes]
-        todo = [i for i, (box, cut) in enumerate(zip(boxes, pieces, strict=True))
-                if len(cut) >= 2 and box_elongation(box) >= ELONGATED
-                and abs(box_angle(box)) >= 45.0]
-        readings = ocr.recognise([_side_by_side(pieces[i]) for i in todo])
+        todo: list[int] = []
+        strips: list[np.ndarray] = []
+        for i, box in enumerate(boxes):
+            if box_elongation(box) < ELONGATED or abs(box_angle(box)) < 45.0:
+                continue
+            crop = _crop_box(bgr, box)
+            pieces = _characters(crop, limit=None)
+            # a piece taller than the column is wide: strokes that run on, not characters
+            if len(pieces) >= 2 and max(len(piece) for piece in pieces) <= 1.5 * crop.shape[1]:
+                todo.append(i)
+                strips.append(_side_by_side(pieces))
+        readings = ocr.recognise(strips)
         out = list(lines)
         for i, (text, score) in zip(todo, readings, strict=True):
             line = lines[i]
