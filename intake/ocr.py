@@ -940,7 +940,8 @@ class OcrEngine:
             if len(pieces) >= 2 and max(len(piece) for piece in pieces) <= 1.5 * crop.shape[1]:
                 todo.append(i)
                 strips.append(_side_by_side(pieces))
-        readings = ocr.recognise(strips)
+        readings = [ocr.recognise([strip])[0] for strip in strips]  # one by one: a batch
+        # of wide strips costs no less and holds several times the memory
         out = list(lines)
         for i, (text, score) in zip(todo, readings, strict=True):
             line = lines[i]
