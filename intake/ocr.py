@@ -680,7 +680,6 @@ class Models:
 
     def __init__(self) -> None:
         quiet_rapidocr()
-        from omegaconf import OmegaConf
         from rapidocr import RapidOCR
         from rapidocr.ch_ppocr_cls import TextClassifier
         from rapidocr.ch_ppocr_det import TextDetector
@@ -691,9 +690,9 @@ class Models:
 
         def step(section: Any) -> _StepConfig:
             # what RapidOCR's _load_det_model/_load_cls_model/_load_rec_model add to a section
-            config = _StepConfig(OmegaConf.to_container(section))
-            config["engine_cfg"] = OmegaConf.to_container(
-                cfg.EngineConfig[config["engine_type"].value])
+            # (its values as RapidOCR hands them over: lists and sections stay OmegaConf's)
+            config = _StepConfig(section.items())
+            config["engine_cfg"] = cfg.EngineConfig[config["engine_type"].value]
             config["model_root_dir"] = cfg.Global.model_root_dir
             config["font_path"] = cfg.Global.font_path
             # RapidOCR's session wrapper takes a ready onnxruntime session from "session"
