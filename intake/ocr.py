@@ -21,7 +21,9 @@ Per page:
    A page that was only turned needs no second detection, its boxes turn with it, nor
    does a skewed one: each line is cut out along its own box. Vertical writing (竖排) reads
    like a page on its side turned by 270 degrees; it is told apart by its characters,
-   which stand upright (`_vertical_writing`), and reported upright.
+   which stand upright (`_vertical_writing`), and reported upright. Its columns are also
+   read upright, character by character, for the punctuation in the corners of its cells
+   that the reading on its side loses (`column_marks`).
 5. Reading order: the boxes are grouped into blocks by layout (columns found by a
    recursive XY-cut, `intake.ocrlayout`), blocks in reading order; within a block boxes are
    grouped into rows by vertical overlap, rows top to bottom, fragments left to right,
@@ -29,11 +31,16 @@ Per page:
    joined into paragraphs; ASCII punctuation next to Chinese text becomes full-width.
 
 `OcrEngine` is thread-safe (one lock around inference); `get_engine()` shares one per process.
+Each model file is loaded once (`Models`); after every page the memory it freed is given back
+to the system (`release_memory`), so a long-running worker stays near the models' own size.
 `cli_main` implements `intake ocr FILE...`.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import difflib
 import itertools
 import json
 import logging
@@ -356,8 +363,44 @@ def paragraphs(page_rows: Sequence[Row]) -> list[str]:
 
 
 # The vertical forms of ， and 。 (︐ ︒, in the upper right of their square), read in a column
-# turned on its side, come out as ’ and °; digits standing upright in it, full-width.
-VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９", "，。0123456789")
+# turned on its side, come out as ’ and °; digits standing upright in it, full-width. Quotation
+# marks in a column are corner brackets (﹁﹂﹃﹄, GB/T 15834): read as 「」『』, they are the
+# “” and ‘’ of the same text written across.
+VERTICAL_MARKS = str.maketrans("’°０１２３４５６７８９「」『』", "，。0123456789“”‘’")
+
+# Marks that sit in a corner of their own cell in a column (︐︒︑︓︔︕︖): read on its side,
+# the column often loses them; read upright, character by character, they are seen.
+COLUMN_MARKS = set("，。、：；！？,.:;!?")
+_MARK_FORMS = str.maketrans(",.:;!?", "，。：；！？")
+MERGE_MIN_SCORE = 0.8  # the upright reading lends its marks only when it reads this well ...
+MERGE_MIN_RATIO = 0.6  # ... and agrees with the column's reading this much (difflib ratio)
+
+
+def column_marks(column: str, upright: str, score: float) -> str:
+    """A column of vertical writing as read turned on its side (`column`), with the
+    punctuation that only its reading upright, character by character (`upright`, with its
+    `score`), has: marks that the column's reading has nowhere near where the upright one
+    puts them. Everything else stays as the column read it (the upright reading, its
+    characters cut apart by where the ink pauses, misreads more of them). A mark between
+    two ASCII digits keeps its ASCII form (1,260), others are full-width."""
+    if not upright or score < MERGE_MIN_SCORE:
+        return column
+    matcher = difflib.SequenceMatcher(None, column, upright, autojunk=False)
+    if matcher.ratio() < MERGE_MIN_RATIO:
+        return column
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "insert" and all(char in COLUMN_MARKS for char in upright[j1:j2]):
+            before, after = column[i1 - 1:i1], column[i1:i1 + 1]
+            marks = upright[j1:j2]
+            if before.isascii() and before.isdigit() and after.isascii() and after.isdigit():
+                marks = marks.translate(str.maketrans("，。", ",."))
+            else:
+                marks = marks.translate(_MARK_FORMS)
+            out.append(marks)
+        else:
+            out.append(column[i1:i2])
+    return "".join(out)
 
 
 def page_paragraphs(lines: Sequence[Line]) -> list[str]:
@@ -473,8 +516,9 @@ def _turned(crop: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(crop, k=(-(rotation // 90)) % 4))
 
 
-def _characters(crop: np.ndarray) -> list[np.ndarray]:
-    """The first VERTICAL_SAMPLE_CHARS characters of a tall line crop, cut where its ink
+def _characters(crop: np.ndarray, limit: int | None = VERTICAL_SAMPLE_CHARS
+                ) -> list[np.ndarray]:
+    """The first `limit` (None: all) characters of a tall line crop, cut where its ink
     pauses; the pieces of a character (二, 儿) are kept together up to a square."""
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
@@ -492,7 +536,7 @@ def _characters(crop: np.ndarray) -> list[np.ndarray]:
             chars[-1][1] = bottom  # another stroke of the same character
         else:
             chars.append([top, bottom])
-    return [crop[top:bottom] for top, bottom in chars[:VERTICAL_SAMPLE_CHARS]]
+    return [crop[top:bottom] for top, bottom in chars[:limit]]
 
 
 def _side_by_side(pieces: Sequence[np.ndarray]) -> np.ndarray:
@@ -605,32 +649,60 @@ def _session(path: str) -> Any:
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
+class _StepConfig(dict[str, Any]):
+    """One section of RapidOCR's configuration (Det, Cls, Rec) as its step classes read it
+    (`cfg.key`, `cfg["key"]`, `cfg.get(key)`), able to hold an onnxruntime session, which
+    RapidOCR's own (OmegaConf) configuration cannot."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class Models:
     """RapidOCR's three models (detector, angle classifier, recogniser), called step by step.
 
     RapidOCR's own pipeline is not used for the page: it would resize every input to its own
     limits, normalise in float64 and cut out every detected box although only their corners
-    are wanted. Its pre- and post-processing steps are used as they are; only the detector's
-    input is prepared here, at the size `detector_size` chooses. The onnxruntime sessions
-    are replaced by ones made by `_session` (RapidOCR has no switch for spin-waiting).
+    are wanted. Its step classes (TextDetector, TextClassifier, TextRecognizer) and their
+    pre- and post-processing are used as they are, each built once, here, with its settings
+    from RapidOCR's configuration and an onnxruntime session made by `_session` (RapidOCR
+    has no switch for spin-waiting): every model file is loaded exactly once. RapidOCR
+    itself is constructed only for its resolved configuration; it loads no model before its
+    first page, and it never reads one. Only the detector's input is prepared here, at the
+    size `detector_size` chooses.
+
+    These step classes are RapidOCR internals: pyproject.toml pins the versions they were
+    checked on, and tests/integration/test_ocr_models.py fails loudly when they change.
     """
 
     def __init__(self) -> None:
         quiet_rapidocr()
         from rapidocr import RapidOCR
-        from rapidocr.ch_ppocr_rec import TextRecInput
+        from rapidocr.ch_ppocr_cls import TextClassifier
+        from rapidocr.ch_ppocr_det import TextDetector
+        from rapidocr.ch_ppocr_rec import TextRecInput, TextRecognizer
 
-        params = _model_params()
-        ocr = RapidOCR(params=params)
+        cfg = RapidOCR(params=_model_params()).cfg
         quiet_rapidocr()
-        # RapidOCR's wrappers keep their onnxruntime session in `.session` (where its own
-        # option to pass a session puts it); ours replace the ones it made
-        self.det = ocr._load_det_model()
-        self.det.session.session = _session(params["Det.model_path"])
-        self.cls = ocr._load_cls_model()
-        self.cls.session.session = _session(params["Cls.model_path"])
-        self.rec = ocr._load_rec_model()
-        self.rec.session.session = _session(params["Rec.model_path"])
+
+        def step(section: Any) -> _StepConfig:
+            # what RapidOCR's _load_det_model/_load_cls_model/_load_rec_model add to a section
+            # (its values as RapidOCR hands them over: lists and sections stay OmegaConf's)
+            config = _StepConfig(section.items())
+            config["engine_cfg"] = cfg.EngineConfig[config["engine_type"].value]
+            config["model_root_dir"] = cfg.Global.model_root_dir
+            config["font_path"] = cfg.Global.font_path
+            # RapidOCR's session wrapper takes a ready onnxruntime session from "session"
+            # (RapidOCR PR #451) and then loads nothing itself
+            config["session"] = _session(config["model_path"])
+            return config
+
+        self.det = TextDetector(step(cfg.Det))
+        self.cls = TextClassifier(step(cfg.Cls))
+        self.rec = TextRecognizer(step(cfg.Rec))
         self._rec_input = TextRecInput
 
     def detect(self, bgr: np.ndarray, size: tuple[int, int],
@@ -680,6 +752,11 @@ class OcrEngine:
             self._models = Models()
         return self._models
 
+    def load(self) -> None:
+        """Load the models now (a worker's start), not on the first page."""
+        with self._lock:
+            self._model()
+
     def read_image(self, image: Image.Image) -> PageText:
         """The page's text; `seconds` counts preparation and recognition, not the wait for
         another thread's page nor the creation of RapidOCR (its sessions load lazily, so
@@ -692,6 +769,8 @@ class OcrEngine:
             start = time.perf_counter()
             lines, rotation, skew, vertical = self._read(ocr, bgr)
             seconds += time.perf_counter() - start
+        del bgr
+        release_memory()
         kept = [line for line in lines if line.score >= MIN_LINE_SCORE and line.text.strip()]
         if vertical:
             kept = [Line(line.box, line.text.translate(VERTICAL_MARKS), line.score)
@@ -839,7 +918,34 @@ class OcrEngine:
             if reading is None:
                 reading = self._recognise(ocr, _turned(_crop_box(bgr, box), rotation))
             lines.append(Line(turned_box, *reading))
+        if vertical:
+            lines = self._column_marks(ocr, bgr, boxes, lines)
         return lines, rotation, round(skew, 2), vertical
+
+    @staticmethod
+    def _column_marks(ocr: Models, bgr: np.ndarray, boxes: list[np.ndarray],
+                      lines: list[Line]) -> list[Line]:
+        """The columns of vertical writing with the punctuation their reading on its side
+        lost (`column_marks`): each column is also read upright, its characters cut apart
+        and laid side by side (as `_vertical_writing` samples them), all in one batch."""
+        todo: list[int] = []
+        strips: list[np.ndarray] = []
+        for i, box in enumerate(boxes):
+            if box_elongation(box) < ELONGATED or abs(box_angle(box)) < 45.0:
+                continue
+            crop = _crop_box(bgr, box)
+            pieces = _characters(crop, limit=None)
+            # a piece taller than the column is wide: strokes that run on, not characters
+            if len(pieces) >= 2 and max(len(piece) for piece in pieces) <= 1.5 * crop.shape[1]:
+                todo.append(i)
+                strips.append(_side_by_side(pieces))
+        readings = [ocr.recognise([strip])[0] for strip in strips]  # one by one: a batch
+        # of wide strips costs no less and holds several times the memory
+        out = list(lines)
+        for i, (text, score) in zip(todo, readings, strict=True):
+            line = lines[i]
+            out[i] = Line(line.box, column_marks(line.text, text, score), line.score)
+        return out
 
 
 def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray:
@@ -848,6 +954,36 @@ def _level(box: np.ndarray, degrees: float, size: tuple[int, int]) -> np.ndarray
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -degrees, 1.0)
     pts = np.asarray(box, dtype=np.float64)
     return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None (another C library)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim  # type: ignore[no-any-return]
+
+
+_trim = _malloc_trim()
+
+
+def release_memory() -> None:
+    """Give the memory freed after a page back to the system (glibc's malloc_trim).
+
+    A page's working memory (the detector's activations, crops, the page array: some 300
+    MiB for a 1280 px detection) is freed when the page is done, but glibc keeps freed
+    blocks in its heaps for reuse, and once a large block has been freed it serves later
+    large requests from the heap too (its mmap threshold rises): without this a worker
+    holds its largest page's memory for good (measured: 410 MiB after a few pages, 170 MiB
+    with the models alone; bench/ocr_memory.py). Costs about a millisecond. A no-op where
+    the C library is not glibc.
+    """
+    if _trim is not None:
+        _trim(0)
 
 
 _shared: OcrEngine | None = None

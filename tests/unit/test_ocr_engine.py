@@ -431,3 +431,39 @@ def test_characters_are_cut_where_the_ink_pauses() -> None:
     strip = ocr._side_by_side(pieces)
     assert strip.shape == (50, 150, 3)  # square cells as wide as the column, left to right
     assert ocr._characters(np.full((300, 40, 3), 255, dtype=np.uint8)) == []
+
+
+def test_all_characters_of_a_column_or_the_first_few() -> None:
+    column = np.full((60 * 14, 50, 3), 255, dtype=np.uint8)
+    for n in range(14):
+        column[60 * n + 10:60 * n + 50, 5:45] = 0
+    assert len(ocr._characters(column)) == ocr.VERTICAL_SAMPLE_CHARS
+    assert len(ocr._characters(column, limit=None)) == 14
+
+
+@pytest.mark.parametrize(("column", "upright", "merged"), [
+    # sentence marks in a corner of their cell, lost by the column read on its side
+    ("水渠去年刚修好’今年又返工请查明原因", "水渠去年刚修好，今年又返工。请查明原因",
+     "水渠去年刚修好’今年又返工。请查明原因"),
+    ("举报人刘某", "举报人:刘某", "举报人：刘某"),  # full-width between Chinese
+    ("赵某钱某孙某", "赵某、钱某、孙某", "赵某、钱某、孙某"),
+    ("共计￥3480元", "共计¥3，480元", "共计￥3,480元"),  # a thousands separator
+    ("以办公经费名义", "以一办公经费一名义", "以办公经费名义"),  # characters never
+    ("二年以来", "三年以来", "二年以来"),  # the column's characters win
+])
+def test_column_marks_lends_only_the_punctuation_the_column_lost(
+        column: str, upright: str, merged: str) -> None:
+    assert ocr.column_marks(column, upright, 0.98) == merged
+
+
+def test_column_marks_ignores_a_poor_or_different_upright_reading() -> None:
+    column = "水渠又返工请查明原因"
+    assert ocr.column_marks(column, "水渠又返工。请查明原因", 0.5) == column
+    assert ocr.column_marks(column, "什么。都不一样的文字", 0.99) == column
+    assert ocr.column_marks(column, "", 0.0) == column
+
+
+def test_quotation_marks_of_a_column_are_read_as_written_across() -> None:
+    marks = ocr.VERTICAL_MARKS
+    assert "他说「明年再修」’后来".translate(marks) == "他说“明年再修”，后来"
+    assert "『再等等』°".translate(marks) == "‘再等等’。"
