@@ -87,6 +87,7 @@ def test_negated_evidence_does_not_count(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "听说柳河镇李书记春节收了好多购物卡",
     "据说下湾村冯主任把低保给了她亲戚",
+    "有人说下湾村冯主任把低保给了她亲戚",
 ])
 def test_hearsay_is_hedged_but_counts(text: str) -> None:
     s = run(text)
@@ -94,6 +95,17 @@ def test_hearsay_is_hedged_but_counts(text: str) -> None:
     assert s.disciplines
     assert {e.status for e in s.evidence} == {"hedged"}
     assert s.needs_review
+
+
+@pytest.mark.parametrize("text", [
+    "我不敢留名字，怕被打击报复。",
+    "担心遭到打击报复，只能匿名写这封信。",
+])
+def test_the_reporters_fear_alleges_nothing(text: str) -> None:
+    s = run("柳河镇李明远书记的小舅子包了村里的修路工程。" + text)
+    assert "organizational" not in s.disciplines
+    assert "integrity" in s.disciplines
+    assert [e.status for e in s.evidence if e.label == "organizational"] == ["negated"]
 
 
 # --- roster variants, outside officials, non-officials -------------------------------
