@@ -159,9 +159,12 @@ class Classifier:
         if main and (accused_by_model
                      or (labels and alleged_main and main.role in OFFICIAL_ROLES)):
             alleged_role = main.role
-        elif named and (main is None or main.role == "unknown" or not alleged_main):
-            # A charge the lexicon names against someone unnamed. A label only the layer
-            # proposes, with nobody identified, is no charge to route: the matter decides.
+        elif (labels and (named or subject_role == "outside_official")
+              and (main is None or main.role == "unknown" or not alleged_main)):
+            # A charge against someone unnamed: one the lexicon names, or one the layer
+            # proposes about a body elsewhere (a case notice's "县某局："). A label only the
+            # layer proposes, with no official in sight, is no charge to route: the matter
+            # decides.
             alleged_role = "unknown"
         charges = len({prep.norm[h.start:h.end] for h in counted})
         accused_post = ""

@@ -124,3 +124,12 @@ def test_a_route_guess_never_archives() -> None:
     s = Classifier(ROUND, RULES, archiving).classify("我想找个人好好说道说道这件事情")
     assert s.routes == (RULES.fallback,)
     assert s.needs_review
+
+
+def test_a_layer_label_about_a_body_elsewhere_still_goes_to_the_commission() -> None:
+    # A case notice's "县某局：" is an official body: the commission keeps it, also when only
+    # the layer names the discipline, and the body's own instruction ("要求各…") is no appeal.
+    s = Classifier(ROUND, RULES, _LayerOnly()).classify(
+        "县统计局：为追求考核排名，层层下派填表任务，要求各市场监管所每日手工上报。")
+    assert s.subject_role == "outside_official"
+    assert s.routes[0] == "discipline_commission"
