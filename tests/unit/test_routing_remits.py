@@ -65,6 +65,15 @@ CLF = Classifier(ROUND, RULES)
     # Passing goods off is the market's; impersonating someone is the police's.
     ("超市把散装米冒充品牌米卖", "market_regulation"),
     ("有人冒充银行客服打电话让我转账", "public_security"),
+    # A school place, ahead of the papers cited for it.
+    ("我们在县城租房住，孩子想上公办小学，学校说要看父母的社保缴费记录", "education"),
+    # Highways by their class, market days, estate agents.
+    ("这段国道上的大坑半年没补，晚上开车很危险", "transport"),
+    ("集贸市场里卖的鸡蛋一斤比别处贵了一块", "market_regulation"),
+    ("房产中介收了我的定金，房子却早卖给别人了", "housing"),
+    # Compensation for leaving, an injury at work.
+    ("老板让我们自己辞职，辞职就一分补偿都没有", "human_resources"),
+    ("在仓库搬货时被货架砸伤了腰，老板说我是临时工不管", "human_resources"),
 ])
 def test_each_remit_routes_first_to_its_department(text: str, department: str) -> None:
     s = CLF.classify(text)
