@@ -10,6 +10,14 @@ source in turn is left out and scored by a head trained on the others (folds gro
 source), for each regularisation C, beside the nearest-example vote built the same way. The
 check sets (route_check.jsonl, heldout_check.jsonl, the authored set) are not used here: they
 are scored with the whole classifier by `intake evaluate` after the rebuild.
+
+    .venv/bin/python bench/route_head.py --check tests/fixtures/route_check2.jsonl ...
+
+scores the guesses alone on held-out files (their out-of-scope rows, first route acceptable),
+over the shipped layer's vectors: the shipped head, a head retrained on today's sources (what a
+rebuild of the default layer would ship) and the nearest-example vote; on every row, and on the
+rows no route rule decides (the only rows where the classifier asks the guess). It reads the
+check files only to print these totals.
 """
 
 from __future__ import annotations
@@ -39,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
     parser.add_argument("--cache", help="folder keeping the distilled vectors between runs")
+    parser.add_argument("--check", nargs="+", metavar="FILE",
+                        help="score the guesses alone on these held-out files instead")
     args = parser.parse_args(argv)
+    if args.check:
+        return check(Path(args.shared), [Path(f) for f in args.check])
     words = word_vectors(args.cache)
     if words is None:
         return 2
@@ -66,6 +78,43 @@ def main(argv: list[str] | None = None) -> int:
         n_all += len(rows)
         print(f"{held:<16}" + "".join(f"{s / len(rows):>9.3f}" for s in scores))
     print(f"{'all':<16}" + "".join(f"{s / n_all:>9.3f}" for s in totals))
+    return 0
+
+
+def check(shared: Path, files: list[Path]) -> int:
+    """First-route accuracy of the guesses alone on held-out files (see the docstring)."""
+    import json
+
+    from intake.classify.default import default_model
+    from intake.classify.routing import Router
+    from intake.rules import load_rules
+
+    model = default_model()
+    if model is None or model.semantic is None:
+        print("no shipped semantic layer", file=sys.stderr)
+        return 2
+    words = model.semantic.encoder
+    retrained = RouteHead.train(words, [r for rows in route_sources(shared / "data").values()
+                                        for r in rows])
+    guessers = {"shipped head": model.semantic.route, "retrained head": retrained}
+    knn = RouteGuesser.load(words)
+    router = Router(load_rules())
+    print(f"{'file':<40}{'rows':>6}" + "".join(f"{k:>16}" for k in (*guessers, "examples"))
+          + "   (rows no rule decides)")
+    for path in files:
+        rows = [r for r in map(json.loads, path.read_text("utf-8").splitlines())
+                if r.get("in_scope") is False and r.get("routes_ok")]
+        free = [r for r in rows if not any(m.rule.kind != "archive"
+                                           for m in router.matches(r["text"]))]
+
+        def right(guess, subset: list[dict]) -> int:
+            return sum(guess(r["text"]) in r["routes_ok"] for r in subset)
+
+        guesses = [(lambda t, h=h: h.guess(words, t)) for h in guessers.values() if h]
+        guesses.append(knn.guess if knn else (lambda t: None))
+        cells = [f"{right(g, rows) / len(rows):>9.3f} {right(g, free):>2}/{len(free):<3}"
+                 for g in guesses]
+        print(f"{path.name:<40}{len(rows):>6}" + "".join(f"{c:>16}" for c in cells))
     return 0
 
 

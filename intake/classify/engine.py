@@ -159,8 +159,13 @@ class Classifier:
         if main and (accused_by_model
                      or (labels and alleged_main and main.role in OFFICIAL_ROLES)):
             alleged_role = main.role
-        elif labels and (main is None or main.role == "unknown" or not alleged_main):
-            alleged_role = "unknown"  # a charge against someone unnamed
+        elif (labels and (named or subject_role == "outside_official")
+              and (main is None or main.role == "unknown" or not alleged_main)):
+            # A charge against someone unnamed: one the lexicon names, or one the layer
+            # proposes about a body elsewhere (a case notice's "县某局："). A label only the
+            # layer proposes, with no official in sight, is no charge to route: the matter
+            # decides.
+            alleged_role = "unknown"
         charges = len({prep.norm[h.start:h.end] for h in counted})
         accused_post = ""
         if main is not None and alleged_role == "outside_official":
@@ -185,7 +190,8 @@ class Classifier:
             # The nearest worked examples may still name a department: put it first, keep
             # the fallback after it and the item marked for review.
             guessed = self._guess_route(model, prep.norm)
-            if guessed and guessed not in routes:
+            # A guess never archives: something to act on is not spam by its looks alone.
+            if guessed and guessed not in routes and guessed != self.rules.empty:
                 routes = (guessed, *routes)
         needs_review = (confidence < 0.6 or (in_scope and hedged_only) or model_only
                         or by_sound or unnamed_charge or unsure_route or accused_by_model)
