@@ -98,6 +98,16 @@ class WordVectors:
 
     def embed(self, text: str) -> np.ndarray:
         """L2-normalised sum of the vectors of the text's words (longest match first)."""
+        found = self.find(text)
+        if not found:
+            return np.zeros(self.vectors.shape[1], dtype=np.float64)
+        v = self.vectors[found].sum(axis=0, dtype=np.float64)
+        length = np.sqrt(v @ v)
+        return v / length if length > 0 else v
+
+    def find(self, text: str) -> list[int]:
+        """Indices of the text's vocabulary words, longest match first: how much the layer
+        has to go on (a short text of two words gives confident but idle heads)."""
         norm = normalise(text)
         found: list[int] = []
         i, n = 0, len(norm)
@@ -110,11 +120,11 @@ class WordVectors:
                     break
             else:
                 i += 1
-        if not found:
-            return np.zeros(self.vectors.shape[1], dtype=np.float64)
-        v = self.vectors[found].sum(axis=0, dtype=np.float64)
-        length = np.sqrt(v @ v)
-        return v / length if length > 0 else v
+        return found
+
+    def content_words(self, text: str) -> int:
+        """How many words of two or more characters of the vocabulary the text holds."""
+        return sum(1 for j in self.find(text) if len(self.words[j]) > 1)
 
 
 class SemanticLayer:
