@@ -14,6 +14,8 @@ population, and on the check sets of rounds it never saw.
   trains them), then the whole classifier on the layer's check set (tipoff_check.jsonl), the
   held-out check (heldout_check.jsonl) and the authored set, each under its own round. These
   are totals only: never read their rows' errors to tune.
+- `--train-only FILE` trains on a training file in every fold without scoring it, and
+  `--without FILE` leaves it out: the same population then shows whether that batch helps.
 - `--set engine.SEMANTIC_THRESHOLD=0.6` (or semantic.NAME) changes a module constant for the
   run, to compare variants of how the layer's labels combine with the lexicon.
 """
@@ -51,6 +53,7 @@ CHECKS = (("tipoff_check", "tipoff_check.jsonl", "tipoff_round.yaml"),
           ("heldout_check", "heldout_check.jsonl", "check_round.yaml"),
           ("authored", "authored_tipoffs.jsonl", "authored_round.yaml"))
 BLOCK = 20
+TRAIN_ONLY: set[str] = set()  # training files trained on in every fold, never scored
 
 
 def as_model(layer: SemanticLayer) -> DisciplineModel:
@@ -64,6 +67,8 @@ def tipoffs(without: set[str]) -> tuple[list[dict], list[str]]:
     items, groups = [], []
     for path in build.training_files():
         if path.name in without:
+            continue
+        if path.name in TRAIN_ONLY:
             continue
         for n, item in enumerate(build._jsonl(path)):
             items.append(item)
@@ -96,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--without", action="append", default=[],
                         help="leave this training file out (its name)")
     parser.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
+    parser.add_argument("--train-only", action="append", default=[],
+                        help="a training file whose rows join every fold's training but are "
+                             "never scored (does a new batch help the same population?)")
     parser.add_argument("--no-folds", action="store_true")
     parser.add_argument("--detail", action="store_true", help="per-label figures of the folds")
     parser.add_argument("--errors", action="store_true",
@@ -113,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     words = WordVectors(words.words, words.vectors.astype(np.float16).astype(np.float32))
     dev, dev_groups = build.dev_items(data)
+    TRAIN_ONLY.update(args.train_only)
     tips, tip_groups = tipoffs(set(args.without))
+    extra = [item for path in build.training_files() if path.name in TRAIN_ONLY
+             and path.name not in args.without for item in build._jsonl(path)]
     rules = load_rules()
     dev_round = load_round(data.parent / "contracts" / "round.example.yaml")
     results = []
@@ -125,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet = [i for i, it in enumerate(items) if it.get("disciplines") is None]
         pred: dict[int, list[str]] = {}
         for tr, te in GroupKFold(n_splits=5).split(items, groups=groups):
-            clf = Classifier(dev_round, rules, as_model(train(words, [items[i] for i in tr])))
+            layer = train(words, [items[i] for i in tr] + extra)
+            clf = Classifier(dev_round, rules, as_model(layer))
             for i in set(te) & set(scored + quiet):
                 pred[i] = list(clf.classify(items[i]["text"]).disciplines)
         for name, part in (("dev", range(len(dev))), ("tips", range(len(dev), len(items)))):
@@ -147,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                     if set(pred[i]) != set(items[i]["disciplines"]):
                         print(f"  {items[i]['id']} gold {items[i]['disciplines']} got "
                               f"{pred[i]}: {items[i]['text'][:60]}")
-    layer = train(words, dev + tips)
+    layer = train(words, dev + tips + extra)
     layer.route = RouteHead.train(words, [r for rows in build.route_sources(data).values()
                                           for r in rows])
     for name, file, round_file in CHECKS:
