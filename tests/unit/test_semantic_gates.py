@@ -93,3 +93,14 @@ def test_route_rows_are_the_first_department_of_items_out_of_scope(tmp_path: Pat
     path.write_text("\n".join([*(json.dumps(r, ensure_ascii=False) for r in rows), "not json",
                                ""]), encoding="utf-8")
     assert routes_from_file(str(path)) == [("欠薪", "human_resources"), ("转交", "housing")]
+
+
+@pytest.mark.parametrize("text", ["镇长收受贿赂", "石门村蒋书记收受贿赂。", "书记贪污"])
+def test_the_shipped_layer_adds_nothing_to_a_bare_charge(round_, text: str) -> None:  # type: ignore[no-untyped-def]
+    from intake.classify.default import default_model
+
+    model = default_model()
+    assert model is not None
+    got = Classifier(round_, load_rules(), model).classify(text)
+    assert got.disciplines == ("integrity",)
+    assert not [e for e in got.evidence if e.source == "model"]
