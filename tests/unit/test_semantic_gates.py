@@ -25,12 +25,12 @@ PLAIN = "村里的书记和老板当着群众说了名额和房子的意见。"
 BRIBE = "村里的书记收受老板的贿赂，群众意见很大。"
 
 
-def constant(label: str, p: float) -> DisciplineModel:
+def constant(label: str, p: float, **others: float) -> DisciplineModel:
     """A model whose semantic layer gives `label` probability p whatever the text (the
-    others 0.01), over word vectors of WORDS."""
+    `others` theirs, the rest 0.01), over word vectors of WORDS."""
     vectors = np.random.default_rng(0).normal(size=(len(WORDS), 8)).astype(np.float32)
-    logit = {d: math.log(q / (1 - q)) for d, q in
-             ((d, p if d == label else 0.01) for d in DISCIPLINES)}
+    probs = {d: others.get(d, 0.01) for d in DISCIPLINES} | {label: p}
+    logit = {d: math.log(q / (1 - q)) for d, q in probs.items()}
     layer = SemanticLayer({"format": 1, "labels": list(DISCIPLINES)},
                           WordVectors(WORDS, vectors), np.zeros((len(DISCIPLINES), 8)),
                           np.array([logit[d] for d in DISCIPLINES]))
@@ -70,6 +70,14 @@ def test_with_enough_words_and_no_lexicon_label_the_threshold_holds(round_) -> N
     below = engine.SEMANTIC_THRESHOLD - 0.02
     assert Classifier(round_, load_rules(), constant("work", below)).classify(PLAIN
                                                                              ).disciplines == ()
+
+
+def test_the_layer_adds_only_its_likeliest_label(round_) -> None:  # type: ignore[no-untyped-def]
+    assert engine.SEMANTIC_MAX_ADDED == 1
+    got = Classifier(round_, load_rules(), constant("work", 0.9, mass=0.95, life=0.8)
+                     ).classify(PLAIN)
+    assert got.disciplines == ("mass",)
+    assert [e.label for e in got.evidence if e.source == "model"] == ["mass"]
 
 
 def test_beside_a_lexicon_label_the_layer_needs_the_margin(round_) -> None:  # type: ignore[no-untyped-def]
