@@ -262,11 +262,9 @@ class Classifier:
     def _semantic_probabilities(prep: Prepared, semantic: Any) -> dict[str, float]:
         """The semantic layer's probabilities for the text; none when it holds fewer than
         SEMANTIC_MIN_WORDS content words of the layer's vocabulary."""
-        encoder = getattr(semantic, "encoder", None)
-        if (isinstance(encoder, WordVectors)
-                and encoder.content_words(prep.norm) < SEMANTIC_MIN_WORDS):
-            return {}
-        return semantic.probabilities(prep.norm)
+        if isinstance(getattr(semantic, "encoder", None), WordVectors):
+            return semantic.probabilities(prep.norm, SEMANTIC_MIN_WORDS)
+        return semantic.probabilities(prep.norm)  # a stand-in without word vectors
 
     def _candidates(self, prep: Prepared, ranked: list[tuple[bool, Mention]],
                     subjects: tuple[Subject, ...]) -> tuple[Subject, ...]:

@@ -98,7 +98,10 @@ class WordVectors:
 
     def embed(self, text: str) -> np.ndarray:
         """L2-normalised sum of the vectors of the text's words (longest match first)."""
-        found = self.find(text)
+        return self.vector(self.find(text))
+
+    def vector(self, found: Sequence[int]) -> np.ndarray:
+        """L2-normalised sum of the vectors of the words `found` (indices)."""
         if not found:
             return np.zeros(self.vectors.shape[1], dtype=np.float64)
         v = self.vectors[found].sum(axis=0, dtype=np.float64)
@@ -124,7 +127,11 @@ class WordVectors:
 
     def content_words(self, text: str) -> int:
         """How many words of two or more characters of the vocabulary the text holds."""
-        return sum(1 for j in self.find(text) if len(self.words[j]) > 1)
+        return self.count_content(self.find(text))
+
+    def count_content(self, found: Sequence[int]) -> int:
+        """How many of the words `found` (indices) have two or more characters."""
+        return sum(1 for j in found if len(self.words[j]) > 1)
 
 
 class SemanticLayer:
@@ -174,9 +181,13 @@ class SemanticLayer:
                             "vocabulary": f"{VOCABULARY_PACKAGE}/{VOCABULARY_FILE}"}}
         return cls(info, encoder, np.vstack(coef), np.array(intercepts))
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        """Each trained label's probability, `accusation` included when trained."""
-        z = self._coef @ self.encoder.embed(text) + self._intercepts
+    def probabilities(self, text: str, min_words: int = 0) -> dict[str, float]:
+        """Each trained label's probability, `accusation` included when trained; none ({})
+        when the text holds fewer than `min_words` content words of the vocabulary."""
+        found = self.encoder.find(text)
+        if min_words and self.encoder.count_content(found) < min_words:
+            return {}
+        z = self._coef @ self.encoder.vector(found) + self._intercepts
         return dict(zip(self.labels, (1.0 / (1.0 + np.exp(-z))).tolist(), strict=True))
 
     def accusation_score(self, text: str) -> float | None:
