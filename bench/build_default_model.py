@@ -9,9 +9,9 @@
    two minutes of CPU; `--cache` keeps each word's vector for the next run.
 2. Train one logistic head per discipline and the accusation head on the development files
    (cases, messages, complaints: rows as `intake train` reads them) plus the project's
-   sample sentences (tests/sample_disciplines.py) and its authored training tip-offs
-   (tests/fixtures/train_tipoffs.jsonl, an invented round of its own). Never on the authored
-   evaluation set.
+   sample sentences (tests/sample_disciplines.py) and every file of training tip-offs
+   written for it (tests/fixtures/train_*.jsonl, invented rounds and places). Never on the
+   authored evaluation set nor the check sets.
 3. Optionally (`--thresholds each|one`) choose the layer's thresholds on five folds of the
    development files and the training tip-offs grouped by source
    (bench/classify_thresholds.py). Not by default: thresholds so chosen (0.70-0.95) raised
@@ -49,7 +49,9 @@ from intake.classify.training import labelled_row  # noqa: E402
 from tests.sample_disciplines import sample_rows  # noqa: E402
 
 FILES = ("cases_dev.jsonl", "messages_dev.jsonl", "complaints_dev.jsonl")
-TRAINING = ROOT / "tests" / "fixtures" / "train_tipoffs.jsonl"
+FIXTURES = ROOT / "tests" / "fixtures"
+# Every training file there joins the default layer (a new one needs no change here).
+TRAINING_GLOB = "train_*.jsonl"
 ROUTE_TUNING = ROOT / "tests" / "fixtures" / "route_tuning.jsonl"
 
 
@@ -60,10 +62,15 @@ def dev_items(data: Path) -> tuple[list[dict], list[str]]:
     return items, [str(r.get("source") or r["id"]).split("#")[0] for r in items]
 
 
+def training_files() -> list[Path]:
+    """The project's own training tip-off files, in name order."""
+    return sorted(FIXTURES.glob(TRAINING_GLOB))
+
+
 def training_items() -> list[dict]:
-    """The project's own training tip-offs (never the authored evaluation set)."""
-    return [json.loads(line) for line in TRAINING.read_text("utf-8").splitlines()
-            if line.strip()]
+    """The project's own training tip-offs (never the authored evaluation set, never the
+    check sets)."""
+    return [item for path in training_files() for item in _jsonl(path)]
 
 
 def train_layer(words: WordVectors, items: list[dict]) -> SemanticLayer:
@@ -89,7 +96,7 @@ def route_sources(data: Path) -> dict[str, list[tuple[str, str]]]:
     # The worked examples were taken from the route-tuning set: one source.
     tuning = [(t, d) for d, texts in load_examples().items() for t in texts]
     tuning += [row for row in routed(_jsonl(ROUTE_TUNING)) if row not in set(tuning)]
-    sources = {"route_tuning": tuning, "train_tipoffs": routed(_jsonl(TRAINING))}
+    sources = {"route_tuning": tuning, "train_tipoffs": routed(training_items())}
     if (data / "messages_dev.jsonl").is_file():
         sources["messages_dev"] = routed(_jsonl(data / "messages_dev.jsonl"))
     return sources
@@ -98,7 +105,7 @@ def route_sources(data: Path) -> dict[str, list[tuple[str, str]]]:
 # The project's own texts and rules whose dictionary words join the vocabulary: conduct
 # words (克扣, 截留, 低保, 贿选, 公车 ...) are too rare in general text to be among the
 # commonest words, yet they carry the meaning. Never ../shared, never the check sets.
-DOMAIN_FILES = ("tests/fixtures/train_tipoffs.jsonl", "tests/fixtures/route_tuning.jsonl",
+DOMAIN_FILES = ("tests/fixtures/route_tuning.jsonl",
                 "routing_rules/route_examples.yaml", "tests/sample_disciplines.py",
                 "routing_rules/disciplines.yaml", "routing_rules/routes.yaml")
 
@@ -110,7 +117,8 @@ def domain_words(common: set[str]) -> list[tuple[str, int]]:
 
     jieba.setLogLevel(logging.WARNING)
     every = dict(vocabulary(10**6))
-    text = "".join((ROOT / name).read_text("utf-8") for name in DOMAIN_FILES)
+    paths = [*training_files(), *(ROOT / name for name in DOMAIN_FILES)]
+    text = "".join(path.read_text("utf-8") for path in paths)
     found = {w for w in jieba.lcut(text, HMM=False)
              if 2 <= len(w) <= 4 and w in every and w not in common}
     return sorted(((w, every[w]) for w in found), key=lambda wf: (-wf[1], wf[0]))
@@ -176,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         print("thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in layer.thresholds.items()))
     layer.route = RouteHead.train(words, [r for rows in route_sources(data).values()
                                           for r in rows])
-    layer.info["trained_on"] = [*FILES, "tests/sample_disciplines.py",
-                                "tests/fixtures/train_tipoffs.jsonl"]
+    tips = [str(path.relative_to(ROOT)) for path in training_files()]
+    layer.info["trained_on"] = [*FILES, "tests/sample_disciplines.py", *tips]
     layer.info["route_trained_on"] = ["routing_rules/route_examples.yaml",
-                                      "tests/fixtures/route_tuning.jsonl",
-                                      "tests/fixtures/train_tipoffs.jsonl", "messages_dev.jsonl"]
+                                      "tests/fixtures/route_tuning.jsonl", *tips,
+                                      "messages_dev.jsonl"]
     version = save_default(layer, args.out)
     size = sum(p.stat().st_size for p in Path(args.out).iterdir())
     print(f"saved {version} in {args.out}: {size / 1e6:.2f} MB, heads {', '.join(layer.labels)}")

@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-db", action="store_true", help="leave out staff decisions")
     p.add_argument("--no-activate", action="store_true", help="save without making it active")
     p.add_argument("--cv", type=int, metavar="K", help="print K-fold cross-validation first")
-    p.add_argument("--semantic", nargs="?", type=int, const=8000, metavar="WORDS",
-                   help="also train the semantic layer (e5 word vectors, default 8000 words)")
+    p.add_argument("--semantic", nargs="?", type=int, const=0, metavar="WORDS",
+                   help="also train the semantic layer: on the shipped layer's word vectors, "
+                        "or with WORDS on that many words distilled from e5 anew")
 
     p = sub.add_parser("models", help="trained discipline models")
     models_sub = p.add_subparsers(dest="models_command", required=True)

