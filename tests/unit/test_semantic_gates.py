@@ -80,14 +80,11 @@ def test_the_layer_adds_only_its_likeliest_label(round_) -> None:  # type: ignor
     assert [e.label for e in got.evidence if e.source == "model"] == ["mass"]
 
 
-def test_beside_a_lexicon_label_the_layer_needs_the_margin(round_) -> None:  # type: ignore[no-untyped-def]
+def test_beside_a_lexicon_label_the_layer_adds_nothing(round_) -> None:  # type: ignore[no-untyped-def]
     assert "integrity" in Classifier(round_, load_rules()).classify(BRIBE).disciplines
-    near = engine.SEMANTIC_THRESHOLD + engine.SEMANTIC_MARGIN - 0.03
-    assert "mass" not in Classifier(round_, load_rules(), constant("mass", near)
-                                    ).classify(BRIBE).disciplines
-    sure = engine.SEMANTIC_THRESHOLD + engine.SEMANTIC_MARGIN + 0.03
-    got = Classifier(round_, load_rules(), constant("mass", sure)).classify(BRIBE)
-    assert {"integrity", "mass"} <= set(got.disciplines) and got.needs_review
+    got = Classifier(round_, load_rules(), constant("mass", 0.99)).classify(BRIBE)
+    assert "mass" not in got.disciplines
+    assert not [e for e in got.evidence if e.source == "model"]
 
 
 def test_route_rows_are_the_first_department_of_items_out_of_scope(tmp_path: Path) -> None:
