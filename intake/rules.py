@@ -47,11 +47,14 @@ class DisciplineLexicon:
 
 @dataclass(frozen=True)
 class PostRule:
-    """A post pattern and the role it suggests; `level` is unit, outside or private."""
+    """A post pattern and the role it suggests; `level` is unit, outside or private.
+    `village_role`, when set, is the role of a post said in a village's context ("刘书记" after
+    "村里"), `role` the one in the township's."""
 
     pattern: str
     role: str
     level: str
+    village_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     for i, entry in enumerate(posts_doc["posts"]):
         pattern = entry["pattern"].replace("{surname}", surname_class)
         _check_regex(pattern, "posts.yaml", f"posts[{i}].pattern", problems)
-        posts.append(PostRule(pattern, entry["role"], entry["level"]))
+        posts.append(PostRule(pattern, entry["role"], entry["level"],
+                              entry.get("village_role", "")))
     contexts = dict(posts_doc.get("contexts", {}))
     for key, pattern in contexts.items():
         _check_regex(pattern, "posts.yaml", f"contexts.{key}", problems)
