@@ -20,6 +20,8 @@ from intake.rules import RuleSet
 _PUNCT = "，,。；;！？!?\n"
 # Characters that are words of their own far more often than parts of a name.
 _FILLER = frozenset("的了是在和有被把给让也都就还又说要去来到这那个们吗呢吧啊与及或")
+# Words before a post that make it a former one's ("时任镇长", "原镇长", "前任书记").
+_FORMER = re.compile(r"(?:原|时任|前任|曾任|退休的?)(?:该|本)?$")
 # The score of a roster name matched by sound: shown to staff as a guess to confirm.
 SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
@@ -316,7 +318,9 @@ class SubjectFinder:
         place = self._nearest_place(text, start, end)
         if place == "" or (place is None and doc_foreign):
             return Mention(start, end, form, "", form, "outside_official", 0.6)
-        member = self._member_for_post(form, role, place)
+        # A former holder ("原党委书记", "时任镇长") is not the roster's current one.
+        former = "原" in form or bool(_FORMER.search(text, max(0, start - 5), start))
+        member = None if former else self._member_for_post(form, role, place)
         if member is not None:
             return Mention(start, end, form, member.name, member.post, member.role, 0.8, True,
                            by_post=True)
@@ -335,7 +339,7 @@ class SubjectFinder:
 
     def _member_for_post(self, form: str, role: str, place: str | None) -> RosterMember | None:
         """The one roster member holding this post (at this place), if exactly one does."""
-        core = form.replace("原", "")
+        core = form
         hits = []
         for member in self._roster:
             if member.role != role:
@@ -450,10 +454,14 @@ _ALIAS_GAP = re.compile(r"[（(][^）)]{0,12}")
 
 def _drop_aliases(text: str, found: list[Mention]) -> list[Mention]:
     """A mention in brackets right after another names the same person ("妇女主任（来电人称
-    “梁主任”）"): it is not a second person."""
+    “梁主任”）"), and so does a masked name right after a post ("原党委书记张某某"): neither
+    is a second person."""
     out: list[Mention] = []
     for m in found:
-        if out and out[-1].end <= m.start and _ALIAS_GAP.fullmatch(text, out[-1].end, m.start):
+        if out and out[-1].end <= m.start and (
+                _ALIAS_GAP.fullmatch(text, out[-1].end, m.start)
+                or (out[-1].end == m.start and out[-1].role in OFFICIAL_ROLES
+                    and m.role == "non_official" and "某" in m.text)):
             continue
         out.append(m)
     return out
