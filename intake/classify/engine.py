@@ -279,8 +279,8 @@ class Classifier:
         def order(item: tuple[bool, Mention]) -> tuple:
             near, m = item
             return (not (near and m.role in self._scope), not near,
-                    m.possessor == "standing", not self._subjects.is_person(m), m.role not in OFFICIAL_ROLES,
-                    -ROLE_RANK.get(m.role, 0), -m.score, m.start)
+                    m.possessor == "standing", not self._subjects.is_person(m),
+                    m.role not in OFFICIAL_ROLES, -ROLE_RANK.get(m.role, 0), -m.score, m.start)
 
         return sorted(merged.values(), key=order)
 
