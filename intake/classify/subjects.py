@@ -72,6 +72,7 @@ class SubjectFinder:
         )
         self._round_re = re.compile("|".join(map(re.escape, self._round_places)))
         self._suffixes = tuple(suffixes)
+        self._stop_before = rules.not_name_end_before
         self._not_names = tuple(rules.not_place_names)
         self._posts = tuple((re.compile(p.pattern), p.role, p.level, p.village_role)
                             for p in rules.posts)
@@ -346,6 +347,8 @@ class SubjectFinder:
                 continue
             if place and place in self._subordinates and member.place != place:
                 continue
+            if place and place not in self._subordinates and member.place:
+                continue  # "岩口乡政府的会计" is none of the villages' accountants
             for part in re.split(r"[、，,/]", member.post):
                 i = part.rfind(core)
                 if i >= 0 and i + len(core) == len(part) and not part[:i].endswith("副"):
@@ -403,6 +406,8 @@ class SubjectFinder:
                     break
             if len(stem) == 2 and stem[0] in "老小" and stem[1] in self._surnames:
                 continue  # a form of address ("老雷乡长"), not a place
+            if stem and stem[-1] in self._stop_before.get(token[len(stem):], ""):
+                continue  # "山区", "门市": not a place before this suffix
             if not any(stem.endswith(w) for w in self._not_names):
                 out.append((m.end(), token))
         return out

@@ -197,3 +197,25 @@ def test_a_bare_village_director_offers_only_directors() -> None:
     s = run("村主任把救灾的大米拉回了自己家。")
     assert s.subject_role == "subordinate_head"
     assert {c.name for c in s.candidates} == {"蓝德贵"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("我们村的支部书记把村里的山林租给了外地人，钱没进账。", "subordinate_head"),
+    ("观音村的村官收了钱才给开证明。", "staff"),
+    ("乡长助理收了包工头的钱。", "staff"),
+    ("桐坪乡政府的会计挪用了公款。", "staff"),  # not a village's accountant on the roster
+])
+def test_more_posts_said_plainly(text: str, expected: str) -> None:
+    assert role(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Verbs before 乡 end no place name ("可以找乡人大…").
+    ("可以找乡人大的人作证，岑书记在换届前送烟拉票。", "subordinate_head"),
+    # 山 and 门 end many townships' names, though "山区" and "门市" are no places.
+    ("青山镇的书记在我们乡占了一块地盖房。", "outside_official"),
+    ("龙门乡的乡长收了砂场的钱。", "outside_official"),
+    ("我们这里是山区，乡长收了修路的钱还不修路。", "leadership"),
+])
+def test_place_names_and_words_before_a_suffix(text: str, expected: str) -> None:
+    assert role(text) == expected
