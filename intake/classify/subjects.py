@@ -463,10 +463,14 @@ def _drop_aliases(text: str, found: list[Mention]) -> list[Mention]:
     is a second person."""
     out: list[Mention] = []
     for m in found:
-        if out and out[-1].end <= m.start and (
-                _ALIAS_GAP.fullmatch(text, out[-1].end, m.start)
-                or (out[-1].end == m.start and out[-1].role in OFFICIAL_ROLES
-                    and m.role == "non_official" and "某" in m.text)):
+        if out and out[-1].end <= m.start and _ALIAS_GAP.fullmatch(text, out[-1].end, m.start):
+            continue
+        if (out and out[-1].end == m.start and out[-1].role in OFFICIAL_ROLES
+                and m.role == "non_official" and "某" in m.text):
+            post = out[-1]
+            if post.by_post and post.name[:1] != m.text[:1]:
+                # "乡党委书记王某某" is not the roster's 钟立群, whatever the post says.
+                out[-1] = replace(post, name="", post=post.text, roster=False, by_post=False)
             continue
         out.append(m)
     return out

@@ -219,3 +219,17 @@ def test_more_posts_said_plainly(text: str, expected: str) -> None:
 ])
 def test_place_names_and_words_before_a_suffix(text: str, expected: str) -> None:
     assert role(text) == expected
+
+
+def test_a_commission_reporting_a_case_is_not_the_accused() -> None:
+    s = run("县纪委监委近日通报了某某乡党委书记何某某违规收受礼金问题。")
+    assert (s.subject_role, s.in_scope) == ("leadership", True)
+    # The masked name is not the roster's 鲁国栋, whatever the post says; the same surname
+    # may be.
+    assert s.subjects[0].name == ""
+    assert run("某某乡党委书记鲁某某违规收受礼金。").subjects[0].name == "鲁国栋"
+
+
+def test_someone_of_a_county_body_and_their_relative() -> None:
+    s = run("县委的一个副书记的亲戚在我们乡包了好几个工程。")
+    assert s.subject_role == "outside_official"
