@@ -27,7 +27,8 @@ SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
 CONTEXTS = ("referral_before", "referral_after", "counterpart_before", "institution_before",
             "header", "first_person", "unnamed_local", "witness_before", "witness_after",
-            "body", "answer_after", "elsewhere_before", "channel_after", "dependent_after")
+            "body", "answer_after", "elsewhere_before", "channel_after", "dependent_after",
+            "reporter_before", "reporter_after")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class SubjectFinder:
         self._answer_after = ctx["answer_after"]
         self._elsewhere = ctx["elsewhere_before"]
         self._channel_after = ctx["channel_after"]
+        self._reporter_before = ctx["reporter_before"]
+        self._reporter_after = ctx["reporter_after"]
         self._dependent_after = ctx["dependent_after"]
         self._surnames = frozenset(rules.surnames)
         self._titles = tuple(rules.titles)
@@ -426,6 +429,10 @@ class SubjectFinder:
             return True
         # A channel someone used ("打了县长热线", "给市长信箱写信") is nobody complained about.
         if m.role in OFFICIAL_ROLES and self._channel_after.match(text, m.end):
+            return True
+        # The writer's own post ("我是村民小组长，反映…") is not the one complained about.
+        if self._reporter_before.search(text, max(0, m.start - 20), m.start) and (
+                self._reporter_after.match(text, m.end)):
             return True
         # A body someone turned to ("向派出所报案", "打供水公司电话") is not complained about.
         if m.role in ("outside_official", "non_official") and self._referral_before.search(

@@ -233,3 +233,16 @@ def test_a_commission_reporting_a_case_is_not_the_accused() -> None:
 def test_someone_of_a_county_body_and_their_relative() -> None:
     s = run("县委的一个副书记的亲戚在我们乡包了好几个工程。")
     assert s.subject_role == "outside_official"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("我是观音村的村民小组长，反映邻居占了集体的地盖房。", "non_official"),
+    ("本人系杉木村村委委员，举报开发商非法占地。", "non_official"),
+    ("我是村民小组长，反映村支书把低保给了亲戚。", "subordinate_head"),
+    # A name the writer relates to is still the one complained about.
+    ("我是蓝德贵的邻居，他把村里的钱拿去放了高利贷。", "subordinate_head"),
+])
+def test_the_writers_own_post_is_not_the_accused(text: str, expected: str) -> None:
+    s = run(text)
+    assert s.subject_role == expected
+    assert all(x.role != "staff" for x in s.subjects)
