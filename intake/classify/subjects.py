@@ -22,6 +22,8 @@ _PUNCT = "，,。；;！？!?\n"
 _FILLER = frozenset("的了是在和有被把给让也都就还又说要去来到这那个们吗呢吧啊与及或")
 # Words before a post that make it a former one's ("时任镇长", "原镇长", "前任书记").
 _FORMER = re.compile(r"(?:原|时任|前任|曾任|退休的?)(?:该|本)?$")
+# A township institution right before a post ("镇中心学校党总支书记"): the post is its own.
+_INSTITUTION_END = re.compile(r"(?:学校|小学|中学|卫生院|幼儿园|中心|站|所)(?:原)?$")
 # The score of a roster name matched by sound: shown to staff as a guess to confirm.
 SOUND_SCORE = 0.7
 # The keys of posts.yaml `contexts`.
@@ -325,6 +327,9 @@ class SubjectFinder:
         # A former holder ("原党委书记", "时任镇长") is not the roster's current one.
         former = "原" in form or bool(_FORMER.search(text, max(0, start - 5), start))
         member = None if former else self._member_for_post(form, role, place)
+        if member is not None and member.place and _INSTITUTION_END.search(
+                text, max(0, start - 4), start):
+            member = None  # "中心学校党总支书记" is no village's secretary
         if member is not None:
             return Mention(start, end, form, member.name, member.post, member.role, 0.8, True,
                            by_post=True)

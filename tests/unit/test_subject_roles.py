@@ -246,3 +246,22 @@ def test_the_writers_own_post_is_not_the_accused(text: str, expected: str) -> No
     s = run(text)
     assert s.subject_role == expected
     assert all(x.role != "staff" for x in s.subjects)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("某某村原党支部副书记违规收受礼金。", "staff"),
+    ("某某村党支部原副书记、村委会原副主任违规收受礼金。", "staff"),
+    ("某某村村委会原委员违规收受礼金。", "staff"),
+    ("某某村民小组原组长违规收受礼金。", "staff"),
+    ("某某乡四级主任科员违规收受礼金。", "staff"),
+    ("某某乡综合行政执法队原队长违规收受礼金。", "key_post"),
+    ("某某乡林业工作站原站长违规收受礼金。", "key_post"),
+])
+def test_case_notice_posts_with_former_and_ranks(text: str, expected: str) -> None:
+    assert role(text) == expected
+
+
+def test_a_township_institutions_party_secretary_is_no_villages() -> None:
+    s = run("某某乡中心小学党支部书记违规收受礼金。")
+    assert s.in_scope
+    assert s.subjects[0].name == ""  # not 岑秀芝, 观音村's secretary
