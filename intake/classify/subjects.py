@@ -432,6 +432,9 @@ class SubjectFinder:
         after = text[m.end:m.end + reach]
         if any(after.startswith(cue) or cue in after for cue in self._not_after):
             return True
+        # A letter's heading ("巡察组同志：", "王书记：") is its addressee.
+        if text[m.end:m.end + 1] in ("：", ":") and not text[:m.start].strip(" 致尊敬的"):
+            return True
         # A channel someone used ("打了县长热线", "给市长信箱写信") is nobody complained about.
         if m.role in OFFICIAL_ROLES and self._channel_after.match(text, m.end):
             return True

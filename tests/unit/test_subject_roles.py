@@ -265,3 +265,20 @@ def test_a_township_institutions_party_secretary_is_no_villages() -> None:
     s = run("某某乡中心小学党支部书记违规收受礼金。")
     assert s.in_scope
     assert s.subjects[0].name == ""  # not 岑秀芝, 观音村's secretary
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("反映乡卫生院收费乱，药比外面贵，院长也不管。", "key_post"),
+    ("乡长秘书收了我的好处费。", "staff"),
+    ("乡卫生院的医生收红包。", "staff"),
+    ("乡中心小学的老师体罚学生。", "staff"),
+    # A second post of the same person after 、 is not a bare head of the township's.
+    ("县人民法院党组书记、院长：县人民法院多次超标准接待。", "outside_official"),
+])
+def test_workers_and_heads_of_the_township_institutions(text: str, expected: str) -> None:
+    assert role(text) == expected
+
+
+def test_a_letters_heading_is_its_addressee() -> None:
+    s = run("巡察组同志：观音村岑秀芝在村里搞一言堂，村务从不公开。")
+    assert [x.name for x in s.subjects] == ["岑秀芝"]
