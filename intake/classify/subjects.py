@@ -326,7 +326,14 @@ class SubjectFinder:
             return Mention(start, end, form, "", form, "outside_official", 0.6)
         # A former holder ("原党委书记", "时任镇长") is not the roster's current one.
         former = "原" in form or bool(_FORMER.search(text, max(0, start - 5), start))
-        member = None if former else self._member_for_post(form, role, place)
+        hits = self._members_for_post(form, role, place)
+        if not hits:
+            # The round may rank a village post otherwise than the post words do (its roster
+            # makes village accountants key posts): the villages' members holding it say which.
+            others = self._members_for_post(form, None, place)
+            if others and all(m.place for m in others) and len({m.role for m in others}) == 1:
+                hits, role = others, others[0].role
+        member = hits[0] if len(hits) == 1 and not former else None
         if member is not None and member.place and _INSTITUTION_END.search(
                 text, max(0, start - 4), start):
             member = None  # "中心学校党总支书记" is no village's secretary
@@ -346,12 +353,14 @@ class SubjectFinder:
             return role
         return village_role
 
-    def _member_for_post(self, form: str, role: str, place: str | None) -> RosterMember | None:
-        """The one roster member holding this post (at this place), if exactly one does."""
+    def _members_for_post(self, form: str, role: str | None,
+                          place: str | None) -> list[RosterMember]:
+        """The roster members of `role` (any of the unit's when None) holding this post (at
+        this place)."""
         core = form
         hits = []
         for member in self._roster:
-            if member.role != role:
+            if member.role != role if role else member.role == "outside_official":
                 continue
             if place and place in self._subordinates and member.place != place:
                 continue
@@ -362,7 +371,7 @@ class SubjectFinder:
                 if i >= 0 and i + len(core) == len(part) and not part[:i].endswith("副"):
                     hits.append(member)
                     break
-        return hits[0] if len(hits) == 1 else None
+        return hits
 
     def _nearest_place(self, text: str, start: int, end: int,
                        overlap: bool = True) -> str | None:

@@ -282,3 +282,16 @@ def test_workers_and_heads_of_the_township_institutions(text: str, expected: str
 def test_a_letters_heading_is_its_addressee() -> None:
     s = run("巡察组同志：观音村岑秀芝在村里搞一言堂，村务从不公开。")
     assert [x.name for x in s.subjects] == ["岑秀芝"]
+
+
+def test_the_rounds_roster_ranks_a_village_post_the_post_words_rank_otherwise() -> None:
+    # This round names the villages' accountants as key posts.
+    yaml = ROUND_YAML + """  - {name: 梅小燕, post: 杉木村会计, role: key_post, place: 杉木村}
+  - {name: 欧阳红, post: 观音村会计, role: key_post, place: 观音村}
+"""
+    clf = Classifier(parse_round(yaml), load_rules())
+    s = clf.classify("村会计把村里修路的钱借给了自己的弟弟。")
+    assert (s.subject_role, s.in_scope) == ("key_post", True)
+    assert {c.name for c in s.candidates} == {"梅小燕", "欧阳红"}
+    # A round that names no accountant keeps the post words' role.
+    assert CLF.classify("村会计把村里修路的钱借给了自己的弟弟。").subject_role == "staff"
