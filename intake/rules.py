@@ -47,11 +47,14 @@ class DisciplineLexicon:
 
 @dataclass(frozen=True)
 class PostRule:
-    """A post pattern and the role it suggests; `level` is unit, outside or private."""
+    """A post pattern and the role it suggests; `level` is unit, outside or private.
+    `village_role`, when set, is the role of a post said in a village's context ("刘书记" after
+    "村里"), `role` the one in the township's."""
 
     pattern: str
     role: str
     level: str
+    village_role: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class RuleSet:
     min_chars: int = 6
     # Set phrases beginning with a hedge word that hedge nothing ("可能影响公正执行公务").
     not_hedge_phrases: tuple[str, ...] = ()
+    # Characters that end no place name before one suffix only ("山区", "门市"), though
+    # they end many before others ("青山镇", "石门村").
+    not_name_end_before: dict[str, str] = field(default_factory=dict)
     # Regular expressions for the context of a mention (posts.yaml `contexts`), by key.
     subject_contexts: dict[str, str] = field(default_factory=dict)
     # Wrongdoing in general, whatever the discipline (disciplines.yaml `accusation`): conduct
@@ -185,7 +191,8 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
     for i, entry in enumerate(posts_doc["posts"]):
         pattern = entry["pattern"].replace("{surname}", surname_class)
         _check_regex(pattern, "posts.yaml", f"posts[{i}].pattern", problems)
-        posts.append(PostRule(pattern, entry["role"], entry["level"]))
+        posts.append(PostRule(pattern, entry["role"], entry["level"],
+                              entry.get("village_role", "")))
     contexts = dict(posts_doc.get("contexts", {}))
     for key, pattern in contexts.items():
         _check_regex(pattern, "posts.yaml", f"contexts.{key}", problems)
@@ -255,6 +262,7 @@ def _load(directory: Path) -> tuple[RuleSet | None, list[RulesError]]:
         place_suffixes=tuple(places["suffixes"]),
         unit_place_suffixes=tuple(places["unit_suffixes"]),
         not_name_end=places["not_name_end"],
+        not_name_end_before=dict(places.get("not_name_end_before", {})),
         not_place_names=tuple(places.get("not_names", [])),
         place_boundary=places.get("boundary", ""),
         not_subject_before=tuple(posts_doc.get("not_subject_before", [])),

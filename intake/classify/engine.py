@@ -292,8 +292,11 @@ class Classifier:
 
     def _rank(self, prep: Prepared, mentions: list[Mention], counted: list[Hit],
               hinted: Mention | None, alleged: bool) -> list[tuple[bool, Mention]]:
-        """Subjects, main one first: in-scope and alleged, then nearest to a charge, gravest."""
-        officials = [m for m in mentions if m.role in OFFICIAL_ROLES]
+        """Subjects, main one first: in-scope and alleged, then nearest to a charge, gravest;
+        persons before shops and offices. An official whose standing someone trades on
+        ("仗着乡长的名头") is not the accused."""
+        officials = [m for m in mentions
+                     if m.role in OFFICIAL_ROLES and m.possessor != "standing"]
         merged: dict[tuple, tuple[bool, Mention]] = {}
         if hinted is not None:
             merged[(hinted.name or hinted.text, hinted.role)] = (alleged, hinted)
@@ -302,6 +305,8 @@ class Classifier:
                 bool(counted) and len(officials) == 1 and m.role in OFFICIAL_ROLES)
             if near and self._subjects.counterpart(prep.norm, m):
                 near = False  # the other side of a deal, not the accused
+            if m.possessor == "standing":
+                near = False
             key = (m.name or m.text, m.role)
             if key in merged:
                 was_near, kept = merged[key]
@@ -312,8 +317,8 @@ class Classifier:
         def order(item: tuple[bool, Mention]) -> tuple:
             near, m = item
             return (not (near and m.role in self._scope), not near,
-                    m.role not in OFFICIAL_ROLES, -ROLE_RANK.get(m.role, 0), -m.score,
-                    m.start)
+                    m.possessor == "standing", not self._subjects.is_person(m),
+                    m.role not in OFFICIAL_ROLES, -ROLE_RANK.get(m.role, 0), -m.score, m.start)
 
         return sorted(merged.values(), key=order)
 

@@ -476,8 +476,9 @@ def test_sound_match_as_main_subject_needs_review() -> None:
     ("我是县医院的护士 县人民医院：我反映小区物业乱收费。", "non_official"),
     ("尊敬的县住建局：开发商欠我们工钱两年了。", "non_official"),
     # A charge against nobody named but with local words stays the round's unknown person.
-    ("书记收受红包。", "unknown"),
     ("有干部收受红包，大家都知道。", "unknown"),
+    # A bare "书记" is a person: a village's with no township word near it.
+    ("书记收受红包。", "subordinate_head"),
 ])
 def test_headings_and_unnamed_charges(text: str, role: str) -> None:
     assert run(text).subject_role == role
