@@ -44,8 +44,8 @@ SEMANTIC_THRESHOLD = 0.7
 # layer adds nothing (see `_learnt`): a margin of 0.2 above the threshold there was also
 # measured, and lost on the notice and tip-off checks (micro 0.926 -> 0.903, 0.739 -> 0.735)
 # while it won on the 84-item held-out check (0.814 -> 0.834). Scoring each sentence apart
-# and keeping a label's highest probability was tried too: it labelled 114 of 192 messages that accuse nobody
-# (44 before) and lost 0.09 micro F1 on dev.
+# and keeping a label's highest probability was tried too: it labelled 114 of 192 messages
+# that accuse nobody (44 before) and lost 0.09 micro F1 on dev.
 SEMANTIC_MIN_WORDS = 5
 # The layer adds at most this many labels to a text, its likeliest first: out of fold 63 %
 # of the labels it added were right, and a second one was more often wrong (tip-offs out of
