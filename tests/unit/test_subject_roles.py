@@ -70,6 +70,8 @@ def test_heads_of_the_township_institutions_are_key_posts(text: str) -> None:
     "县三中的校长逼学生交补课费。",
     "县中医院的院长收了医药代表的回扣。",
     "交警在路口罚款不开票。",
+    "某县原扶贫办主任某某在扶贫资金分配中优亲厚友。",  # 原 between the county and its office
+    "县政府办公室原副主任某某违规收受礼金。",
 ])
 def test_county_bodies_placed_in_a_township_are_outside(text: str) -> None:
     s = run(text)
