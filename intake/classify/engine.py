@@ -114,7 +114,12 @@ class Classifier:
             prep = replace(prep, norm=self._respell.sub(lambda m: spellings[m.group()],
                                                         prep.norm))
         hits = self._evidence.find(prep)
-        counted = [h for h in hits if h.status != "negated"]
+        # Hearsay of a charge the letter itself denies ("之前有人说他赌博…我可以确定他没有赌博")
+        # does not count: the denial answers the rumour.
+        denied = {h.label for h in hits if h.status == "negated"}
+        firm = {h.label for h in hits if h.status == "asserted"}
+        counted = [h for h in hits if h.status == "asserted" or (
+            h.status == "hedged" and (h.label not in denied or h.label in firm))]
         mentions = self._subjects.find(prep)
         hinted = self._subjects.from_hints(hints) if hints else None
         category_text = (hints or {}).get("category", "")

@@ -108,6 +108,23 @@ def test_the_reporters_fear_alleges_nothing(text: str) -> None:
     assert [e.status for e in s.evidence if e.label == "organizational"] == ["negated"]
 
 
+@pytest.mark.parametrize(("text", "discipline"), [
+    ("柳河镇李明远书记的老婆在镇卫生院挂了个名，从不上班，工资照发。", "integrity"),
+    ("上湾村王守义主任把村里的鱼塘租出去，租金一直没进村集体的账。", "mass"),
+])
+def test_wording_told_round_the_denial(text: str, discipline: str) -> None:
+    s = run(text)
+    assert s.in_scope and discipline in s.disciplines
+    assert any(e.label == discipline and e.status == "asserted" for e in s.evidence)
+
+
+def test_a_rumour_the_letter_denies_does_not_count() -> None:
+    s = run("之前有人说柳河镇李明远书记赌博，我可以确定他没有赌博，但他的小舅子包了镇里的工程。")
+    assert "life" not in s.disciplines
+    assert {e.status for e in s.evidence if e.label == "life"} == {"hedged", "negated"}
+    assert "integrity" in s.disciplines
+
+
 # --- roster variants, outside officials, non-officials -------------------------------
 
 @pytest.mark.parametrize(("text", "name", "role"), [

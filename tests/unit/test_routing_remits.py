@@ -74,6 +74,8 @@ CLF = Classifier(ROUND, RULES)
     # Compensation for leaving, an injury at work.
     ("老板让我们自己辞职，辞职就一分补偿都没有", "human_resources"),
     ("在仓库搬货时被货架砸伤了腰，老板说我是临时工不管", "human_resources"),
+    # A work injury on a building site is the labour bureau's, not the builders'.
+    ("我哥在县城的工地上打工，从脚手架上摔下来受了伤，用人单位一直不给赔偿", "human_resources"),
 ])
 def test_each_remit_routes_first_to_its_department(text: str, department: str) -> None:
     s = CLF.classify(text)
@@ -81,9 +83,20 @@ def test_each_remit_routes_first_to_its_department(text: str, department: str) -
     assert s.routes[0] == department
 
 
-@pytest.mark.parametrize("text", ["你好，测试。", "您好 测试", "在家动动手指就能赚钱，详情加微信"])
+@pytest.mark.parametrize("text", [
+    "你好，测试。", "您好 测试", "在家动动手指就能赚钱，详情加微信",
+])
 def test_greetings_tests_and_ads_are_archived(text: str) -> None:
     assert CLF.classify(text).routes == ("none",)
+
+
+@pytest.mark.parametrize("text", [
+    "恭喜您在周年庆幸运抽奖中获得二等奖，请点击链接填写银行卡领取，过期作废",
+    "我想表扬一下上湾村的王主任，下大雨那天是他挨家挨户把老人背出来的",
+])
+def test_prize_spam_and_praise_go_nowhere_first(text: str) -> None:
+    s = CLF.classify(text)
+    assert not s.in_scope and s.routes[0] == "none"
 
 
 def test_an_appeal_to_a_platform_is_no_court_case() -> None:
@@ -91,6 +104,14 @@ def test_an_appeal_to_a_platform_is_no_court_case() -> None:
                    for m in ROUTER.matches("外卖平台罚了我两百，申诉了也没用"))
     assert any(m.rule.department == "political_legal"
                for m in ROUTER.matches("判决生效两年了，我向法院申诉要求再审"))
+
+
+def test_a_property_complaint_beside_an_accusation_is_copied_to_housing() -> None:
+    both = CLF.classify("小区物业收了物业费不办事，电梯坏了一个月没人修；"
+                        "李明远书记还收了物业老板两条烟。")
+    assert both.in_scope and both.routes == ("accept", "housing")
+    only = CLF.classify("李明远书记去年收了物业公司老板两条烟、一箱酒。")
+    assert only.in_scope and only.routes == ("accept",)
 
 
 def test_a_letter_with_several_matters_gets_each_body() -> None:

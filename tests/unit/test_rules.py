@@ -30,6 +30,7 @@ GOLDEN = {
     "land_and_planning": ("开发区有人非法占地建厂房，占用耕地十几亩", "natural_resources"),
     "homestead_and_farming": ("我家的宅基地证丢了，想补办一份", "agriculture_rural"),
     "property_management": ("物业公司擅自涨了停车费，业主都不同意", "housing"),
+    "property_complaint": ("我们小区的物业收了钱不办事，楼道灯坏了半年", "housing"),
     "urban_management": ("菜市场门口的垃圾堆了一个星期没人清运，环卫工人也不来", "housing"),
     "demolition_compensation": ("我家老房子拆迁补偿一直没谈拢，按什么标准算也没人说清楚",
                                 "housing"),
