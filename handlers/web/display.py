@@ -151,11 +151,22 @@ def file_kind(content_type: str) -> str:
     return known[1] if known else "其他文件"
 
 
+# Bodies a discipline charge goes to by the accused's role (routes.yaml discipline_routes):
+# the charge's own evidence is their basis.
+DISCIPLINE_BODIES = frozenset({"discipline_commission", "higher_commission", "inspected_unit"})
+
+
 def route_unsure(cls: Any) -> bool:
     """Whether a classification transfers somewhere with nothing to show for it: the service's
-    suggestion, confident (not needs_review), names a department and no evidence names one of
-    its departments. A person's decision never is (the routes are then theirs)."""
+    suggestion, confident (not needs_review), whose first department has no evidence naming
+    it (the words a route rule read), nor, for a discipline body, a charge. A person's
+    decision never is (the routes are then theirs)."""
     if cls is None or cls.source != "service" or cls.needs_review:
         return False
-    transfers = {r for r in cls.routes if r not in ("accept", "none")}
-    return bool(transfers) and not any(e.get("label") in transfers for e in cls.evidence)
+    first = next((r for r in cls.routes if r not in ("accept", "none")), None)
+    if first is None:
+        return False
+    held = {e.get("label") for e in cls.evidence if e.get("status") != "negated"}
+    if first in held:
+        return False
+    return not (first in DISCIPLINE_BODIES and held - set(cls.routes))

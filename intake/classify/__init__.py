@@ -39,7 +39,8 @@ class Evidence:
     start: int = -1
     end: int = -1
     # Where it comes from: "lexicon" (a conduct phrase), "model" (the clause the statistical
-    # layer scores highest for a label the lexicon did not find) or "form" (the reporter's pick).
+    # layer scores highest for a label the lexicon did not find), "form" (the reporter's pick)
+    # or "route" (the words a route rule read; the label is then a department's code).
     source: str = "lexicon"
 
 

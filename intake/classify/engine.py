@@ -16,7 +16,7 @@ from intake.classify.lexicon import EvidenceFinder, Hit, to_evidence
 from intake.classify.model import DisciplineModel
 from intake.classify.models_store import ActiveModel
 from intake.classify.route_guess import RouteGuesser, RouteHead
-from intake.classify.routing import Router
+from intake.classify.routing import RouteMatch, Router
 from intake.classify.semantic import WordVectors
 from intake.classify.subjects import Mention, SubjectFinder
 from intake.classify.text import Prepared, prepare
@@ -228,7 +228,8 @@ class Classifier:
             routes=routes,
             confidence=confidence,
             needs_review=needs_review,
-            evidence=to_evidence(prep, hits) + extra_evidence + learnt,
+            evidence=(to_evidence(prep, hits) + extra_evidence + learnt
+                      + _route_evidence(prep, routes, matches)),
             model_version=_version(model),
             candidates=candidates,
         )
@@ -337,6 +338,24 @@ class Classifier:
 def classify(text: str, round: Round, rules: RuleSet, **kw: object) -> Suggestion:
     """One-off convenience: build a Classifier and classify one text (slow for many items)."""
     return Classifier(round, rules).classify(text, **kw)  # type: ignore[arg-type]
+
+
+def _route_evidence(prep: Prepared, routes: tuple[str, ...],
+                    matches: list[RouteMatch]) -> tuple[Evidence, ...]:
+    """What each department among the routes was chosen for: the words its strongest rule
+    read, labelled with the department's code, so a person sees why a transfer is suggested
+    ("物业费…不办事" → housing). Departments chosen by the accused's role have their
+    discipline evidence instead."""
+    out: list[Evidence] = []
+    for match in matches:
+        department = match.rule.department
+        if department not in routes or match.end <= match.first or any(
+                e.label == department for e in out):
+            continue
+        start, end = prep.span(match.first, match.end)
+        out.append(Evidence(prep.original[start:end], department, "asserted", start, end,
+                            source="route"))
+    return tuple(out)
 
 
 def _version(model: DisciplineModel | None) -> str:

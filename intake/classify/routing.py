@@ -15,6 +15,7 @@ class RouteMatch:
     rule: RouteRule
     hits: int
     first: int
+    end: int = -1  # the end of the first match: text[first:end] is what the rule read
 
 
 class Router:
@@ -43,7 +44,8 @@ class Router:
             if not found or (unless is not None and unless.search(text)):
                 continue
             first = pattern.search(text)
-            out.append(RouteMatch(rule, len(found), first.start() if first else 0))
+            out.append(RouteMatch(rule, len(found), first.start() if first else 0,
+                                  first.end() if first else -1))
         # Priority decides; a rule hit many times gains a little (capped) over a stray word.
         out.sort(key=lambda m: (-(m.rule.priority + 4 * min(m.hits - 1, 3)), m.first))
         return out

@@ -81,6 +81,9 @@ def test_each_remit_routes_first_to_its_department(text: str, department: str) -
     s = CLF.classify(text)
     assert not s.in_scope
     assert s.routes[0] == department
+    # The words the rule read are the transfer's evidence, labelled with the department.
+    basis = [e for e in s.evidence if e.label == department]
+    assert basis and all(e.source == "route" and text[e.start:e.end] == e.text for e in basis)
 
 
 @pytest.mark.parametrize("text", [
@@ -110,6 +113,8 @@ def test_a_property_complaint_beside_an_accusation_is_copied_to_housing() -> Non
     both = CLF.classify("小区物业收了物业费不办事，电梯坏了一个月没人修；"
                         "李明远书记还收了物业老板两条烟。")
     assert both.in_scope and both.routes == ("accept", "housing")
+    assert [(e.label, e.source) for e in both.evidence if e.source == "route"] == [
+        ("housing", "route")]
     only = CLF.classify("李明远书记去年收了物业公司老板两条烟、一箱酒。")
     assert only.in_scope and only.routes == ("accept",)
 
