@@ -30,6 +30,7 @@ from playwright.sync_api import Page, expect
 
 from tests.channels.test_browser import DESKTOP, PHONE, SHOTS, watch
 from tests.channels.test_browser_desk import log_in
+from tests.channels.test_browser_triage import current
 
 pytestmark = pytest.mark.browser
 
@@ -57,14 +58,6 @@ def span(text: str, words: str, label: str, status: str, occurrence: int = 0) ->
         start = text.index(words, start + 1)
     return {"text": words, "label": label, "status": status, "start": start,
             "end": start + len(words), "source": "lexicon"}
-
-
-def current(desk: Desk, item_id: int) -> m.Classification:
-    with desk.sessions() as db:
-        cls = db.get_one(m.Submission, item_id).current
-        assert cls is not None
-        db.expunge(cls)
-        return cls
 
 
 def test_evidence_stands_in_its_clause_and_says_what_the_decision_left_out(
