@@ -56,7 +56,13 @@ class RouteHead:
         y = [d for _, d in rows]
         lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced",
                                 random_state=0).fit(x, y)
-        return cls([str(label) for label in lr.classes_], lr.coef_, lr.intercept_)
+        coef, intercepts = lr.coef_, lr.intercept_
+        if len(lr.classes_) == 2:
+            # scikit-learn fits two classes as one logit for the second; the softmax of
+            # (0, z) is that sigmoid, so the head keeps one row per department.
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercepts = np.concatenate([np.zeros_like(intercepts), intercepts])
+        return cls([str(label) for label in lr.classes_], coef, intercepts)
 
     def probabilities(self, vector: np.ndarray) -> dict[str, float]:
         z = self.coef @ vector + self.intercepts

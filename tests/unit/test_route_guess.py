@@ -10,7 +10,7 @@ import yaml
 
 from intake.classify import Classifier
 from intake.classify.default import default_model
-from intake.classify.route_guess import EXAMPLES_FILE, RouteGuesser
+from intake.classify.route_guess import EXAMPLES_FILE, RouteGuesser, RouteHead
 from intake.classify.routing import Router
 from intake.round import load_round
 from intake.rules import default_directory, load_rules
@@ -85,3 +85,15 @@ def test_a_layer_without_a_route_head_falls_back_to_the_examples() -> None:
 def test_route_head_labels_are_departments() -> None:
     assert MODEL is not None and MODEL.semantic.route is not None
     assert set(MODEL.semantic.route.labels) <= set(RULES.departments) - {"accept"}
+
+
+def test_a_route_head_of_two_departments_keeps_a_row_for_each() -> None:
+    layer = default_model().semantic
+    rows = [("工资拖欠了三个月", "human_resources"), ("老板不给发工资", "human_resources"),
+            ("辞退了也不给补偿", "human_resources"), ("河里排污水鱼都死了", "ecology_environment"),
+            ("工厂半夜排黑烟", "ecology_environment"), ("养猪场臭气熏天", "ecology_environment")]
+    head = RouteHead.train(layer.encoder, rows)
+    assert list(head.labels) == ["ecology_environment", "human_resources"]
+    assert head.coef.shape[0] == 2
+    assert head.guess(layer.encoder, "厂里欠了我们半年工资") == "human_resources"
+    assert head.guess(layer.encoder, "化工厂往河里排废水") == "ecology_environment"
