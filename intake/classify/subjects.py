@@ -77,8 +77,10 @@ class SubjectFinder:
         self._suffixes = tuple(suffixes)
         self._stop_before = rules.not_name_end_before
         self._not_names = tuple(rules.not_place_names)
-        self._posts = tuple((re.compile(p.pattern), p.role, p.level, p.village_role)
-                            for p in rules.posts)
+        # A post word ending in 长 does not end where 长期 begins ("收费站长期收费"), while
+        # "任镇长期间" still names the post.
+        self._posts = tuple((re.compile(f"(?:{p.pattern})(?!(?<=长)期(?!间))"), p.role, p.level,
+                             p.village_role) for p in rules.posts)
         self._variants = self._roster_variants(round, rules)
         names = sorted(self._variants, key=len, reverse=True)
         self._roster_re = re.compile("|".join(map(re.escape, names))) if names else None

@@ -305,3 +305,9 @@ def test_the_rounds_roster_ranks_a_village_post_the_post_words_rank_otherwise() 
     assert {c.name for c in s.candidates} == {"梅小燕", "欧阳红"}
     # A round that names no accountant keeps the post words' role.
     assert CLF.classify("村会计把村里修路的钱借给了自己的弟弟。").subject_role == "staff"
+
+
+def test_a_post_word_does_not_end_where_changqi_begins() -> None:
+    s = run("高速收费站长期乱收费，过路的司机意见很大。")
+    assert not s.in_scope and s.subject_role != "key_post"
+    assert run("某某在担任乡长期间违规收受礼金。").subject_role == "leadership"
