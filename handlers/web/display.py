@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -116,28 +117,113 @@ def evidence_marks(runs: list[tuple[str, Evidence | None]], evidence: list[dict]
 CLAUSE_BREAKS = frozenset("。！？；，、：,;!?:\n\r")
 
 
-def evidence_clause(text: str, item: dict, reach: int = 24) -> tuple[str, str, str] | None:
-    """The clause of `text` around one piece of evidence, as (before, words, after): the words
-    the rules matched and the clause they stand in, up to `reach` characters each side (cut
-    with …). None when the evidence has no place in this text (the form's category, a text
-    changed since)."""
-    start, end = item.get("start", -1), item.get("end", -1)
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-        return None
-    if text[start:end] != item.get("text"):
-        return None
+def _clause_bounds(text: str, start: int, end: int, reach: int) -> tuple[int, int]:
+    """Where the clause around text[start:end] begins and ends, at most `reach` characters
+    each side of the words."""
     left = start
     while left > 0 and text[left - 1] not in CLAUSE_BREAKS and start - left < reach:
         left -= 1
     right = end
     while right < len(text) and text[right] not in CLAUSE_BREAKS and right - end < reach:
         right += 1
+    return left, right
+
+
+def _placed(text: str, item: dict) -> bool:
+    """Whether a piece of evidence has its words at its place in `text`."""
+    start, end = item.get("start", -1), item.get("end", -1)
+    return (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)
+            and text[start:end] == item.get("text"))
+
+
+def evidence_clause(text: str, item: dict, reach: int = 24) -> tuple[str, str, str] | None:
+    """The clause of `text` around one piece of evidence, as (before, words, after): the words
+    the rules matched and the clause they stand in, up to `reach` characters each side (cut
+    with …). None when the evidence has no place in this text (the form's category, a text
+    changed since)."""
+    if not _placed(text, item):
+        return None
+    start, end = item["start"], item["end"]
+    left, right = _clause_bounds(text, start, end, reach)
     before, after = text[left:start], text[end:right]
     if left > 0 and text[left - 1] not in CLAUSE_BREAKS:
         before = "…" + before
     if right < len(text) and text[right] not in CLAUSE_BREAKS:
         after += "…"
     return before, text[start:end], after
+
+
+@dataclass
+class EvidenceRow:
+    """One line of the item page's 依据: a clause of the text (its matched words bold) with
+    every label read in it (disciplines and the departments a route rule read it for), told
+    the same way (asserted, hedged, negated; by rules or by the model)."""
+
+    status: str
+    source: str
+    mark: str
+    labels: list[str] = field(default_factory=list)
+    # The clause as (words, bold) runs, "…" where it is cut; empty for evidence with no place
+    # in the text (then `words` is what it says).
+    parts: list[tuple[str, bool]] = field(default_factory=list)
+    words: str = ""
+
+
+def evidence_rows(text: str, evidence: list[dict], marks: list[str],
+                  reach: int = 24) -> list[EvidenceRow]:
+    """The evidence as the page lists it: pieces in one clause of the text with the same
+    status, all found by rules or all by the model, share a line (the clause once, every
+    matched word bold, each label once), so a clause that two rules or two labels read is not
+    quoted twice; the form's category stays a line of its own."""
+    rows: list[EvidenceRow] = []
+    spans: list[list[tuple[int, int]]] = []
+    by_key: dict[tuple[Any, ...], int] = {}
+    for index, item in enumerate(evidence):
+        status = str(item.get("status", "asserted"))
+        source = str(item.get("source", ""))
+        placed = source != "form" and _placed(text, item)
+        if source == "form":
+            key: tuple[Any, ...] = ("form", index)
+        elif placed:
+            whole = _clause_bounds(text, item["start"], item["end"], len(text))
+            key = ("clause", whole, status, source == "model")
+        else:
+            key = ("words", item.get("text", ""), status, source == "model")
+        at = by_key.get(key)
+        if at is None:
+            at = by_key[key] = len(rows)
+            rows.append(EvidenceRow(status=status, source=source, mark=marks[index],
+                                    words=str(item.get("text", ""))))
+            spans.append([])
+        row = rows[at]
+        label = str(item.get("label", ""))
+        if label not in row.labels:
+            row.labels.append(label)
+        if placed:
+            spans[at].append((item["start"], item["end"]))
+    for row, placed_spans in zip(rows, spans, strict=True):
+        if placed_spans:
+            row.parts = _clause_parts(text, placed_spans, reach)
+    return rows
+
+
+def _clause_parts(text: str, spans: list[tuple[int, int]],
+                  reach: int) -> list[tuple[str, bool]]:
+    """The clause around all `spans` as (words, bold) runs, the spans bold."""
+    bounds = [_clause_bounds(text, start, end, reach) for start, end in spans]
+    left, right = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    bold = [any(start <= i < end for start, end in spans) for i in range(left, right)]
+    parts: list[tuple[str, bool]] = []
+    if left > 0 and text[left - 1] not in CLAUSE_BREAKS:
+        parts.append(("…", False))
+    for i, flag in zip(range(left, right), bold, strict=True):
+        if parts and parts[-1][1] == flag and parts[-1][0] != "…":
+            parts[-1] = (parts[-1][0] + text[i], flag)
+        else:
+            parts.append((text[i], flag))
+    if right < len(text) and text[right] not in CLAUSE_BREAKS:
+        parts.append(("…", False))
+    return parts
 
 
 def round_title(team: str, name: str) -> str:

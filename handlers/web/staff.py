@@ -438,9 +438,11 @@ def _render_item(item_id: int, *, revealed: Any = None, error: str = "", status:
         masked = masked_identity(desk(), row)  # decrypted once; the fields given show to all
         evidence = current.evidence if current else []
         runs = display.highlight(row.text, evidence)
+        marks = display.evidence_marks(runs, evidence)
         body = render_template(
             "staff/item.html", row=row, current=current, history=history, decisions=decisions,
-            staff_names=staff_names, runs=runs, marks=display.evidence_marks(runs, evidence),
+            staff_names=staff_names, runs=runs, marks=marks,
+            evidence_rows=display.evidence_rows(row.text, evidence, marks),
             nav={"next": db_next_item(db, row.id), "previous": db_next_item(db, row.id,
                                                                             previous=True)},
             masked=masked if may(g.staff.role, "reveal_identity") else {},

@@ -249,3 +249,98 @@ def test_an_attachment_is_described_in_words(
     expect(files).to_contain_text("校验码 ")
     expect(files).not_to_contain_text("image/jpeg")
     expect(files).not_to_contain_text("sha256")
+
+
+# Written for this test: one clause read for two disciplines, again by a second rule, and for a
+# department; a hedged clause and the department's reading of it; a clause told by the model.
+SHARED = ("来电人反映：枫林村会计老周挪用村里的征地补偿款给自己儿子买车。听说他还收了人家的好处。"
+          "他上班经常不在岗。")
+
+
+def test_a_clause_read_for_several_labels_is_quoted_once(
+    new_context: Callable[..., Any], desk: Desk
+) -> None:
+    ingest(desk, make_submission(channel="hotline", text=SHARED))
+    route = span(SHARED, "征地", "natural_resources", "asserted")
+    route["source"] = "route"
+    model = span(SHARED, "不在岗", "work", "asserted")
+    model["source"] = "model"
+    set_suggestion(
+        desk, 1, in_scope=True, subject_role="staff", disciplines=["integrity", "mass"],
+        routes=["accept", "natural_resources", "civil_affairs"], needs_review=False, evidence=[
+            span(SHARED, "挪用", "mass", "asserted"),
+            span(SHARED, "挪用", "integrity", "asserted"),
+            span(SHARED, "给自己儿子", "integrity", "asserted"),
+            route,
+            span(SHARED, "收了人家的好处", "integrity", "hedged"),
+            {**span(SHARED, "收了人家的好处", "civil_affairs", "asserted"), "source": "route"},
+            model,
+        ])
+    page: Page = new_context(**DESKTOP).new_page()
+    problems = watch(page)
+    log_in(page, desk, "yanpan", "triager")
+    page.goto("/staff/items/1")
+    page.wait_for_load_state()
+    rows = page.locator("ul.evidence li")
+    expect(rows).to_have_count(4)
+    # The clause once, every word a rule read in it bold, each label once, departments by
+    # their Chinese names.
+    first = rows.nth(0)
+    expect(first.locator(".quote")).to_have_text("“枫林村会计老周挪用村里的征地补偿款给自己儿子买车”")
+    expect(first.locator(".quote b")).to_have_text(["挪用", "征地", "给自己儿子"])
+    expect(first.locator(".hint:not(.sep)")).to_have_text(["群众纪律", "廉洁纪律", "自然资源局"])
+    expect(first).to_contain_text("群众纪律、廉洁纪律、自然资源局")
+    # Hearsay keeps its mark on its own line; the department's reading of the clause is a line
+    # of its own, since it is told differently.
+    expect(rows.nth(1)).to_contain_text("传闻/推测")
+    expect(rows.nth(1).locator(".hint:not(.sep)")).to_have_text(["廉洁纪律"])
+    expect(rows.nth(2).locator(".hint:not(.sep)")).to_have_text(["民政局（经乡镇申请）"])
+    expect(rows.nth(2)).not_to_contain_text("传闻/推测")
+    # The model's reading is never merged with the rules'; the decision leaves it out.
+    expect(rows.nth(3)).to_contain_text("模型推断")
+    expect(rows.nth(3).locator(".tag.unheld")).to_have_text("未采纳")
+    expect(page.locator("ul.evidence .tag.unheld")).to_have_count(1)
+    # No raw code anywhere in the suggestion.
+    text = page.locator("#triage").inner_text()
+    assert not re.search(r"natural_resources|civil_affairs|integrity|\bmass\b", text)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "walk_evidence_shared_clause.png"), full_page=True)
+
+    # The triager leaves 群众纪律 out: the shared line marks that label alone as 未采纳.
+    page.keyboard.press("e")
+    expect(page.locator("#correct-panel")).to_have_attribute("open", "")
+    page.locator("#correct-form input[name=disciplines][value=mass]").uncheck()
+    page.locator("#save").click()
+    page.wait_for_load_state()
+    expect(page.locator(".notice")).to_contain_text("已保存更正。")
+    assert current(desk, 1).disciplines == ["integrity"]
+    expect(first.locator(".tag.unheld")).to_have_count(1)
+    expect(first).to_contain_text("群众纪律 未采纳、廉洁纪律")
+    expect(first).not_to_have_class(re.compile(r"\bunheld\b"))
+    assert problems == []
+
+
+def test_a_post_the_mention_already_names_is_not_repeated(
+    new_context: Callable[..., Any], desk: Desk
+) -> None:
+    text = "来电人反映：乡武装部苗部长上班时间去钓鱼，邻县的副镇长也常来。"
+    ingest(desk, make_submission(channel="hotline", text=text))
+    unlinked = {"mention": "武装部苗部长", "name": "", "post": "武装部苗部长",
+                "role": "leadership", "score": 0.6, "start": text.index("武装部"),
+                "end": text.index("武装部") + 6}
+    outside = {"mention": "副镇长", "name": "", "post": "副镇长", "role": "outside_official",
+               "score": 0.5, "start": text.index("副镇长"), "end": text.index("副镇长") + 3}
+    candidate = {"mention": "武装部苗部长", "name": "苗志强", "post": "乡武装部部长",
+                 "role": "leadership", "score": 0.6, "start": -1, "end": -1}
+    set_suggestion(desk, 1, subjects=[unlinked, outside], candidates=[candidate])
+    page: Page = new_context(**PHONE).new_page()
+    log_in(page, desk, "yanpan", "triager")
+    page.goto("/staff/items/1")
+    page.wait_for_load_state()
+    people = page.locator("ul.subjects li")
+    expect(people.nth(0)).to_have_text(re.compile(r"^“武装部苗部长” · "))
+    expect(people.nth(1)).to_have_text(re.compile(r"^“副镇长” · "))
+    # A roster post that says more than the mention is still shown.
+    expect(page.locator("ul.candidates li").first).to_contain_text("→ 苗志强（乡武装部部长）")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "walk_post_once_phone.png"), full_page=True)
