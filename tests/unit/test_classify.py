@@ -118,6 +118,11 @@ def test_wording_told_round_the_denial(text: str, discipline: str) -> None:
     assert any(e.label == discipline and e.status == "asserted" for e in s.evidence)
 
 
+def test_a_report_by_someone_else_that_the_letter_denies_does_not_count() -> None:
+    s = run("有人举报柳河镇李明远书记收了老板的红包，据我了解李明远书记没有收红包。")
+    assert "integrity" not in s.disciplines
+
+
 def test_a_rumour_the_letter_denies_does_not_count() -> None:
     s = run("之前有人说柳河镇李明远书记赌博，我可以确定他没有赌博，但他的小舅子包了镇里的工程。")
     assert "life" not in s.disciplines

@@ -95,6 +95,7 @@ def test_greetings_tests_and_ads_are_archived(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "恭喜您在周年庆幸运抽奖中获得二等奖，请点击链接填写银行卡领取，过期作废",
+    "高价回收名烟名酒、购物卡、虫草，上门回收，量大从优，欢迎来电",
     "我想表扬一下上湾村的王主任，下大雨那天是他挨家挨户把老人背出来的",
 ])
 def test_prize_spam_and_praise_go_nowhere_first(text: str) -> None:
