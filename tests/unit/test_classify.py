@@ -118,6 +118,21 @@ def test_wording_told_round_the_denial(text: str, discipline: str) -> None:
     assert any(e.label == discipline and e.status == "asserted" for e in s.evidence)
 
 
+@pytest.mark.parametrize("text", [
+    "柳河镇李明远书记找到写信的人，软磨硬泡让人家把举报信要回来。",
+    "李明远书记放话说，谁去巡察组告状就别想在镇上办成事。",
+    "李明远书记挨个打电话交代，要是问到修桥的钱，就说全用在桥上了。",
+    "李明远书记让人把村部的监控录像删了，怕巡察组看到。",
+])
+def test_keeping_people_from_reporting_is_political(text: str) -> None:
+    s = run(text)
+    assert s.in_scope and "political" in s.disciplines
+
+
+def test_a_citizen_withdrawing_a_complaint_is_no_charge() -> None:
+    assert "political" not in run("我想撤回上周的投诉，问题已经解决了。").disciplines
+
+
 def test_a_report_by_someone_else_that_the_letter_denies_does_not_count() -> None:
     s = run("有人举报柳河镇李明远书记收了老板的红包，据我了解李明远书记没有收红包。")
     assert "integrity" not in s.disciplines
