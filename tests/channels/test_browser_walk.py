@@ -60,6 +60,17 @@ def span(text: str, words: str, label: str, status: str, occurrence: int = 0) ->
             "end": start + len(words), "source": "lexicon"}
 
 
+def leave_out(page: Page, desk: Desk, discipline: str) -> None:
+    """Correct item 1 from the keyboard, leaving one discipline out; integrity stays."""
+    page.keyboard.press("e")
+    expect(page.locator("#correct-panel")).to_have_attribute("open", "")
+    page.locator(f"#correct-form input[name=disciplines][value={discipline}]").uncheck()
+    page.locator("#save").click()
+    page.wait_for_load_state()
+    expect(page.locator(".notice")).to_contain_text("已保存更正。")
+    assert current(desk, 1).disciplines == ["integrity"]
+
+
 def test_evidence_stands_in_its_clause_and_says_what_the_decision_left_out(
     new_context: Callable[..., Any], desk: Desk
 ) -> None:
@@ -101,13 +112,7 @@ def test_evidence_stands_in_its_clause_and_says_what_the_decision_left_out(
 
     # The triager leaves 生活纪律 out: its evidence stays listed, marked 未采纳; the denial
     # was never counted and needs no mark.
-    page.keyboard.press("e")
-    expect(page.locator("#correct-panel")).to_have_attribute("open", "")
-    page.locator("#correct-form input[name=disciplines][value=life]").uncheck()
-    page.locator("#save").click()
-    page.wait_for_load_state()
-    expect(page.locator(".notice")).to_contain_text("已保存更正。")
-    assert current(desk, 1).disciplines == ["integrity"]
+    leave_out(page, desk, "life")
     expect(rows.nth(1).locator(".tag.unheld")).to_have_text("未采纳")
     expect(page.locator("ul.evidence .tag.unheld")).to_have_count(1)
     # A person's decision has no confidence figure; the history names no code.
@@ -307,13 +312,7 @@ def test_a_clause_read_for_several_labels_is_quoted_once(
     page.screenshot(path=str(SHOTS / "walk_evidence_shared_clause.png"), full_page=True)
 
     # The triager leaves 群众纪律 out: the shared line marks that label alone as 未采纳.
-    page.keyboard.press("e")
-    expect(page.locator("#correct-panel")).to_have_attribute("open", "")
-    page.locator("#correct-form input[name=disciplines][value=mass]").uncheck()
-    page.locator("#save").click()
-    page.wait_for_load_state()
-    expect(page.locator(".notice")).to_contain_text("已保存更正。")
-    assert current(desk, 1).disciplines == ["integrity"]
+    leave_out(page, desk, "mass")
     expect(first.locator(".tag.unheld")).to_have_count(1)
     expect(first).to_contain_text("群众纪律 未采纳、廉洁纪律")
     expect(first).not_to_have_class(re.compile(r"\bunheld\b"))
