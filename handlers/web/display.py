@@ -136,23 +136,6 @@ def _placed(text: str, item: dict) -> bool:
             and text[start:end] == item.get("text"))
 
 
-def evidence_clause(text: str, item: dict, reach: int = 24) -> tuple[str, str, str] | None:
-    """The clause of `text` around one piece of evidence, as (before, words, after): the words
-    the rules matched and the clause they stand in, up to `reach` characters each side (cut
-    with …). None when the evidence has no place in this text (the form's category, a text
-    changed since)."""
-    if not _placed(text, item):
-        return None
-    start, end = item["start"], item["end"]
-    left, right = _clause_bounds(text, start, end, reach)
-    before, after = text[left:start], text[end:right]
-    if left > 0 and text[left - 1] not in CLAUSE_BREAKS:
-        before = "…" + before
-    if right < len(text) and text[right] not in CLAUSE_BREAKS:
-        after += "…"
-    return before, text[start:end], after
-
-
 @dataclass
 class EvidenceRow:
     """One line of the item page's 依据: a clause of the text (its matched words bold) with

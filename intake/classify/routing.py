@@ -40,12 +40,10 @@ class Router:
         """Rules that match, strongest first."""
         out = []
         for rule, pattern, unless in self._rules:
-            found = pattern.findall(text)
+            found = list(pattern.finditer(text))
             if not found or (unless is not None and unless.search(text)):
                 continue
-            first = pattern.search(text)
-            out.append(RouteMatch(rule, len(found), first.start() if first else 0,
-                                  first.end() if first else -1))
+            out.append(RouteMatch(rule, len(found), found[0].start(), found[0].end()))
         # Priority decides; a rule hit many times gains a little (capped) over a stray word.
         out.sort(key=lambda m: (-(m.rule.priority + 4 * min(m.hits - 1, 3)), m.first))
         return out
