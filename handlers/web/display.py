@@ -220,16 +220,17 @@ def file_kind(content_type: str) -> str:
     return known[1] if known else "其他文件"
 
 
-# Bodies a discipline charge goes to by the accused's role (routes.yaml discipline_routes):
-# the charge's own evidence is their basis.
-DISCIPLINE_BODIES = frozenset({"discipline_commission", "higher_commission", "inspected_unit"})
+def discipline_bodies(rules: Any) -> frozenset[str]:
+    """Bodies a discipline charge goes to by the accused's role (the rules' discipline_routes):
+    the charge's own evidence is their basis."""
+    return frozenset(code for codes in rules.discipline_routes.values() for code in codes)
 
 
-def route_unsure(cls: Any) -> bool:
+def route_unsure(cls: Any, bodies: frozenset[str]) -> bool:
     """Whether a classification transfers somewhere with nothing to show for it: the service's
     suggestion, confident (not needs_review), whose first department has no evidence naming
-    it (the words a route rule read), nor, for a discipline body, a charge. A person's
-    decision never is (the routes are then theirs)."""
+    it (the words a route rule read), nor, for a discipline body (`bodies`), a charge. A
+    person's decision never is (the routes are then theirs)."""
     if cls is None or cls.source != "service" or cls.needs_review:
         return False
     first = next((r for r in cls.routes if r not in ("accept", "none")), None)
@@ -238,4 +239,4 @@ def route_unsure(cls: Any) -> bool:
     held = {e.get("label") for e in cls.evidence if e.get("status") != "negated"}
     if first in held:
         return False
-    return not (first in DISCIPLINE_BODIES and held - set(cls.routes))
+    return not (first in bodies and held - set(cls.routes))

@@ -139,6 +139,8 @@ def enter_scope(user_id: int, role: str) -> None:
 def staff_context() -> dict[str, Any]:
     return {"may": lambda p: "staff" in g and may(g.staff.role, p), "ROLE_NAMES": ROLE_NAMES,
             "round_of": desk().rounds.get,
+            "route_unsure": lambda cls: display.route_unsure(
+                cls, display.discipline_bodies(desk().rules)),
             "page_url": page_url, "brand_teams": _brand_teams,
             "landing_url": lambda: landing(g.staff.role) if "staff" in g else url_for(
                 "staff.login")}

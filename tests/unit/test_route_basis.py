@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from handlers.web.display import route_unsure
+from handlers.web import display
+from intake.rules import load_rules
+
+BODIES = display.discipline_bodies(load_rules())
+
+
+def route_unsure(cls: SimpleNamespace) -> bool:
+    return display.route_unsure(cls, BODIES)
 
 
 def suggestion(routes: list[str], evidence: list[dict], **kw: object) -> SimpleNamespace:
